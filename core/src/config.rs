@@ -1,0 +1,292 @@
+//! Configuration: every setting with its default, and validation that
+//! reports every problem at once.
+
+pub use crate::backoff::Backoff;
+use crate::envelope::{Encoder, Envelope};
+use crate::error::{ConfigError, ConfigProblem, ServerError};
+use crate::event_type::EventType;
+use core::time::Duration;
+
+/// The collector port used when a server string has none.
+pub const DEFAULT_PORT: u16 = 5001;
+/// The default input label (also the fallback event type).
+pub const DEFAULT_INPUT_LABEL: &str = "Rust SDK";
+/// Most servers one configuration may list.
+pub const MAX_SERVERS: usize = 64;
+/// Default largest record: 64 KiB (or the whole buffer if smaller).
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 64 * 1024;
+
+/// What to do with a new event when the buffer is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhenFull {
+    /// Refuse the new event (`BufferFull`); the default.
+    #[default]
+    DropNewest,
+    /// Make room by dropping the oldest unsent events.
+    DropOldest,
+    /// Wait for room (host drivers with threads only; elsewhere as `DropNewest`).
+    Block,
+    /// Wait for room at most this long, then refuse (host drivers only).
+    BlockFor(Duration),
+}
+
+/// Which server the next connection attempt goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Strategy {
+    /// A random server not yet tried in this round (the seed SDK's way).
+    #[default]
+    Random,
+    /// The next server in the list after the last one tried.
+    RoundRobin,
+    /// Always the first server that works, in list order.
+    PreferFirst,
+}
+
+/// A parsed `host:port` server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerAddr<'a> {
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: &'a str,
+    /// TCP port.
+    pub port: u16,
+}
+
+/// Parses `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address;
+/// the port defaults to [`DEFAULT_PORT`].
+pub fn parse_server(s: &str) -> Result<ServerAddr<'_>, ServerError> {
+    let s = s.trim();
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let end = rest.find(']').ok_or(ServerError::BadHost)?;
+        let host = &rest[..end];
+        match &rest[end + 1..] {
+            "" => (host, None),
+            p => (host, Some(p.strip_prefix(':').ok_or(ServerError::BadPort)?)),
+        }
+    } else if s.matches(':').count() > 1 {
+        (s, None) // bare IPv6
+    } else if let Some((h, p)) = s.split_once(':') {
+        (h, Some(p))
+    } else {
+        (s, None)
+    };
+    if host.is_empty() {
+        return Err(ServerError::EmptyHost);
+    }
+    if host.len() > 253 || host.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'/') {
+        return Err(ServerError::BadHost);
+    }
+    let port = match port {
+        None => DEFAULT_PORT,
+        Some(p) => match p.parse::<u16>() {
+            Ok(0) | Err(_) => return Err(ServerError::BadPort),
+            Ok(n) if p.bytes().all(|b| b.is_ascii_digit()) => n,
+            Ok(_) => return Err(ServerError::BadPort),
+        },
+    };
+    Ok(ServerAddr { host, port })
+}
+
+/// Everything that shapes the SDK's behaviour. Strings are borrowed, so a
+/// configuration can be a `const` on a device.
+#[derive(Clone, Copy)]
+pub struct Config<'a> {
+    /// Input token, sent with every event (secret: never shown by `Debug`).
+    pub token: &'a str,
+    /// Collectors as `host:port` (port defaults to 5001).
+    pub servers: &'a [&'a str],
+    /// Name of this input; also the fallback event type.
+    pub input_label: &'a str,
+    /// How each event's type is chosen.
+    pub event_type: EventType<'a>,
+    /// Record layout.
+    pub envelope: Envelope,
+    /// Buffer capacity in bytes (records are stored encoded).
+    pub buffer_bytes: usize,
+    /// Full-buffer policy.
+    pub when_full: WhenFull,
+    /// Largest record accepted; `None`: 64 KiB or the buffer size if smaller.
+    pub max_event_bytes: Option<usize>,
+    /// Most bytes handed to one write.
+    pub batch_bytes: usize,
+    /// How long to wait for more events before writing less than a batch.
+    pub linger: Duration,
+    /// Reconnection delays.
+    pub backoff: Backoff,
+    /// How long one connection attempt may take.
+    pub connect_timeout: Duration,
+    /// Server choice.
+    pub strategy: Strategy,
+    /// After a connection is lost abnormally, replay at most this many bytes
+    /// of records already written to it (`None`: everything still kept).
+    pub replay_limit: Option<usize>,
+}
+
+impl core::fmt::Debug for Config<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Config")
+            .field("token", &"<redacted>")
+            .field("servers", &self.servers)
+            .field("input_label", &self.input_label)
+            .field("event_type", &self.event_type)
+            .field("envelope", &self.envelope)
+            .field("buffer_bytes", &self.buffer_bytes)
+            .field("when_full", &self.when_full)
+            .field("max_event_bytes", &self.max_event_bytes)
+            .field("batch_bytes", &self.batch_bytes)
+            .field("linger", &self.linger)
+            .field("backoff", &self.backoff)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("strategy", &self.strategy)
+            .field("replay_limit", &self.replay_limit)
+            .finish()
+    }
+}
+
+impl<'a> Config<'a> {
+    /// A configuration with every default: 1 MiB buffer, drop newest when
+    /// full, 64 KiB batches, no linger, 100 ms–30 s backoff, 10 s connect
+    /// timeout, random server choice, metadata envelope.
+    pub const fn new(token: &'a str, servers: &'a [&'a str]) -> Self {
+        Config {
+            token,
+            servers,
+            input_label: DEFAULT_INPUT_LABEL,
+            event_type: EventType::InputLabel,
+            envelope: Envelope::Metadata,
+            buffer_bytes: 1 << 20,
+            when_full: WhenFull::DropNewest,
+            max_event_bytes: None,
+            batch_bytes: 64 * 1024,
+            linger: Duration::ZERO,
+            backoff: Backoff::DEFAULT,
+            connect_timeout: Duration::from_secs(10),
+            strategy: Strategy::Random,
+            replay_limit: None,
+        }
+    }
+
+    /// The largest record accepted.
+    pub fn max_event(&self) -> usize {
+        self.max_event_bytes.unwrap_or(DEFAULT_MAX_EVENT_BYTES.min(self.buffer_bytes))
+    }
+
+    /// Checks every setting; the error lists every problem found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut e = ConfigError::default();
+        if self.token.is_empty() {
+            e.push(ConfigProblem::EmptyToken);
+        } else if self.token.len() > 1024 || self.token.chars().any(char::is_control) {
+            e.push(ConfigProblem::BadToken);
+        }
+        if self.servers.is_empty() {
+            e.push(ConfigProblem::NoServers);
+        } else if self.servers.len() > MAX_SERVERS {
+            e.push(ConfigProblem::TooManyServers(self.servers.len()));
+        }
+        for (index, s) in self.servers.iter().enumerate() {
+            if let Err(error) = parse_server(s) {
+                e.push(ConfigProblem::BadServer { index, error });
+            }
+        }
+        if self.input_label.trim().is_empty() {
+            e.push(ConfigProblem::EmptyInputLabel);
+        }
+        if let EventType::Field(p) = self.event_type {
+            if p.split('.').any(str::is_empty) {
+                e.push(ConfigProblem::BadEventTypeField);
+            }
+        }
+        if self.buffer_bytes < 256 {
+            e.push(ConfigProblem::BufferTooSmall(self.buffer_bytes));
+        }
+        let max = self.max_event();
+        if max < 64 || max > self.buffer_bytes {
+            e.push(ConfigProblem::BadMaxEvent { max, buffer: self.buffer_bytes });
+        }
+        if self.batch_bytes == 0 {
+            e.push(ConfigProblem::ZeroBatch);
+        }
+        if self.backoff.initial.is_zero() || self.backoff.initial > self.backoff.max {
+            e.push(ConfigProblem::BadBackoff);
+        }
+        if self.backoff.jitter_percent > 100 {
+            e.push(ConfigProblem::BadJitter);
+        }
+        if self.connect_timeout.is_zero() {
+            e.push(ConfigProblem::ZeroConnectTimeout);
+        }
+        if e.is_empty() {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+
+    /// The encoder for this configuration.
+    pub fn encoder(&self) -> Encoder<'a> {
+        Encoder {
+            envelope: self.envelope,
+            token: self.token,
+            input_label: self.input_label,
+            event_type: self.event_type,
+        }
+    }
+
+    /// The sender's part of this configuration.
+    pub fn sender(&self) -> crate::sender::SenderConfig {
+        crate::sender::SenderConfig {
+            servers: self.servers.len(),
+            strategy: self.strategy,
+            backoff: self.backoff,
+            connect_timeout: self.connect_timeout,
+            batch_bytes: self.batch_bytes,
+            linger: self.linger,
+            replay_limit: self.replay_limit,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers() {
+        assert_eq!(parse_server("a.b:80"), Ok(ServerAddr { host: "a.b", port: 80 }));
+        assert_eq!(parse_server("a.b"), Ok(ServerAddr { host: "a.b", port: 5001 }));
+        assert_eq!(parse_server("[::1]:7"), Ok(ServerAddr { host: "::1", port: 7 }));
+        assert_eq!(parse_server("::1"), Ok(ServerAddr { host: "::1", port: 5001 }));
+        assert_eq!(parse_server("a:0"), Err(ServerError::BadPort));
+        assert_eq!(parse_server("a:+5"), Err(ServerError::BadPort));
+        assert_eq!(parse_server("a:70000"), Err(ServerError::BadPort));
+        assert_eq!(parse_server(":5"), Err(ServerError::EmptyHost));
+        assert_eq!(parse_server("a b:5"), Err(ServerError::BadHost));
+    }
+
+    #[test]
+    fn every_problem_listed() {
+        let mut c = Config::new("", &[]);
+        c.buffer_bytes = 0;
+        c.batch_bytes = 0;
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.problems().len(), 5, "{e}");
+        let s = alloc_free_display(&e);
+        assert!(s.contains("token is empty") && s.contains("no servers"), "{s}");
+    }
+
+    fn alloc_free_display(e: &ConfigError) -> heapless::String<1024> {
+        use core::fmt::Write;
+        let mut s = heapless::String::new();
+        write!(s, "{e}").unwrap();
+        s
+    }
+
+    #[test]
+    fn token_hidden() {
+        use core::fmt::Write;
+        let c = Config::new("s3cret", &["x"]);
+        let mut s: heapless::String<1024> = heapless::String::new();
+        write!(s, "{c:?}").unwrap();
+        assert!(!s.contains("s3cret"));
+    }
+}

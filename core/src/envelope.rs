@@ -1,0 +1,303 @@
+//! The wire format: one compact JSON record per line (NDJSON), in one of
+//! three envelopes, with the seed SDK's metadata.
+//!
+//! - [`Envelope::Metadata`] (default): the event's own fields at top level
+//!   plus `"_metadata":{…}`; a string event goes under `"message"`.
+//! - [`Envelope::Wrapped`]: the seed SDK's format, metadata at top level and
+//!   the event under `"message"`.
+//! - [`Envelope::Raw`]: the event alone.
+//!
+//! Key order inside a record is not significant in JSON; the event always
+//! comes first so its type can be read back from it without a second pass.
+
+use crate::error::EncodeError;
+use crate::event_type::{EventType, TypeName, MAX_TYPE_BYTES};
+use crate::json::{self, JsonView, Kind};
+use crate::out::Out;
+use crate::ser::{self, Top};
+use core::panic::Location;
+use serde::Serialize;
+
+/// `input_type` written in every record's metadata.
+pub const INPUT_TYPE: &str = "Rust SDK";
+
+/// Record layout on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Envelope {
+    /// Event fields at top level plus `"_metadata"`.
+    #[default]
+    Metadata,
+    /// Seed SDK format: metadata at top level, event under `"message"`.
+    Wrapped,
+    /// The event alone.
+    Raw,
+}
+
+/// Milliseconds since the Unix epoch (UTC), from the caller's clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UnixMillis(pub u64);
+
+/// Per-event facts the core cannot find out itself: injected by the driver.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stamp {
+    /// Wall-clock report time; omitted from the record when `None`.
+    pub time: Option<UnixMillis>,
+    /// 16 random bytes for `@uuid` (made a version-4 UUID); omitted when `None`.
+    pub uuid: Option<[u8; 16]>,
+    /// Where `report` was called (from `#[track_caller]`); omitted when `None`.
+    pub location: Option<&'static Location<'static>>,
+}
+
+/// Encodes events into wire records. Borrows the configuration's strings.
+#[derive(Clone, Copy)]
+pub struct Encoder<'a> {
+    /// Record layout.
+    pub envelope: Envelope,
+    /// Input token (secret: never shown by `Debug`).
+    pub token: &'a str,
+    /// Input label; also the fallback event type.
+    pub input_label: &'a str,
+    /// How each event's type is chosen.
+    pub event_type: EventType<'a>,
+}
+
+impl core::fmt::Debug for Encoder<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Encoder")
+            .field("envelope", &self.envelope)
+            .field("token", &"<redacted>")
+            .field("input_label", &self.input_label)
+            .field("event_type", &self.event_type)
+            .finish()
+    }
+}
+
+/// No caller metadata (for the `meta` argument of the encode functions).
+pub const NO_META: Option<&()> = None;
+
+impl<'a> Encoder<'a> {
+    /// Encodes a serializable event (a JSON object or string) as one record,
+    /// newline included. Returns the record's length.
+    pub fn encode_value<T, M>(
+        &self,
+        event: &T,
+        meta: Option<&M>,
+        stamp: &Stamp,
+        out: &mut Out<'_>,
+    ) -> Result<usize, EncodeError>
+    where
+        T: Serialize + ?Sized,
+        M: Serialize + ?Sized,
+    {
+        self.encode_with(|o| ser::to_out(event, o, Top::Event).map_err(EncodeError::from), meta, stamp, out)
+    }
+
+    /// Validates JSON text strictly and encodes it (compacted) as one
+    /// record, newline included. Returns the record's length.
+    pub fn encode_json<M>(&self, text: &[u8], meta: Option<&M>, stamp: &Stamp, out: &mut Out<'_>) -> Result<usize, EncodeError>
+    where
+        M: Serialize + ?Sized,
+    {
+        self.encode_with(
+            |o| match json::compact(text, o) {
+                Ok(Kind::Object) => Ok(Kind::Object),
+                Ok(Kind::String) => Ok(Kind::String),
+                Ok(k) => Err(EncodeError::NotObjectOrString(k)),
+                Err(json::CompactError::Full) => Err(EncodeError::Full),
+                Err(json::CompactError::Json(e)) => Err(EncodeError::InvalidJson(e)),
+            },
+            meta,
+            stamp,
+            out,
+        )
+    }
+
+    fn encode_with<M, F>(&self, event: F, meta: Option<&M>, stamp: &Stamp, out: &mut Out<'_>) -> Result<usize, EncodeError>
+    where
+        M: Serialize + ?Sized,
+        F: FnOnce(&mut Out<'_>) -> Result<Kind, EncodeError>,
+    {
+        let start = out.len();
+        match self.envelope {
+            Envelope::Raw => {
+                event(out)?;
+            }
+            Envelope::Wrapped => {
+                out.push(b"{\"message\":")?;
+                let s = out.len();
+                event(out)?;
+                let e = out.len();
+                self.metadata(out, s..e, stamp, meta, false)?;
+                out.push_byte(b'}')?;
+            }
+            Envelope::Metadata => {
+                let mut s = out.len();
+                let kind = event(out)?;
+                let e;
+                if kind == Kind::Object {
+                    e = out.len();
+                    // Reopen the object: drop its '}' and append our field.
+                    out.truncate(e - 1);
+                    if e - s > 2 {
+                        out.push_byte(b',')?;
+                    }
+                } else {
+                    const PREFIX: &[u8] = b"{\"message\":";
+                    out.insert_at(s, PREFIX)?;
+                    s += PREFIX.len();
+                    e = out.len();
+                    out.push_byte(b',')?;
+                }
+                out.push(b"\"_metadata\":{")?;
+                self.metadata(out, s..e, stamp, meta, true)?;
+                out.push(b"}}")?;
+            }
+        }
+        out.push_byte(b'\n')?;
+        Ok(out.len() - start)
+    }
+
+    /// Writes the metadata fields (`first`: no comma before the first one).
+    fn metadata<M: Serialize + ?Sized>(
+        &self,
+        out: &mut Out<'_>,
+        event: core::ops::Range<usize>,
+        stamp: &Stamp,
+        meta: Option<&M>,
+        first: bool,
+    ) -> Result<(), EncodeError> {
+        out.push(if first { b"\"event_type\":" } else { b",\"event_type\":" })?;
+        self.event_type(out, event)?;
+        out.push(b",\"input_label\":")?;
+        json::write_str(out, self.input_label)?;
+        out.push(b",\"input_type\":\"")?;
+        out.push(INPUT_TYPE.as_bytes())?;
+        out.push(b"\",\"token\":")?;
+        json::write_str(out, self.token)?;
+        if let Some(t) = stamp.time {
+            out.push(b",\"report_time\":\"")?;
+            out.push(&iso8601(t))?;
+            out.push_byte(b'"')?;
+        }
+        if let Some(u) = stamp.uuid {
+            out.push(b",\"@uuid\":\"")?;
+            out.push(&uuid_v4(u))?;
+            out.push_byte(b'"')?;
+        }
+        if let Some(loc) = stamp.location {
+            out.push(b",\"calling_file\":")?;
+            json::write_str(out, loc.file())?;
+            out.push(b",\"calling_line\":")?;
+            out.push(itoa::Buffer::new().format(loc.line()).as_bytes())?;
+        }
+        if let Some(m) = meta {
+            ser::to_out(m, out, Top::Flatten).map_err(EncodeError::from)?;
+        }
+        Ok(())
+    }
+
+    fn event_type(&self, out: &mut Out<'_>, event: core::ops::Range<usize>) -> Result<(), EncodeError> {
+        if self.event_type.reads_event() && out.is_counter() {
+            // Counting only: the event is not stored, so its type cannot be
+            // read back. Count an empty name and note how much more it may be.
+            let mut label = Out::counter(usize::MAX);
+            let _ = json::write_str_contents(&mut label, self.input_label);
+            out.add_slack(MAX_TYPE_BYTES.max(label.len()));
+            out.push(b"\"\"")?;
+            return Ok(());
+        }
+        // Copy the resolved name aside (the event lives in `out`).
+        let mut name = [0u8; MAX_TYPE_BYTES];
+        let mut n = Out::new(&mut name);
+        let resolved = match self.event_type.resolve(JsonView::new(&out.written()[event])) {
+            Some(TypeName::Text(s)) => json::write_str_contents(&mut n, s).is_ok(),
+            Some(TypeName::Json(s)) => n.push(s.as_escaped().as_bytes()).is_ok(),
+            None => false,
+        };
+        out.push_byte(b'"')?;
+        if resolved {
+            let len = n.len();
+            out.push(&name[..len])?;
+        } else {
+            json::write_str_contents(out, self.input_label)?;
+        }
+        out.push_byte(b'"')?;
+        Ok(())
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ`
+fn iso8601(t: UnixMillis) -> [u8; 24] {
+    let ms = t.0 % 1000;
+    let secs = t.0 / 1000;
+    let days = secs / 86_400;
+    let sod = secs % 86_400;
+    let (y, m, d) = civil_from_days(days as i64);
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let put = |b: &mut [u8; 24], at: usize, v: u64, w: usize| {
+        let mut v = v;
+        for i in (0..w).rev() {
+            b[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(&mut b, 0, y.clamp(0, 9999) as u64, 4);
+    put(&mut b, 5, m as u64, 2);
+    put(&mut b, 8, d as u64, 2);
+    put(&mut b, 11, sod / 3600, 2);
+    put(&mut b, 14, sod / 60 % 60, 2);
+    put(&mut b, 17, sod % 60, 2);
+    put(&mut b, 20, ms, 3);
+    b
+}
+
+/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// Formats 16 random bytes as a version-4 UUID.
+fn uuid_v4(mut u: [u8; 16]) -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    u[6] = (u[6] & 0x0f) | 0x40;
+    u[8] = (u[8] & 0x3f) | 0x80;
+    let mut b = [b'-'; 36];
+    let mut j = 0;
+    for (i, byte) in u.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            j += 1;
+        }
+        b[j] = HEX[(byte >> 4) as usize];
+        b[j + 1] = HEX[(byte & 15) as usize];
+        j += 2;
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_format() {
+        assert_eq!(&iso8601(UnixMillis(0)), b"1970-01-01T00:00:00.000Z");
+        // 2026-11-26T23:56:15.123Z
+        assert_eq!(&iso8601(UnixMillis(1_795_737_375_123)), b"2026-11-26T23:56:15.123Z");
+        assert_eq!(&iso8601(UnixMillis(951_782_400_000)), b"2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn uuid_format() {
+        let s = uuid_v4([0xff; 16]);
+        assert_eq!(&s, b"ffffffff-ffff-4fff-bfff-ffffffffffff");
+    }
+}

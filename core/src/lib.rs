@@ -1,0 +1,64 @@
+//! The `no_std`, allocation-free core of the Alooma event SDK.
+//!
+//! Data flows one way: the caller's event is validated and encoded
+//! ([`Encoder`]) straight into a [`Ring`] of wire records; the [`Sender`]
+//! state machine decides when to connect, where, and what to write; a
+//! transport driver (mio thread, WASI pollables, embedded-io stream) carries
+//! out its [`Action`]s and reports back. Nothing here does I/O or reads a
+//! clock, so every transport shares one behaviour.
+//!
+//! ```
+//! use alooma_core::{Config, Ring, Sender, Stamp, Action, Instant, NO_META};
+//!
+//! static SERVERS: [&str; 1] = ["127.0.0.1:5001"];
+//! let cfg = Config::new("my-token", &SERVERS);
+//! cfg.validate().unwrap();
+//! let enc = cfg.encoder();
+//! let mut ring: Ring<[u8; 4096]> = Ring::new();
+//! ring.push_with(false, cfg.max_event(), |out| {
+//!     enc.encode_json(br#"{"user": "ann", "clicks": 3}"#, NO_META, &Stamp::default(), out)
+//! })
+//! .unwrap();
+//! let mut sender = Sender::new(cfg.sender(), 42);
+//! assert_eq!(sender.poll(Instant::ZERO, &ring), Action::Connect { server: 0 });
+//! sender.on_connected(Instant::ZERO);
+//! let Action::Transmit { max } = sender.poll(Instant::ZERO, &ring) else { panic!() };
+//! let bytes = ring.transmit(max);
+//! assert!(bytes.first.starts_with(br#"{"user":"ann","clicks":3,"_metadata":{"event_type":"Rust SDK""#));
+//! let n = bytes.len();
+//! sender.on_sent(Instant::ZERO, n, &mut ring);
+//! ```
+#![no_std]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(any(test, feature = "std"))]
+extern crate std;
+
+mod backoff;
+mod config;
+mod envelope;
+mod error;
+mod event_type;
+pub mod json;
+mod notify;
+mod out;
+mod ring;
+mod sender;
+mod ser;
+mod time;
+
+pub use backoff::{Backoff, Rng};
+pub use config::{parse_server, Config, ServerAddr, Strategy, WhenFull, DEFAULT_INPUT_LABEL, DEFAULT_MAX_EVENT_BYTES, DEFAULT_PORT, MAX_SERVERS};
+pub use envelope::{Encoder, Envelope, Stamp, UnixMillis, INPUT_TYPE, NO_META};
+pub use error::{ConfigError, ConfigProblem, EncodeError, ReportError, ServerError, MAX_PROBLEMS};
+pub use event_type::{EventType, TypeFn, TypeName, MAX_TYPE_BYTES};
+pub use json::{JsonError, JsonErrorKind, JsonStr, JsonView, Kind};
+pub use notify::{Level, NetError, Notification};
+pub use out::{Full, Out};
+pub use ring::{Pushed, Ring, RingStats, Storage, Transmit};
+pub use sender::{Action, Sender, SenderConfig, SenderStats, STABLE_AFTER};
+pub use ser::SerError;
+pub use time::Instant;

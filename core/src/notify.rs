@@ -1,0 +1,174 @@
+//! Notifications: what the SDK tells its user, with the seed SDK's codes.
+
+use crate::error::ReportError;
+
+/// How serious a notification is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Routine progress.
+    Info,
+    /// Something was lost or may be duplicated, or a connection was lost.
+    Warn,
+    /// Something needs the user's attention.
+    Error,
+}
+
+/// Why a connection attempt or connection failed, as drivers report it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NetError {
+    /// Name lookup failed or gave no address.
+    NameLookup,
+    /// The peer refused the connection.
+    Refused,
+    /// The connection was reset or aborted by the peer.
+    Reset,
+    /// The peer closed the connection (end of stream).
+    PeerClosed,
+    /// Connecting (or writing) took too long.
+    TimedOut,
+    /// No route to the host or network.
+    Unreachable,
+    /// The runtime or OS denied network access.
+    Denied,
+    /// TLS failed (handshake, certificate, or a TLS alert).
+    Tls,
+    /// Any other I/O error.
+    Other,
+}
+
+impl core::fmt::Display for NetError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            NetError::NameLookup => "name lookup failed",
+            NetError::Refused => "connection refused",
+            NetError::Reset => "connection reset",
+            NetError::PeerClosed => "closed by the peer",
+            NetError::TimedOut => "timed out",
+            NetError::Unreachable => "unreachable",
+            NetError::Denied => "network access denied",
+            NetError::Tls => "TLS failure",
+            NetError::Other => "I/O error",
+        })
+    }
+}
+
+/// Something worth telling the user. `server` is an index into the
+/// configured server list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Notification {
+    /// A connection attempt to a server started.
+    Connecting {
+        /// Server index.
+        server: usize,
+    },
+    /// Connected to a server.
+    Connected {
+        /// Server index.
+        server: usize,
+    },
+    /// A connection attempt failed.
+    ConnectFailed {
+        /// Server index.
+        server: usize,
+        /// Why.
+        error: NetError,
+    },
+    /// An established connection was lost; `replayed` records will be
+    /// sent again (possible duplicates).
+    Disconnected {
+        /// Server index.
+        server: usize,
+        /// Why.
+        error: NetError,
+        /// Records to be resent.
+        replayed: usize,
+    },
+    /// Writing to the connection failed; it is closed and `replayed`
+    /// records will be sent again.
+    SendFailed {
+        /// Server index.
+        server: usize,
+        /// Why.
+        error: NetError,
+        /// Records to be resent.
+        replayed: usize,
+    },
+    /// TLS setup or the TLS session failed.
+    TlsFailed {
+        /// Server index.
+        server: usize,
+    },
+    /// An event was refused (invalid, too large, or no room).
+    EventRejected(ReportError),
+    /// Unsent events were dropped to make room (policy `DropOldest`).
+    EventsDropped {
+        /// How many.
+        count: usize,
+    },
+    /// The buffer filled up; events are being dropped. Once per episode.
+    BufferFull,
+    /// Room returned after [`BufferFull`](Self::BufferFull).
+    BufferFreed {
+        /// Events dropped during the episode.
+        dropped: u64,
+    },
+    /// The configuration was refused.
+    ConfigFailed,
+}
+
+impl Notification {
+    /// The seed SDK's numeric code (10 TLS, 19 connecting, 20 connected,
+    /// 30 disconnected, 40 send failed, 45 event rejected, 47 events dropped,
+    /// 48 buffer full, 49 buffer freed, 50 config failed).
+    pub fn code(&self) -> u16 {
+        match self {
+            Notification::TlsFailed { .. } => 10,
+            Notification::Connecting { .. } => 19,
+            Notification::Connected { .. } => 20,
+            Notification::ConnectFailed { .. } | Notification::Disconnected { .. } => 30,
+            Notification::SendFailed { .. } => 40,
+            Notification::EventRejected(_) => 45,
+            Notification::EventsDropped { .. } => 47,
+            Notification::BufferFull => 48,
+            Notification::BufferFreed { .. } => 49,
+            Notification::ConfigFailed => 50,
+        }
+    }
+
+    /// How serious it is.
+    pub fn level(&self) -> Level {
+        match self {
+            Notification::Connecting { .. } | Notification::Connected { .. } | Notification::BufferFreed { .. } => Level::Info,
+            Notification::ConnectFailed { .. }
+            | Notification::Disconnected { .. }
+            | Notification::EventRejected(_)
+            | Notification::EventsDropped { .. }
+            | Notification::BufferFull => Level::Warn,
+            Notification::SendFailed { .. } | Notification::TlsFailed { .. } | Notification::ConfigFailed => Level::Error,
+        }
+    }
+}
+
+impl core::fmt::Display for Notification {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Notification::Connecting { server } => write!(f, "connecting to server #{server}"),
+            Notification::Connected { server } => write!(f, "connected to server #{server}"),
+            Notification::ConnectFailed { server, error } => write!(f, "connecting to server #{server} failed: {error}"),
+            Notification::Disconnected { server, error, replayed } => {
+                write!(f, "disconnected from server #{server}: {error}; {replayed} events will be resent")
+            }
+            Notification::SendFailed { server, error, replayed } => {
+                write!(f, "sending to server #{server} failed: {error}; {replayed} events will be resent")
+            }
+            Notification::TlsFailed { server } => write!(f, "TLS with server #{server} failed"),
+            Notification::EventRejected(e) => write!(f, "event rejected: {e}"),
+            Notification::EventsDropped { count } => write!(f, "{count} oldest unsent events dropped: buffer full"),
+            Notification::BufferFull => f.write_str("buffer full: events are being dropped"),
+            Notification::BufferFreed { dropped } => write!(f, "buffer has room again; {dropped} events were dropped"),
+            Notification::ConfigFailed => f.write_str("configuration refused"),
+        }
+    }
+}

@@ -1,0 +1,593 @@
+//! A fixed-capacity ring of encoded wire records.
+//!
+//! Records are stored whole and contiguous (a bip buffer: data lives in one
+//! or two regions, so the sender writes straight from at most two slices).
+//! Three cursors: records are *written* by `push`, *sent* when the driver
+//! reports bytes written to the connection, and *released* only when room is
+//! needed or the connection closed cleanly: after a connection is lost, the
+//! records it may not have delivered are replayed from the ring.
+//!
+//! Records are compact JSON ending in `\n` and hold no other newline, so the
+//! newline is the record boundary.
+
+use crate::error::{EncodeError, ReportError};
+use crate::notify::Notification;
+use crate::out::Out;
+
+/// Where a ring keeps its bytes: a fixed array, a caller slice, or (feature
+/// `alloc`) the heap.
+pub trait Storage {
+    /// The bytes.
+    fn bytes(&self) -> &[u8];
+    /// The bytes, mutably.
+    fn bytes_mut(&mut self) -> &mut [u8];
+}
+
+impl<const N: usize> Storage for [u8; N] {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+impl Storage for &mut [u8] {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Storage for alloc::boxed::Box<[u8]> {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+/// Counters kept by a ring, in records unless named otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RingStats {
+    /// Records accepted by `push`.
+    pub accepted: u64,
+    /// New records refused because the buffer was full.
+    pub dropped_newest: u64,
+    /// Unsent records dropped to make room (policy `DropOldest`).
+    pub dropped_oldest: u64,
+    /// Records written to a connection (replays included).
+    pub sent: u64,
+    /// Records written again after a connection was lost (possible duplicates).
+    pub replayed: u64,
+    /// Records removed after they were sent.
+    pub released: u64,
+    /// Records in the ring not yet sent.
+    pub unsent: u64,
+    /// Bytes in use (sent-but-kept records included).
+    pub bytes_used: usize,
+    /// Capacity in bytes.
+    pub capacity: usize,
+}
+
+/// A record accepted by [`Ring::push_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pushed {
+    /// Bytes stored.
+    pub len: usize,
+    /// Unsent records dropped to make room for it (policy `DropOldest`).
+    pub dropped_oldest: usize,
+}
+
+/// Bytes to write next: at most two slices, in order.
+#[derive(Debug, Clone, Copy)]
+pub struct Transmit<'a> {
+    /// First part.
+    pub first: &'a [u8],
+    /// Second part (after the ring wrapped), often empty.
+    pub second: &'a [u8],
+}
+
+impl Transmit<'_> {
+    /// Total bytes.
+    pub fn len(&self) -> usize {
+        self.first.len() + self.second.len()
+    }
+    /// True when there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The record ring. `S` is the storage: `[u8; N]` for a `static`
+/// (`Ring::new()` is `const`), `&mut [u8]`, or `Box<[u8]>`.
+pub struct Ring<S> {
+    buf: S,
+    // Region A is [a_start, a_end); region B, when wrapped, is [0, b_end)
+    // with b_end <= a_start. B follows A in record order.
+    a_start: usize,
+    a_end: usize,
+    b_end: usize,
+    wrapped: bool,
+    /// Bytes (from the oldest record) already written to the connection.
+    sent: usize,
+    /// Bytes after `sent` handed to the driver by `transmit`.
+    in_flight: usize,
+    records: usize,
+    sent_records: usize,
+    stats: RingStats,
+    full: bool,
+    dropped_in_episode: u64,
+    note_full: bool,
+    note_freed: Option<u64>,
+}
+
+impl<S> core::fmt::Debug for Ring<S> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Ring")
+            .field("a", &(self.a_start..self.a_end))
+            .field("b_end", &self.b_end)
+            .field("wrapped", &self.wrapped)
+            .field("sent", &self.sent)
+            .field("in_flight", &self.in_flight)
+            .field("records", &self.records)
+            .field("sent_records", &self.sent_records)
+            .finish()
+    }
+}
+
+impl<const N: usize> Ring<[u8; N]> {
+    /// An empty ring of `N` bytes, usable in a `static`.
+    pub const fn new() -> Self {
+        Ring::with_storage([0; N])
+    }
+}
+
+impl<const N: usize> Default for Ring<[u8; N]> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl Ring<alloc::boxed::Box<[u8]>> {
+    /// An empty ring of `capacity` bytes on the heap.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Ring::with_storage(alloc::vec![0u8; capacity].into_boxed_slice())
+    }
+}
+
+#[inline]
+fn count_newlines(b: &[u8]) -> usize {
+    b.iter().filter(|&&c| c == b'\n').count()
+}
+
+impl<S: Storage> Ring<S> {
+    /// An empty ring over `storage`.
+    pub const fn with_storage(storage: S) -> Self {
+        Ring {
+            buf: storage,
+            a_start: 0,
+            a_end: 0,
+            b_end: 0,
+            wrapped: false,
+            sent: 0,
+            in_flight: 0,
+            records: 0,
+            sent_records: 0,
+            stats: RingStats {
+                accepted: 0,
+                dropped_newest: 0,
+                dropped_oldest: 0,
+                sent: 0,
+                replayed: 0,
+                released: 0,
+                unsent: 0,
+                bytes_used: 0,
+                capacity: 0,
+            },
+            full: false,
+            dropped_in_episode: 0,
+            note_full: false,
+            note_freed: None,
+        }
+    }
+
+    /// Capacity in bytes.
+    pub fn capacity(&self) -> usize {
+        self.buf.bytes().len()
+    }
+
+    fn a_len(&self) -> usize {
+        self.a_end - self.a_start
+    }
+
+    /// Bytes stored (sent-but-kept records included).
+    pub fn len(&self) -> usize {
+        self.a_len() + if self.wrapped { self.b_end } else { 0 }
+    }
+
+    /// True when no record is stored.
+    pub fn is_empty(&self) -> bool {
+        self.records == 0
+    }
+
+    /// Records stored (sent-but-kept included).
+    pub fn records(&self) -> usize {
+        self.records
+    }
+
+    /// Records not yet (completely) sent.
+    pub fn unsent_records(&self) -> usize {
+        self.records - self.sent_records
+    }
+
+    /// Bytes not yet sent (in flight included).
+    pub fn unsent_bytes(&self) -> usize {
+        self.len() - self.sent
+    }
+
+    /// Bytes waiting that are not already handed to the driver.
+    pub fn pending_bytes(&self) -> usize {
+        self.len() - self.sent - self.in_flight
+    }
+
+    /// Bytes handed to the driver by [`transmit`](Self::transmit) and not yet
+    /// reported back.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> RingStats {
+        let mut s = self.stats;
+        s.unsent = self.unsent_records() as u64;
+        s.bytes_used = self.len();
+        s.capacity = self.capacity();
+        s
+    }
+
+    /// The logical byte range `[from, to)` as at most two slices.
+    fn slices(&self, from: usize, to: usize) -> (&[u8], &[u8]) {
+        let b = self.buf.bytes();
+        let a_len = self.a_len();
+        let first = if from < a_len { &b[self.a_start + from..self.a_start + to.min(a_len)] } else { &[][..] };
+        let second = if to > a_len { &b[from.max(a_len) - a_len..to - a_len] } else { &[][..] };
+        (first, second)
+    }
+
+    /// Every stored record, oldest first, as at most two slices (for
+    /// inspection and tests).
+    pub fn contents(&self) -> Transmit<'_> {
+        let (first, second) = self.slices(0, self.len());
+        Transmit { first, second }
+    }
+
+    fn empty_reset(&mut self) {
+        self.a_start = 0;
+        self.a_end = 0;
+        self.b_end = 0;
+        self.wrapped = false;
+    }
+
+    /// Start of a contiguous free region of `need` bytes, if there is one.
+    fn reserve(&self, need: usize) -> Option<usize> {
+        let cap = self.capacity();
+        if self.records == 0 {
+            return (need <= cap).then_some(0);
+        }
+        if self.wrapped {
+            (self.a_start - self.b_end >= need).then_some(self.b_end)
+        } else if cap - self.a_end >= need {
+            Some(self.a_end)
+        } else if self.a_start >= need {
+            Some(0)
+        } else {
+            None
+        }
+    }
+
+    fn commit(&mut self, start: usize, n: usize) {
+        if self.records == 0 {
+            self.empty_reset();
+            self.a_end = n;
+        } else if self.wrapped {
+            self.b_end += n;
+        } else if start == self.a_end {
+            self.a_end += n;
+        } else {
+            self.wrapped = true;
+            self.b_end = n;
+        }
+        self.records += 1;
+        self.stats.accepted += 1;
+    }
+
+    /// Removes the oldest record; returns whether it had been sent.
+    fn pop_front(&mut self) -> bool {
+        let b = self.buf.bytes();
+        let region = &b[self.a_start..self.a_end];
+        let len = match region.iter().position(|&c| c == b'\n') {
+            Some(i) => i + 1,
+            None => region.len(), // unreachable for well-formed records
+        };
+        let was_sent = self.sent_records > 0;
+        self.a_start += len;
+        self.records -= 1;
+        if was_sent {
+            self.sent -= len;
+            self.sent_records -= 1;
+            self.stats.released += 1;
+        }
+        if self.a_start == self.a_end {
+            if self.wrapped {
+                self.a_start = 0;
+                self.a_end = self.b_end;
+                self.b_end = 0;
+                self.wrapped = false;
+            } else {
+                self.empty_reset();
+            }
+        }
+        if self.records == 0 {
+            self.empty_reset();
+        }
+        was_sent
+    }
+
+    /// Stores one record: `encode` writes it into the [`Out`] it is given
+    /// and returns its length. It may be called more than once (once more to
+    /// count when the first try does not fit, once more after making room),
+    /// so it must write the same bytes each time.
+    ///
+    /// Room is made by releasing sent records, oldest first; then, if
+    /// `drop_oldest`, by dropping the oldest unsent records (never one that
+    /// is partly written to the connection). A refused record leaves the ring
+    /// as it was and counts in [`RingStats::dropped_newest`] only when the
+    /// reason was room ([`ReportError::BufferFull`]).
+    pub fn push_with<F>(&mut self, drop_oldest: bool, max: usize, mut encode: F) -> Result<Pushed, ReportError>
+    where
+        F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
+    {
+        // 1. The free region(s) as they are.
+        let cap = self.capacity();
+        let regions = if self.records == 0 {
+            [(0, cap), (0, 0)]
+        } else if self.wrapped {
+            [(self.b_end, self.a_start - self.b_end), (0, 0)]
+        } else {
+            [(self.a_end, cap - self.a_end), (0, self.a_start)]
+        };
+        for (start, len) in regions {
+            if len == 0 {
+                continue;
+            }
+            let lim = len.min(max);
+            let mut out = Out::new(&mut self.buf.bytes_mut()[start..start + lim]);
+            match encode(&mut out) {
+                Ok(n) => {
+                    self.commit(start, n);
+                    self.pushed_ok();
+                    return Ok(Pushed { len: n, dropped_oldest: 0 });
+                }
+                Err(EncodeError::Full) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // 2. How big is it?
+        let mut counter = Out::counter(usize::MAX);
+        match encode(&mut counter) {
+            Ok(_) => {}
+            Err(EncodeError::Full) => return Err(ReportError::TooLarge { size: usize::MAX, max }),
+            Err(e) => return Err(e.into()),
+        }
+        let lower = counter.len();
+        if lower > max || lower > cap {
+            return Err(ReportError::TooLarge { size: lower, max });
+        }
+        let need = (lower + counter.slack()).min(max).min(cap);
+        // 3. Make room.
+        let mut dropped = 0;
+        loop {
+            if let Some(start) = self.reserve(need) {
+                let mut out = Out::new(&mut self.buf.bytes_mut()[start..start + need]);
+                return match encode(&mut out) {
+                    Ok(n) => {
+                        self.commit(start, n);
+                        if dropped == 0 {
+                            self.pushed_ok();
+                        }
+                        Ok(Pushed { len: n, dropped_oldest: dropped })
+                    }
+                    Err(EncodeError::Full) => Err(ReportError::TooLarge { size: need + 1, max }),
+                    Err(e) => Err(e.into()),
+                };
+            }
+            if self.sent_records > 0 {
+                self.pop_front();
+            } else if drop_oldest && self.sent == 0 && self.in_flight == 0 && self.records > 0 {
+                self.pop_front();
+                dropped += 1;
+                self.stats.dropped_oldest += 1;
+                self.note_drop();
+            } else {
+                break;
+            }
+        }
+        self.stats.dropped_newest += 1;
+        self.note_drop();
+        Err(ReportError::BufferFull { size: lower })
+    }
+
+    /// Stores an already encoded record (compact JSON ending in one `\n`).
+    pub fn push(&mut self, record: &[u8], drop_oldest: bool) -> Result<Pushed, ReportError> {
+        let max = self.capacity();
+        self.push_with(drop_oldest, max, |out| {
+            out.push(record)?;
+            Ok(record.len())
+        })
+    }
+
+    fn note_drop(&mut self) {
+        self.dropped_in_episode += 1;
+        if !self.full {
+            self.full = true;
+            self.note_full = true;
+        }
+    }
+
+    fn pushed_ok(&mut self) {
+        if self.full {
+            self.full = false;
+            self.note_freed = Some(self.dropped_in_episode);
+            self.dropped_in_episode = 0;
+        }
+    }
+
+    /// The next buffer notification ([`Notification::BufferFull`] once per
+    /// episode, then [`Notification::BufferFreed`] once room returns).
+    pub fn poll_notification(&mut self) -> Option<Notification> {
+        if self.note_full {
+            self.note_full = false;
+            return Some(Notification::BufferFull);
+        }
+        self.note_freed.take().map(|dropped| Notification::BufferFreed { dropped })
+    }
+
+    /// Hands the driver the next bytes to write: at most `max` bytes ending
+    /// on a record boundary (or one whole record when it alone is larger).
+    /// Until [`mark_sent`](Self::mark_sent) or
+    /// [`cancel_transmit`](Self::cancel_transmit), those bytes stay put.
+    pub fn transmit(&mut self, max: usize) -> Transmit<'_> {
+        let from = self.sent;
+        let end = self.len();
+        let mut to = end.min(from + max.max(1));
+        if to < end {
+            // Cut back to the last record boundary, or forward to the first.
+            let (a, b) = self.slices(from, to);
+            let last_nl = b
+                .iter()
+                .rposition(|&c| c == b'\n')
+                .map(|i| a.len() + i)
+                .or_else(|| a.iter().rposition(|&c| c == b'\n'));
+            to = match last_nl {
+                Some(i) => from + i + 1,
+                None => {
+                    let (a, b) = self.slices(from, end);
+                    let first_nl = a.iter().position(|&c| c == b'\n').or_else(|| b.iter().position(|&c| c == b'\n').map(|i| a.len() + i));
+                    from + first_nl.map_or(end - from, |i| i + 1)
+                }
+            };
+        }
+        self.in_flight = to - from;
+        let (first, second) = self.slices(from, to);
+        Transmit { first, second }
+    }
+
+    /// The driver wrote `n` bytes of the last [`transmit`](Self::transmit).
+    /// Returns how many records were completed.
+    pub fn mark_sent(&mut self, n: usize) -> usize {
+        let n = n.min(self.in_flight);
+        let (a, b) = self.slices(self.sent, self.sent + n);
+        let done = count_newlines(a) + count_newlines(b);
+        self.sent += n;
+        self.in_flight = 0;
+        self.sent_records += done;
+        self.stats.sent += done as u64;
+        // Room (free plus releasable) is back to half the ring: the full
+        // episode is over even if nobody reports meanwhile.
+        if self.full && self.capacity() - self.len() + self.sent >= self.capacity() / 2 {
+            self.pushed_ok();
+        }
+        done
+    }
+
+    /// The driver gave up on the last transmit without writing anything more.
+    pub fn cancel_transmit(&mut self) {
+        self.in_flight = 0;
+    }
+
+    /// The connection was lost: rewind so records it may not have delivered
+    /// are sent again. `limit`: replay at most that many bytes of sent
+    /// records (`None`: all still kept). A partly sent record is always
+    /// resent whole. Returns the number of records that will be replayed.
+    pub fn rewind(&mut self, limit: Option<usize>) -> usize {
+        self.in_flight = 0;
+        let target = match limit {
+            Some(l) => self.sent.saturating_sub(l),
+            None => 0,
+        };
+        // Snap back to the start of the record holding `target`.
+        let start = if target == 0 {
+            0
+        } else {
+            let (a, b) = self.slices(0, target);
+            b.iter()
+                .rposition(|&c| c == b'\n')
+                .map(|i| a.len() + i + 1)
+                .or_else(|| a.iter().rposition(|&c| c == b'\n').map(|i| i + 1))
+                .unwrap_or(0)
+        };
+        let (a, b) = self.slices(start, self.sent);
+        let replayed = count_newlines(a) + count_newlines(b);
+        self.sent = start;
+        self.sent_records -= replayed;
+        self.stats.replayed += replayed as u64;
+        replayed
+    }
+
+    /// The connection closed cleanly after everything sent was read: free
+    /// the sent records. A partly sent record is rewound (sent again whole).
+    pub fn release_sent(&mut self) {
+        self.in_flight = 0;
+        while self.sent_records > 0 {
+            self.pop_front();
+        }
+        self.sent = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(i: u32, len: usize) -> [u8; 64] {
+        let mut r = [b'x'; 64];
+        let mut b = itoa::Buffer::new();
+        let s = b.format(i).as_bytes();
+        r[..s.len()].copy_from_slice(s);
+        r[len - 1] = b'\n';
+        r
+    }
+
+    #[test]
+    fn wraps_and_keeps_order() {
+        let mut ring: Ring<[u8; 256]> = Ring::new();
+        let mut next_sent = 0;
+        for i in 0..100u32 {
+            let r = rec(i, 40);
+            ring.push(&r[..40], false).unwrap();
+            let t = ring.transmit(1000);
+            let mut got = [0u8; 256];
+            let n = t.len();
+            got[..t.first.len()].copy_from_slice(t.first);
+            got[t.first.len()..n].copy_from_slice(t.second);
+            assert_eq!(&got[..n], &r[..40]);
+            ring.mark_sent(n);
+            next_sent += 1;
+        }
+        assert_eq!(ring.stats().sent, next_sent);
+        assert!(ring.len() <= 256);
+    }
+
+    #[test]
+    fn static_ring() {
+        static R: Ring<[u8; 64]> = Ring::new();
+        assert_eq!(R.capacity(), 64);
+        assert!(R.is_empty());
+    }
+}

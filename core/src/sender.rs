@@ -1,0 +1,369 @@
+//! The sender's state machine: when to connect and to which server, when to
+//! write and how much, when to wait, and what to replay after a lost
+//! connection. It does no I/O and reads no clock: the driver calls
+//! [`Sender::poll`] with the time, carries out the [`Action`] it gets, and
+//! reports the outcome (`on_connected`, `on_sent`, `on_closed`, …).
+
+use crate::backoff::{Backoff, Rng};
+use crate::config::Strategy;
+use crate::notify::{NetError, Notification};
+use crate::ring::{Ring, Storage};
+use crate::time::Instant;
+use core::time::Duration;
+
+/// A connection that stays up this long counts as a success: the backoff
+/// starts over after it is lost.
+pub const STABLE_AFTER: Duration = Duration::from_secs(1);
+
+/// The sender's settings (see [`Config`](crate::Config) for their meaning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderConfig {
+    /// Number of configured servers (1..=64).
+    pub servers: usize,
+    /// Server choice.
+    pub strategy: Strategy,
+    /// Reconnection delays.
+    pub backoff: Backoff,
+    /// Longest a connection attempt may take.
+    pub connect_timeout: Duration,
+    /// Most bytes per write.
+    pub batch_bytes: usize,
+    /// Wait this long for a fuller batch.
+    pub linger: Duration,
+    /// Replay at most this many sent bytes after a lost connection.
+    pub replay_limit: Option<usize>,
+}
+
+/// What the driver should do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Open a connection to this server (resolve its name, try each
+    /// address), then call [`Sender::on_connected`] or
+    /// [`Sender::on_connect_failed`].
+    Connect {
+        /// Index into the configured servers.
+        server: usize,
+    },
+    /// The connection attempt timed out: drop it. Nothing to report back.
+    Abort {
+        /// The server that was being connected to.
+        server: usize,
+    },
+    /// Write [`Ring::transmit`]`(max)` and report with [`Sender::on_sent`]
+    /// (or [`Sender::on_blocked`] / [`Sender::on_closed`]).
+    Transmit {
+        /// Most bytes to take from the ring.
+        max: usize,
+    },
+    /// Everything is sent and a close was asked for: shut the connection down
+    /// gracefully and report [`Sender::on_closed`] with `None`.
+    Shutdown,
+    /// Nothing to do until this time (`None`: until an outside event, such as
+    /// a new record, writability or a connection outcome).
+    Wait {
+        /// When to poll again at the latest.
+        until: Option<Instant>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Disconnected { retry_at: Instant },
+    Connecting { server: usize, deadline: Instant },
+    Connected { server: usize, since: Instant, writable: bool },
+    ShuttingDown { server: usize },
+    Closed,
+}
+
+/// Connection and delivery counters kept by the sender.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SenderStats {
+    /// Connection attempts started.
+    pub connects: u64,
+    /// Attempts that failed or timed out.
+    pub connect_failures: u64,
+    /// Established connections later lost.
+    pub disconnects: u64,
+    /// Bytes written to connections.
+    pub bytes_sent: u64,
+}
+
+/// The sender state machine.
+#[derive(Debug)]
+pub struct Sender {
+    cfg: SenderConfig,
+    state: State,
+    rng: Rng,
+    /// Servers tried in the current round (bit per server).
+    tried: u64,
+    last: Option<usize>,
+    failed_rounds: u32,
+    pending_since: Option<Instant>,
+    closing: bool,
+    notes: heapless::Deque<Notification, 8>,
+    stats: SenderStats,
+}
+
+impl Sender {
+    /// A sender that will connect at the first poll. `seed` drives jitter and
+    /// random server choice.
+    pub fn new(cfg: SenderConfig, seed: u64) -> Self {
+        Sender {
+            cfg,
+            state: State::Disconnected { retry_at: Instant::ZERO },
+            rng: Rng::new(seed),
+            tried: 0,
+            last: None,
+            failed_rounds: 0,
+            pending_since: None,
+            closing: false,
+            notes: heapless::Deque::new(),
+            stats: SenderStats::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &SenderConfig {
+        &self.cfg
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> SenderStats {
+        self.stats
+    }
+
+    /// True while a connection is established.
+    pub fn is_connected(&self) -> bool {
+        matches!(self.state, State::Connected { .. } | State::ShuttingDown { .. })
+    }
+
+    /// The server connected to or being connected to.
+    pub fn server(&self) -> Option<usize> {
+        match self.state {
+            State::Connecting { server, .. } | State::Connected { server, .. } | State::ShuttingDown { server } => Some(server),
+            _ => None,
+        }
+    }
+
+    /// True once a requested close has completed (everything sent and the
+    /// connection shut down).
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Consecutive failed rounds (every server tried) since the last success.
+    pub fn failed_rounds(&self) -> u32 {
+        self.failed_rounds
+    }
+
+    /// Asks for a graceful close: send what is buffered, then
+    /// [`Action::Shutdown`].
+    pub fn close(&mut self) {
+        self.closing = true;
+    }
+
+    fn note(&mut self, n: Notification) {
+        if self.notes.is_full() {
+            self.notes.pop_front();
+        }
+        let _ = self.notes.push_back(n);
+    }
+
+    /// The next notification, oldest first.
+    pub fn poll_notification(&mut self) -> Option<Notification> {
+        self.notes.pop_front()
+    }
+
+    fn all_mask(&self) -> u64 {
+        if self.cfg.servers >= 64 {
+            u64::MAX
+        } else {
+            (1u64 << self.cfg.servers) - 1
+        }
+    }
+
+    fn pick(&mut self) -> usize {
+        let n = self.cfg.servers.clamp(1, 64);
+        let all = self.all_mask();
+        if self.tried & all == all {
+            self.tried = 0;
+        }
+        let untried = |t: u64, i: usize| t >> i & 1 == 0;
+        match self.cfg.strategy {
+            Strategy::PreferFirst => (0..n).find(|&i| untried(self.tried, i)).unwrap_or(0),
+            Strategy::RoundRobin => {
+                let start = self.last.map_or(0, |l| l + 1);
+                (0..n).map(|k| (start + k) % n).find(|&i| untried(self.tried, i)).unwrap_or(0)
+            }
+            Strategy::Random => {
+                let left = n as u64 - (self.tried & all).count_ones() as u64;
+                let mut k = self.rng.below(left);
+                for i in 0..n {
+                    if untried(self.tried, i) {
+                        if k == 0 {
+                            return i;
+                        }
+                        k -= 1;
+                    }
+                }
+                0
+            }
+        }
+    }
+
+    /// What to do at time `now`.
+    pub fn poll<S: Storage>(&mut self, now: Instant, ring: &Ring<S>) -> Action {
+        match self.state {
+            State::Closed => Action::Wait { until: None },
+            State::Disconnected { retry_at } => {
+                if self.closing && ring.unsent_records() == 0 {
+                    self.state = State::Closed;
+                    return Action::Wait { until: None };
+                }
+                if now < retry_at {
+                    return Action::Wait { until: Some(retry_at) };
+                }
+                let server = self.pick();
+                self.last = Some(server);
+                self.state = State::Connecting { server, deadline: now + self.cfg.connect_timeout };
+                self.stats.connects += 1;
+                self.note(Notification::Connecting { server });
+                Action::Connect { server }
+            }
+            State::Connecting { server, deadline } => {
+                if now >= deadline {
+                    self.failed(now, server, NetError::TimedOut);
+                    Action::Abort { server }
+                } else {
+                    Action::Wait { until: Some(deadline) }
+                }
+            }
+            State::Connected { server, writable, .. } => {
+                let pending = ring.pending_bytes();
+                if pending == 0 {
+                    self.pending_since = None;
+                    if self.closing && ring.unsent_bytes() == 0 {
+                        self.state = State::ShuttingDown { server };
+                        return Action::Shutdown;
+                    }
+                    return Action::Wait { until: None };
+                }
+                if !writable || ring.in_flight() > 0 {
+                    return Action::Wait { until: None };
+                }
+                let since = *self.pending_since.get_or_insert(now);
+                if !self.cfg.linger.is_zero() && pending < self.cfg.batch_bytes && !self.closing {
+                    let due = since + self.cfg.linger;
+                    if now < due {
+                        return Action::Wait { until: Some(due) };
+                    }
+                }
+                Action::Transmit { max: self.cfg.batch_bytes }
+            }
+            State::ShuttingDown { .. } => Action::Wait { until: None },
+        }
+    }
+
+    fn failed(&mut self, now: Instant, server: usize, error: NetError) {
+        self.stats.connect_failures += 1;
+        self.note(Notification::ConnectFailed { server, error });
+        self.tried |= 1 << server.min(63);
+        let all = self.all_mask();
+        let retry_at = if self.tried & all == all {
+            // Every server failed this round: back off.
+            self.tried = 0;
+            self.failed_rounds = self.failed_rounds.saturating_add(1);
+            now + self.cfg.backoff.delay(self.failed_rounds, &mut self.rng)
+        } else {
+            now
+        };
+        self.state = State::Disconnected { retry_at };
+    }
+
+    /// The connection asked for by [`Action::Connect`] is established.
+    pub fn on_connected(&mut self, now: Instant) {
+        if let State::Connecting { server, .. } = self.state {
+            self.state = State::Connected { server, since: now, writable: true };
+            self.tried = 0;
+            self.pending_since = None;
+            self.note(Notification::Connected { server });
+        }
+    }
+
+    /// The connection asked for by [`Action::Connect`] failed.
+    pub fn on_connect_failed(&mut self, now: Instant, error: NetError) {
+        if let State::Connecting { server, .. } = self.state {
+            self.failed(now, server, error);
+        }
+    }
+
+    /// `n` bytes of the last transmit were written (0 is allowed).
+    pub fn on_sent<S: Storage>(&mut self, _now: Instant, n: usize, ring: &mut Ring<S>) {
+        ring.mark_sent(n);
+        self.stats.bytes_sent += n as u64;
+    }
+
+    /// The connection cannot take more bytes now; wait for
+    /// [`on_writable`](Self::on_writable). `n` bytes were written first.
+    pub fn on_blocked<S: Storage>(&mut self, now: Instant, n: usize, ring: &mut Ring<S>) {
+        self.on_sent(now, n, ring);
+        if let State::Connected { ref mut writable, .. } = self.state {
+            *writable = false;
+        }
+    }
+
+    /// The connection can take bytes again.
+    pub fn on_writable(&mut self) {
+        if let State::Connected { ref mut writable, .. } = self.state {
+            *writable = true;
+        }
+    }
+
+    /// The connection ended. `error`: `None` after a graceful
+    /// [`Action::Shutdown`]; otherwise why it was lost (a write error, reset,
+    /// or the peer closing). Records it may not have delivered are replayed.
+    pub fn on_closed<S: Storage>(&mut self, now: Instant, error: Option<NetError>, ring: &mut Ring<S>) {
+        let (server, since) = match self.state {
+            State::Connected { server, since, .. } => (server, Some(since)),
+            State::ShuttingDown { server } => (server, None),
+            State::Connecting { server, .. } => {
+                ring.cancel_transmit();
+                self.failed(now, server, error.unwrap_or(NetError::PeerClosed));
+                return;
+            }
+            _ => {
+                ring.cancel_transmit();
+                return;
+            }
+        };
+        self.pending_since = None;
+        match error {
+            None if matches!(self.state, State::ShuttingDown { .. }) => {
+                ring.release_sent();
+                self.state = State::Closed;
+                return;
+            }
+            _ => {}
+        }
+        let error = error.unwrap_or(NetError::PeerClosed);
+        let replayed = ring.rewind(self.cfg.replay_limit);
+        self.stats.disconnects += 1;
+        let n = if matches!(error, NetError::PeerClosed) {
+            Notification::Disconnected { server, error, replayed }
+        } else {
+            Notification::SendFailed { server, error, replayed }
+        };
+        self.note(n);
+        let stable = since.is_some_and(|s| now.saturating_since(s) >= STABLE_AFTER);
+        let retry_at = if stable {
+            self.failed_rounds = 0;
+            now
+        } else {
+            self.failed_rounds = self.failed_rounds.saturating_add(1);
+            now + self.cfg.backoff.delay(self.failed_rounds, &mut self.rng)
+        };
+        // Start a new round, trying another server first when there is one.
+        self.tried = if self.cfg.servers > 1 { 1 << server.min(63) } else { 0 };
+        self.state = State::Disconnected { retry_at };
+    }
+}

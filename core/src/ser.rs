@@ -1,0 +1,561 @@
+//! A serde `Serializer` that writes compact JSON into an [`Out`] without
+//! allocating, and refuses what JSON cannot carry faithfully.
+//!
+//! Output is byte-for-byte what `serde_json::to_string` writes for the same
+//! value (same escaping, same number formatting through `itoa`/`ryu`), except
+//! that this one refuses instead of guessing: non-string map keys,
+//! non-finite floats and byte strings are errors, never written half-way.
+
+use crate::json::{self, Kind, MAX_DEPTH};
+use crate::out::{Full, Out};
+use core::fmt::{self, Write as _};
+use serde::ser::{self, Serialize};
+
+/// Why a value could not be encoded as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SerError {
+    /// The output ran out of room (the caller decides what that means).
+    #[error("output full")]
+    Full,
+    /// An event must be a JSON object or a string; this was something else.
+    #[error("an event must be a JSON object or a string, not {0}")]
+    NotObjectOrString(Kind),
+    /// Metadata must be a map or struct.
+    #[error("metadata must be a JSON object, not {0}")]
+    MetadataNotObject(Kind),
+    /// A map key that is not a string (JSON keys are strings).
+    #[error("map keys must be strings")]
+    NonStringKey,
+    /// NaN or an infinity: JSON has no representation for them.
+    #[error("NaN or infinite float")]
+    NonFiniteFloat,
+    /// Raw bytes: JSON has no byte strings.
+    #[error("byte strings are not JSON")]
+    Bytes,
+    /// Nested deeper than [`MAX_DEPTH`].
+    #[error("nesting deeper than 128")]
+    TooDeep,
+    /// The value's `Serialize` implementation reported an error.
+    #[error("serialize failed: {0}")]
+    Custom(heapless::String<64>),
+}
+
+impl From<Full> for SerError {
+    fn from(_: Full) -> Self {
+        SerError::Full
+    }
+}
+
+impl ser::Error for SerError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        let mut s = Truncating(heapless::String::new());
+        let _ = write!(s, "{msg}");
+        SerError::Custom(s.0)
+    }
+}
+
+
+struct Truncating(heapless::String<64>);
+impl fmt::Write for Truncating {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        for c in s.chars() {
+            if self.0.push(c).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the top-level value must be.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Top {
+    /// An event: object or string.
+    Event,
+    /// Caller metadata: an object, written as `,"k":v` pairs without braces.
+    Flatten,
+    /// Anything (nested values).
+    Any,
+}
+
+/// Serializes `value` into `out` as the top-level value `top` allows.
+/// Returns the kind written.
+pub(crate) fn to_out<T: Serialize + ?Sized>(value: &T, out: &mut Out<'_>, top: Top) -> Result<Kind, SerError> {
+    let mut s = Ser { out, depth: 0, top, kind: Kind::Null };
+    value.serialize(&mut s)?;
+    Ok(s.kind)
+}
+
+struct Ser<'o, 'b> {
+    out: &'o mut Out<'b>,
+    depth: usize,
+    top: Top,
+    kind: Kind,
+}
+
+impl<'o, 'b> Ser<'o, 'b> {
+    /// Called by every scalar/compound entry point: checks the top-level rule.
+    #[inline]
+    fn enter(&mut self, kind: Kind) -> Result<(), SerError> {
+        match self.top {
+            Top::Any => Ok(()),
+            Top::Event => {
+                self.top = Top::Any;
+                self.kind = kind;
+                match kind {
+                    Kind::Object | Kind::String => Ok(()),
+                    k => Err(SerError::NotObjectOrString(k)),
+                }
+            }
+            Top::Flatten => match kind {
+                Kind::Object => Ok(()),
+                k => Err(SerError::MetadataNotObject(k)),
+            },
+        }
+    }
+
+    /// Opens an object; in flatten mode writes no brace.
+    fn open_object(&mut self) -> Result<Compound<'_, 'o, 'b>, SerError> {
+        self.enter(Kind::Object)?;
+        let flat = self.top == Top::Flatten;
+        if flat {
+            self.top = Top::Any;
+        } else {
+            self.push_depth()?;
+            self.out.push_byte(b'{')?;
+        }
+        // Flattened: no braces, and every entry (the first too) gets a comma.
+        Ok(Compound { ser: self, first: !flat, flat, close: if flat { b"" } else { b"}" } })
+    }
+
+    fn push_depth(&mut self) -> Result<(), SerError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(SerError::TooDeep);
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    fn float(&mut self, v: f64, is_f32: bool) -> Result<(), SerError> {
+        self.enter(Kind::Number)?;
+        if !v.is_finite() {
+            return Err(SerError::NonFiniteFloat);
+        }
+        let mut b = ryu::Buffer::new();
+        let s = if is_f32 { b.format_finite(v as f32) } else { b.format_finite(v) };
+        self.out.push(s.as_bytes())?;
+        Ok(())
+    }
+}
+
+macro_rules! int {
+    ($name:ident, $t:ty) => {
+        fn $name(self, v: $t) -> Result<(), SerError> {
+            self.enter(Kind::Number)?;
+            let mut b = itoa::Buffer::new();
+            self.out.push(b.format(v).as_bytes())?;
+            Ok(())
+        }
+    };
+}
+
+impl<'o, 'b, 's> ser::Serializer for &'s mut Ser<'o, 'b> {
+    type Ok = ();
+    type Error = SerError;
+    type SerializeSeq = Compound<'s, 'o, 'b>;
+    type SerializeTuple = Compound<'s, 'o, 'b>;
+    type SerializeTupleStruct = Compound<'s, 'o, 'b>;
+    type SerializeTupleVariant = Compound<'s, 'o, 'b>;
+    type SerializeMap = Compound<'s, 'o, 'b>;
+    type SerializeStruct = Compound<'s, 'o, 'b>;
+    type SerializeStructVariant = Compound<'s, 'o, 'b>;
+
+    fn serialize_bool(self, v: bool) -> Result<(), SerError> {
+        self.enter(Kind::Bool)?;
+        self.out.push(if v { b"true" } else { b"false" })?;
+        Ok(())
+    }
+    int!(serialize_i8, i8);
+    int!(serialize_i16, i16);
+    int!(serialize_i32, i32);
+    int!(serialize_i64, i64);
+    int!(serialize_i128, i128);
+    int!(serialize_u8, u8);
+    int!(serialize_u16, u16);
+    int!(serialize_u32, u32);
+    int!(serialize_u64, u64);
+    int!(serialize_u128, u128);
+    fn serialize_f32(self, v: f32) -> Result<(), SerError> {
+        self.float(v as f64, true)
+    }
+    fn serialize_f64(self, v: f64) -> Result<(), SerError> {
+        self.float(v, false)
+    }
+    fn serialize_char(self, v: char) -> Result<(), SerError> {
+        let mut b = [0u8; 4];
+        self.serialize_str(v.encode_utf8(&mut b))
+    }
+    fn serialize_str(self, v: &str) -> Result<(), SerError> {
+        self.enter(Kind::String)?;
+        json::write_str(self.out, v)?;
+        Ok(())
+    }
+    fn serialize_bytes(self, _v: &[u8]) -> Result<(), SerError> {
+        self.enter(Kind::Array)?;
+        Err(SerError::Bytes)
+    }
+    fn serialize_none(self) -> Result<(), SerError> {
+        self.serialize_unit()
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), SerError> {
+        value.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<(), SerError> {
+        self.enter(Kind::Null)?;
+        self.out.push(b"null")?;
+        Ok(())
+    }
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<(), SerError> {
+        self.serialize_unit()
+    }
+    fn serialize_unit_variant(self, _n: &'static str, _i: u32, variant: &'static str) -> Result<(), SerError> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _n: &'static str, value: &T) -> Result<(), SerError> {
+        value.serialize(self)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _n: &'static str,
+        _i: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), SerError> {
+        let mut c = self.open_object()?;
+        c.key_str(variant)?;
+        value.serialize(&mut *c.ser)?;
+        c.finish()
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'s, 'o, 'b>, SerError> {
+        self.enter(Kind::Array)?;
+        self.push_depth()?;
+        self.out.push_byte(b'[')?;
+        Ok(Compound { ser: self, first: true, flat: false, close: b"]" })
+    }
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'s, 'o, 'b>, SerError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_struct(self, _n: &'static str, len: usize) -> Result<Compound<'s, 'o, 'b>, SerError> {
+        self.serialize_seq(Some(len))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _n: &'static str,
+        _i: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'s, 'o, 'b>, SerError> {
+        let mut c = self.open_object()?;
+        c.key_str(variant)?;
+        c.ser.push_depth()?;
+        c.ser.out.push_byte(b'[')?;
+        Ok(Compound { ser: c.ser, first: true, flat: c.flat, close: if c.flat { b"]" } else { b"]}" } })
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'s, 'o, 'b>, SerError> {
+        self.open_object()
+    }
+    fn serialize_struct(self, _n: &'static str, _len: usize) -> Result<Compound<'s, 'o, 'b>, SerError> {
+        self.open_object()
+    }
+    fn serialize_struct_variant(
+        self,
+        _n: &'static str,
+        _i: u32,
+        variant: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'s, 'o, 'b>, SerError> {
+        let mut c = self.open_object()?;
+        c.key_str(variant)?;
+        c.ser.push_depth()?;
+        c.ser.out.push_byte(b'{')?;
+        Ok(Compound { ser: c.ser, first: true, flat: c.flat, close: if c.flat { b"}" } else { b"}}" } })
+    }
+    fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), SerError> {
+        self.enter(Kind::String)?;
+        self.out.push_byte(b'"')?;
+        let mut w = Escaper { out: &mut *self.out, full: false };
+        if write!(w, "{value}").is_err() {
+            return Err(if w.full { SerError::Full } else { SerError::Custom(heapless::String::new()) });
+        }
+        self.out.push_byte(b'"')?;
+        Ok(())
+    }
+}
+
+struct Escaper<'o, 'b> {
+    out: &'o mut Out<'b>,
+    full: bool,
+}
+
+impl fmt::Write for Escaper<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        json::write_str_contents(self.out, s).map_err(|_| {
+            self.full = true;
+            fmt::Error
+        })
+    }
+}
+
+/// An open array or object.
+#[doc(hidden)]
+pub struct Compound<'s, 'o, 'b> {
+    ser: &'s mut Ser<'o, 'b>,
+    first: bool,
+    /// Flattened metadata (no braces of its own).
+    flat: bool,
+    close: &'static [u8],
+}
+
+impl Compound<'_, '_, '_> {
+    fn comma(&mut self) -> Result<(), SerError> {
+        if self.first {
+            self.first = false;
+        } else {
+            self.ser.out.push_byte(b',')?;
+        }
+        Ok(())
+    }
+
+    fn key_str(&mut self, k: &str) -> Result<(), SerError> {
+        self.comma()?;
+        json::write_str(self.ser.out, k)?;
+        self.ser.out.push_byte(b':')?;
+        Ok(())
+    }
+
+    fn finish(self) -> Result<(), SerError> {
+        // `close` holds one byte per nesting level this compound opened
+        // (variants open two; flattened metadata opens none).
+        self.ser.out.push(self.close)?;
+        self.ser.depth -= self.close.len();
+        Ok(())
+    }
+}
+
+impl ser::SerializeSeq for Compound<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerError> {
+        self.comma()?;
+        value.serialize(&mut *self.ser)
+    }
+    fn end(self) -> Result<(), SerError> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTuple for Compound<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerError> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<(), SerError> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleStruct for Compound<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerError> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<(), SerError> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeTupleVariant for Compound<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerError> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<(), SerError> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeMap for Compound<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), SerError> {
+        self.comma()?;
+        key.serialize(KeySer { out: &mut *self.ser.out })?;
+        self.ser.out.push_byte(b':')?;
+        Ok(())
+    }
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerError> {
+        value.serialize(&mut *self.ser)
+    }
+    fn end(self) -> Result<(), SerError> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStruct for Compound<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), SerError> {
+        self.key_str(key)?;
+        value.serialize(&mut *self.ser)
+    }
+    fn end(self) -> Result<(), SerError> {
+        self.finish()
+    }
+}
+
+impl ser::SerializeStructVariant for Compound<'_, '_, '_> {
+    type Ok = ();
+    type Error = SerError;
+    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), SerError> {
+        self.key_str(key)?;
+        value.serialize(&mut *self.ser)
+    }
+    fn end(self) -> Result<(), SerError> {
+        self.finish()
+    }
+}
+
+/// Serializes map keys: strings (and chars, unit variants) only.
+struct KeySer<'o, 'b> {
+    out: &'o mut Out<'b>,
+}
+
+impl ser::Serializer for KeySer<'_, '_> {
+    type Ok = ();
+    type Error = SerError;
+    type SerializeSeq = ser::Impossible<(), SerError>;
+    type SerializeTuple = ser::Impossible<(), SerError>;
+    type SerializeTupleStruct = ser::Impossible<(), SerError>;
+    type SerializeTupleVariant = ser::Impossible<(), SerError>;
+    type SerializeMap = ser::Impossible<(), SerError>;
+    type SerializeStruct = ser::Impossible<(), SerError>;
+    type SerializeStructVariant = ser::Impossible<(), SerError>;
+
+    fn serialize_str(self, v: &str) -> Result<(), SerError> {
+        json::write_str(self.out, v)?;
+        Ok(())
+    }
+    fn serialize_char(self, v: char) -> Result<(), SerError> {
+        let mut b = [0u8; 4];
+        self.serialize_str(v.encode_utf8(&mut b))
+    }
+    fn serialize_unit_variant(self, _n: &'static str, _i: u32, variant: &'static str) -> Result<(), SerError> {
+        self.serialize_str(variant)
+    }
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _n: &'static str, value: &T) -> Result<(), SerError> {
+        value.serialize(self)
+    }
+    fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), SerError> {
+        self.out.push_byte(b'"')?;
+        let mut w = Escaper { out: &mut *self.out, full: false };
+        if write!(w, "{value}").is_err() {
+            return Err(if w.full { SerError::Full } else { SerError::Custom(heapless::String::new()) });
+        }
+        self.out.push_byte(b'"')?;
+        Ok(())
+    }
+    fn serialize_bool(self, _v: bool) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_i8(self, _v: i8) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_i16(self, _v: i16) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_i32(self, _v: i32) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_i64(self, _v: i64) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_u8(self, _v: u8) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_u16(self, _v: u16) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_u32(self, _v: u32) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_u64(self, _v: u64) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_f32(self, _v: f32) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_f64(self, _v: f64) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_bytes(self, _v: &[u8]) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_none(self) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_unit(self) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_unit_struct(self, _n: &'static str) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _n: &'static str,
+        _i: u32,
+        _v: &'static str,
+        _value: &T,
+    ) -> Result<(), SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_tuple_struct(self, _n: &'static str, _l: usize) -> Result<Self::SerializeTupleStruct, SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_tuple_variant(
+        self,
+        _n: &'static str,
+        _i: u32,
+        _v: &'static str,
+        _l: usize,
+    ) -> Result<Self::SerializeTupleVariant, SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_struct(self, _n: &'static str, _l: usize) -> Result<Self::SerializeStruct, SerError> {
+        Err(SerError::NonStringKey)
+    }
+    fn serialize_struct_variant(
+        self,
+        _n: &'static str,
+        _i: u32,
+        _v: &'static str,
+        _l: usize,
+    ) -> Result<Self::SerializeStructVariant, SerError> {
+        Err(SerError::NonStringKey)
+    }
+}
