@@ -29,7 +29,11 @@ impl Backoff {
         let init = self.initial.as_micros().min(u64::MAX as u128) as u64;
         let max = self.max.as_micros().min(u64::MAX as u128) as u64;
         let shift = rounds.saturating_sub(1).min(63);
-        let base = init.checked_shl(shift).filter(|v| v >> shift == init).unwrap_or(u64::MAX).min(max);
+        let base = init
+            .checked_shl(shift)
+            .filter(|v| v >> shift == init)
+            .unwrap_or(u64::MAX)
+            .min(max);
         let jitter = base / 100 * (rng.below(self.jitter_percent.min(100) as u64 + 1));
         Duration::from_micros(base - jitter)
     }
@@ -48,7 +52,11 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator from a seed (any value; zero is remapped).
     pub const fn new(seed: u64) -> Self {
-        Rng(if seed == 0 { 0x9E37_79B9_7F4A_7C15 } else { seed })
+        Rng(if seed == 0 {
+            0x9E37_79B9_7F4A_7C15
+        } else {
+            seed
+        })
     }
 
     /// The next 64 random bits.
@@ -76,7 +84,11 @@ mod tests {
 
     #[test]
     fn grows_and_caps() {
-        let b = Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(1), jitter_percent: 0 };
+        let b = Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(1),
+            jitter_percent: 0,
+        };
         let mut r = Rng::new(1);
         assert_eq!(b.delay(1, &mut r), Duration::from_millis(100));
         assert_eq!(b.delay(2, &mut r), Duration::from_millis(200));

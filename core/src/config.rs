@@ -13,6 +13,8 @@ pub const DEFAULT_PORT: u16 = 5001;
 pub const DEFAULT_INPUT_LABEL: &str = "Rust SDK";
 /// Most servers one configuration may list.
 pub const MAX_SERVERS: usize = 64;
+/// Default replay limit after a lost connection: 16 MiB.
+pub const DEFAULT_REPLAY_LIMIT: usize = 16 << 20;
 /// Default largest record: 64 KiB (or the whole buffer if smaller).
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 64 * 1024;
 
@@ -117,7 +119,10 @@ pub struct Config<'a> {
     /// Server choice.
     pub strategy: Strategy,
     /// After a connection is lost abnormally, replay at most this many bytes
-    /// of records already written to it (`None`: everything still kept).
+    /// of the records written to it (`None`: everything it carried that is
+    /// still kept). Default 16 MiB: more than Linux's largest TCP send buffer
+    /// (4 MiB) plus a collector's receive buffer (6 MiB), the bytes a dead
+    /// collector can take with it.
     pub replay_limit: Option<usize>,
 }
 
@@ -161,13 +166,14 @@ impl<'a> Config<'a> {
             backoff: Backoff::DEFAULT,
             connect_timeout: Duration::from_secs(10),
             strategy: Strategy::Random,
-            replay_limit: None,
+            replay_limit: Some(DEFAULT_REPLAY_LIMIT),
         }
     }
 
     /// The largest record accepted.
     pub fn max_event(&self) -> usize {
-        self.max_event_bytes.unwrap_or(DEFAULT_MAX_EVENT_BYTES.min(self.buffer_bytes))
+        self.max_event_bytes
+            .unwrap_or(DEFAULT_MAX_EVENT_BYTES.min(self.buffer_bytes))
     }
 
     /// Checks every setting; the error lists every problem found.
@@ -201,7 +207,10 @@ impl<'a> Config<'a> {
         }
         let max = self.max_event();
         if max < 64 || max > self.buffer_bytes {
-            e.push(ConfigProblem::BadMaxEvent { max, buffer: self.buffer_bytes });
+            e.push(ConfigProblem::BadMaxEvent {
+                max,
+                buffer: self.buffer_bytes,
+            });
         }
         if self.batch_bytes == 0 {
             e.push(ConfigProblem::ZeroBatch);
@@ -252,10 +261,34 @@ mod tests {
 
     #[test]
     fn servers() {
-        assert_eq!(parse_server("a.b:80"), Ok(ServerAddr { host: "a.b", port: 80 }));
-        assert_eq!(parse_server("a.b"), Ok(ServerAddr { host: "a.b", port: 5001 }));
-        assert_eq!(parse_server("[::1]:7"), Ok(ServerAddr { host: "::1", port: 7 }));
-        assert_eq!(parse_server("::1"), Ok(ServerAddr { host: "::1", port: 5001 }));
+        assert_eq!(
+            parse_server("a.b:80"),
+            Ok(ServerAddr {
+                host: "a.b",
+                port: 80
+            })
+        );
+        assert_eq!(
+            parse_server("a.b"),
+            Ok(ServerAddr {
+                host: "a.b",
+                port: 5001
+            })
+        );
+        assert_eq!(
+            parse_server("[::1]:7"),
+            Ok(ServerAddr {
+                host: "::1",
+                port: 7
+            })
+        );
+        assert_eq!(
+            parse_server("::1"),
+            Ok(ServerAddr {
+                host: "::1",
+                port: 5001
+            })
+        );
         assert_eq!(parse_server("a:0"), Err(ServerError::BadPort));
         assert_eq!(parse_server("a:+5"), Err(ServerError::BadPort));
         assert_eq!(parse_server("a:70000"), Err(ServerError::BadPort));
@@ -271,7 +304,10 @@ mod tests {
         let e = c.validate().unwrap_err();
         assert_eq!(e.problems().len(), 5, "{e}");
         let s = alloc_free_display(&e);
-        assert!(s.contains("token is empty") && s.contains("no servers"), "{s}");
+        assert!(
+            s.contains("token is empty") && s.contains("no servers"),
+            "{s}"
+        );
     }
 
     fn alloc_free_display(e: &ConfigError) -> heapless::String<1024> {

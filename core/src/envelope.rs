@@ -89,12 +89,23 @@ impl<'a> Encoder<'a> {
         T: Serialize + ?Sized,
         M: Serialize + ?Sized,
     {
-        self.encode_with(|o| ser::to_out(event, o, Top::Event).map_err(EncodeError::from), meta, stamp, out)
+        self.encode_with(
+            |o| ser::to_out(event, o, Top::Event).map_err(EncodeError::from),
+            meta,
+            stamp,
+            out,
+        )
     }
 
     /// Validates JSON text strictly and encodes it (compacted) as one
     /// record, newline included. Returns the record's length.
-    pub fn encode_json<M>(&self, text: &[u8], meta: Option<&M>, stamp: &Stamp, out: &mut Out<'_>) -> Result<usize, EncodeError>
+    pub fn encode_json<M>(
+        &self,
+        text: &[u8],
+        meta: Option<&M>,
+        stamp: &Stamp,
+        out: &mut Out<'_>,
+    ) -> Result<usize, EncodeError>
     where
         M: Serialize + ?Sized,
     {
@@ -112,7 +123,13 @@ impl<'a> Encoder<'a> {
         )
     }
 
-    fn encode_with<M, F>(&self, event: F, meta: Option<&M>, stamp: &Stamp, out: &mut Out<'_>) -> Result<usize, EncodeError>
+    fn encode_with<M, F>(
+        &self,
+        event: F,
+        meta: Option<&M>,
+        stamp: &Stamp,
+        out: &mut Out<'_>,
+    ) -> Result<usize, EncodeError>
     where
         M: Serialize + ?Sized,
         F: FnOnce(&mut Out<'_>) -> Result<Kind, EncodeError>,
@@ -166,7 +183,11 @@ impl<'a> Encoder<'a> {
         meta: Option<&M>,
         first: bool,
     ) -> Result<(), EncodeError> {
-        out.push(if first { b"\"event_type\":" } else { b",\"event_type\":" })?;
+        out.push(if first {
+            b"\"event_type\":"
+        } else {
+            b",\"event_type\":"
+        })?;
         self.event_type(out, event)?;
         out.push(b",\"input_label\":")?;
         json::write_str(out, self.input_label)?;
@@ -196,7 +217,11 @@ impl<'a> Encoder<'a> {
         Ok(())
     }
 
-    fn event_type(&self, out: &mut Out<'_>, event: core::ops::Range<usize>) -> Result<(), EncodeError> {
+    fn event_type(
+        &self,
+        out: &mut Out<'_>,
+        event: core::ops::Range<usize>,
+    ) -> Result<(), EncodeError> {
         if self.event_type.reads_event() && out.is_counter() {
             // Counting only: the event is not stored, so its type cannot be
             // read back. Count an empty name and note how much more it may be.
@@ -209,7 +234,10 @@ impl<'a> Encoder<'a> {
         // Copy the resolved name aside (the event lives in `out`).
         let mut name = [0u8; MAX_TYPE_BYTES];
         let mut n = Out::new(&mut name);
-        let resolved = match self.event_type.resolve(JsonView::new(&out.written()[event])) {
+        let resolved = match self
+            .event_type
+            .resolve(JsonView::new(&out.written()[event]))
+        {
             Some(TypeName::Text(s)) => json::write_str_contents(&mut n, s).is_ok(),
             Some(TypeName::Json(s)) => n.push(s.as_escaped().as_bytes()).is_ok(),
             None => false,
@@ -291,8 +319,14 @@ mod tests {
     fn time_format() {
         assert_eq!(&iso8601(UnixMillis(0)), b"1970-01-01T00:00:00.000Z");
         // 2026-11-26T23:56:15.123Z
-        assert_eq!(&iso8601(UnixMillis(1_795_737_375_123)), b"2026-11-26T23:56:15.123Z");
-        assert_eq!(&iso8601(UnixMillis(951_782_400_000)), b"2000-02-29T00:00:00.000Z");
+        assert_eq!(
+            &iso8601(UnixMillis(1_795_737_375_123)),
+            b"2026-11-26T23:56:15.123Z"
+        );
+        assert_eq!(
+            &iso8601(UnixMillis(951_782_400_000)),
+            b"2000-02-29T00:00:00.000Z"
+        );
     }
 
     #[test]

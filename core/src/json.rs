@@ -8,8 +8,9 @@
 
 use crate::out::{Full, Out};
 
-/// Deepest nesting of arrays and objects accepted (serde_json's own limit).
-pub const MAX_DEPTH: usize = 128;
+/// Deepest nesting of arrays and objects accepted: 127 levels, the most
+/// serde_json parses (its recursion limit is 128).
+pub const MAX_DEPTH: usize = 127;
 
 /// What was wrong with a JSON text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -43,8 +44,11 @@ pub enum JsonErrorKind {
     #[error("invalid number")]
     InvalidNumber,
     /// Arrays and objects nested deeper than [`MAX_DEPTH`].
-    #[error("nesting deeper than 128")]
+    #[error("nesting deeper than 127")]
     TooDeep,
+    /// A number too large for a 64-bit float (most JSON readers fail on it).
+    #[error("number out of range")]
+    NumberOutOfRange,
 }
 
 /// A JSON text was refused: what and where (byte offset into the input).
@@ -120,7 +124,10 @@ pub fn validate(input: &[u8]) -> Result<Kind, JsonError> {
 fn unreachable_full() -> Result<Kind, JsonError> {
     // A counter with an unbounded limit cannot fill up; answer something
     // sensible rather than panic.
-    Err(JsonError { kind: JsonErrorKind::UnexpectedEnd, offset: 0 })
+    Err(JsonError {
+        kind: JsonErrorKind::UnexpectedEnd,
+        offset: 0,
+    })
 }
 
 #[inline]
@@ -299,6 +306,7 @@ fn number(input: &[u8], start: usize, out: &mut Out<'_>) -> Result<usize, Compac
     if !digit(i) {
         return Err(number_err(input, i));
     }
+    let int_start = i;
     if input[i] == b'0' {
         i += 1;
     } else {
@@ -306,6 +314,8 @@ fn number(input: &[u8], start: usize, out: &mut Out<'_>) -> Result<usize, Compac
             i += 1;
         }
     }
+    let int_digits = i - int_start;
+    let mut exp: u64 = 0;
     if i < n && input[i] == b'.' {
         i += 1;
         if !digit(i) {
@@ -324,7 +334,17 @@ fn number(input: &[u8], start: usize, out: &mut Out<'_>) -> Result<usize, Compac
             return Err(number_err(input, i));
         }
         while digit(i) {
+            exp = exp
+                .saturating_mul(10)
+                .saturating_add((input[i] - b'0') as u64);
             i += 1;
+        }
+    }
+    // Only a number that might pass f64's range is parsed exactly.
+    if int_digits as u64 + exp > 300 {
+        let text = core::str::from_utf8(&input[start..i]).unwrap_or("0");
+        if text.parse::<f64>().map_or(true, |v| v.is_infinite()) {
+            return Err(err(JsonErrorKind::NumberOutOfRange, start));
         }
     }
     out.push(&input[start..i])?;
@@ -391,11 +411,12 @@ fn string(input: &[u8], start: usize, out: &mut Out<'_>) -> Result<usize, Compac
                         }
                         if (0xD800..0xDC00).contains(&v) {
                             let j = i + 6;
-                            if j + 1 >= n {
-                                return Err(err(JsonErrorKind::UnexpectedEnd, n));
-                            }
-                            if input[j] != b'\\' || input[j + 1] != b'u' {
-                                return Err(err(JsonErrorKind::LoneSurrogate, i));
+                            match (input.get(j), input.get(j + 1)) {
+                                (Some(b'\\'), Some(b'u')) => {}
+                                (None, _) | (Some(b'\\'), None) => {
+                                    return Err(err(JsonErrorKind::UnexpectedEnd, n))
+                                }
+                                _ => return Err(err(JsonErrorKind::LoneSurrogate, i)),
                             }
                             let lo = hex4(input, j + 2)?;
                             if !(0xDC00..0xE000).contains(&lo) {
@@ -442,7 +463,14 @@ pub fn write_str_contents(out: &mut Out<'_>, s: &str) -> Result<(), Full> {
         };
         out.push(&bytes[start..i])?;
         if esc.is_empty() {
-            out.push(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 15) as usize]])?;
+            out.push(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 15) as usize],
+            ])?;
         } else {
             out.push(esc)?;
         }
@@ -687,12 +715,18 @@ mod tests {
         let mut buf = [0u8; 4096];
         let mut out = Out::new(&mut buf);
         let k = compact(s.as_bytes(), &mut out)?;
-        Ok((k, std::string::String::from_utf8(out.written().to_vec()).unwrap()))
+        Ok((
+            k,
+            std::string::String::from_utf8(out.written().to_vec()).unwrap(),
+        ))
     }
 
     #[test]
     fn compacts() {
-        assert_eq!(c(" { \"a\" : [ 1 , 2.5e3 , \"x y\" ] }\n").unwrap().1, r#"{"a":[1,2.5e3,"x y"]}"#);
+        assert_eq!(
+            c(" { \"a\" : [ 1 , 2.5e3 , \"x y\" ] }\n").unwrap().1,
+            r#"{"a":[1,2.5e3,"x y"]}"#
+        );
     }
 
     #[test]

@@ -51,7 +51,10 @@ mod ser;
 mod time;
 
 pub use backoff::{Backoff, Rng};
-pub use config::{parse_server, Config, ServerAddr, Strategy, WhenFull, DEFAULT_INPUT_LABEL, DEFAULT_MAX_EVENT_BYTES, DEFAULT_PORT, MAX_SERVERS};
+pub use config::{
+    parse_server, Config, ServerAddr, Strategy, WhenFull, DEFAULT_INPUT_LABEL,
+    DEFAULT_MAX_EVENT_BYTES, DEFAULT_PORT, DEFAULT_REPLAY_LIMIT, MAX_SERVERS,
+};
 pub use envelope::{Encoder, Envelope, Stamp, UnixMillis, INPUT_TYPE, NO_META};
 pub use error::{ConfigError, ConfigProblem, EncodeError, ReportError, ServerError, MAX_PROBLEMS};
 pub use event_type::{EventType, TypeFn, TypeName, MAX_TYPE_BYTES};

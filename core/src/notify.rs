@@ -140,13 +140,17 @@ impl Notification {
     /// How serious it is.
     pub fn level(&self) -> Level {
         match self {
-            Notification::Connecting { .. } | Notification::Connected { .. } | Notification::BufferFreed { .. } => Level::Info,
+            Notification::Connecting { .. }
+            | Notification::Connected { .. }
+            | Notification::BufferFreed { .. } => Level::Info,
             Notification::ConnectFailed { .. }
             | Notification::Disconnected { .. }
             | Notification::EventRejected(_)
             | Notification::EventsDropped { .. }
             | Notification::BufferFull => Level::Warn,
-            Notification::SendFailed { .. } | Notification::TlsFailed { .. } | Notification::ConfigFailed => Level::Error,
+            Notification::SendFailed { .. }
+            | Notification::TlsFailed { .. }
+            | Notification::ConfigFailed => Level::Error,
         }
     }
 }
@@ -156,18 +160,38 @@ impl core::fmt::Display for Notification {
         match self {
             Notification::Connecting { server } => write!(f, "connecting to server #{server}"),
             Notification::Connected { server } => write!(f, "connected to server #{server}"),
-            Notification::ConnectFailed { server, error } => write!(f, "connecting to server #{server} failed: {error}"),
-            Notification::Disconnected { server, error, replayed } => {
-                write!(f, "disconnected from server #{server}: {error}; {replayed} events will be resent")
+            Notification::ConnectFailed { server, error } => {
+                write!(f, "connecting to server #{server} failed: {error}")
             }
-            Notification::SendFailed { server, error, replayed } => {
-                write!(f, "sending to server #{server} failed: {error}; {replayed} events will be resent")
+            Notification::Disconnected {
+                server,
+                error,
+                replayed,
+            } => {
+                write!(
+                    f,
+                    "disconnected from server #{server}: {error}; {replayed} events will be resent"
+                )
+            }
+            Notification::SendFailed {
+                server,
+                error,
+                replayed,
+            } => {
+                write!(
+                    f,
+                    "sending to server #{server} failed: {error}; {replayed} events will be resent"
+                )
             }
             Notification::TlsFailed { server } => write!(f, "TLS with server #{server} failed"),
             Notification::EventRejected(e) => write!(f, "event rejected: {e}"),
-            Notification::EventsDropped { count } => write!(f, "{count} oldest unsent events dropped: buffer full"),
+            Notification::EventsDropped { count } => {
+                write!(f, "{count} oldest unsent events dropped: buffer full")
+            }
             Notification::BufferFull => f.write_str("buffer full: events are being dropped"),
-            Notification::BufferFreed { dropped } => write!(f, "buffer has room again; {dropped} events were dropped"),
+            Notification::BufferFreed { dropped } => {
+                write!(f, "buffer has room again; {dropped} events were dropped")
+            }
             Notification::ConfigFailed => f.write_str("configuration refused"),
         }
     }

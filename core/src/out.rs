@@ -20,12 +20,22 @@ impl<'a> Out<'a> {
     /// Writes into `buf`, at most `buf.len()` bytes.
     pub fn new(buf: &'a mut [u8]) -> Self {
         let limit = buf.len();
-        Out { buf: Some(buf), len: 0, limit, slack: 0 }
+        Out {
+            buf: Some(buf),
+            len: 0,
+            limit,
+            slack: 0,
+        }
     }
 
     /// Counts bytes without storing them, failing past `limit`.
     pub fn counter(limit: usize) -> Self {
-        Out { buf: None, len: 0, limit, slack: 0 }
+        Out {
+            buf: None,
+            len: 0,
+            limit,
+            slack: 0,
+        }
     }
 
     /// Bytes written (or counted) so far.

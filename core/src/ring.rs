@@ -119,6 +119,8 @@ pub struct Ring<S> {
     in_flight: usize,
     records: usize,
     sent_records: usize,
+    /// Absolute stream position of the oldest stored byte.
+    base: u64,
     stats: RingStats,
     full: bool,
     dropped_in_episode: u64,
@@ -179,6 +181,7 @@ impl<S: Storage> Ring<S> {
             in_flight: 0,
             records: 0,
             sent_records: 0,
+            base: 0,
             stats: RingStats {
                 accepted: 0,
                 dropped_newest: 0,
@@ -242,6 +245,12 @@ impl<S: Storage> Ring<S> {
         self.in_flight
     }
 
+    /// Absolute position in the record stream up to which bytes were sent
+    /// (bytes ever released plus bytes sent and still kept).
+    pub fn sent_position(&self) -> u64 {
+        self.base + self.sent as u64
+    }
+
     /// Counters.
     pub fn stats(&self) -> RingStats {
         let mut s = self.stats;
@@ -255,8 +264,16 @@ impl<S: Storage> Ring<S> {
     fn slices(&self, from: usize, to: usize) -> (&[u8], &[u8]) {
         let b = self.buf.bytes();
         let a_len = self.a_len();
-        let first = if from < a_len { &b[self.a_start + from..self.a_start + to.min(a_len)] } else { &[][..] };
-        let second = if to > a_len { &b[from.max(a_len) - a_len..to - a_len] } else { &[][..] };
+        let first = if from < a_len {
+            &b[self.a_start + from..self.a_start + to.min(a_len)]
+        } else {
+            &[][..]
+        };
+        let second = if to > a_len {
+            &b[from.max(a_len) - a_len..to - a_len]
+        } else {
+            &[][..]
+        };
         (first, second)
     }
 
@@ -317,6 +334,7 @@ impl<S: Storage> Ring<S> {
         };
         let was_sent = self.sent_records > 0;
         self.a_start += len;
+        self.base += len as u64;
         self.records -= 1;
         if was_sent {
             self.sent -= len;
@@ -349,7 +367,12 @@ impl<S: Storage> Ring<S> {
     /// is partly written to the connection). A refused record leaves the ring
     /// as it was and counts in [`RingStats::dropped_newest`] only when the
     /// reason was room ([`ReportError::BufferFull`]).
-    pub fn push_with<F>(&mut self, drop_oldest: bool, max: usize, mut encode: F) -> Result<Pushed, ReportError>
+    pub fn push_with<F>(
+        &mut self,
+        drop_oldest: bool,
+        max: usize,
+        mut encode: F,
+    ) -> Result<Pushed, ReportError>
     where
         F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
     {
@@ -372,7 +395,10 @@ impl<S: Storage> Ring<S> {
                 Ok(n) => {
                     self.commit(start, n);
                     self.pushed_ok();
-                    return Ok(Pushed { len: n, dropped_oldest: 0 });
+                    return Ok(Pushed {
+                        len: n,
+                        dropped_oldest: 0,
+                    });
                 }
                 Err(EncodeError::Full) => {}
                 Err(e) => return Err(e.into()),
@@ -382,7 +408,12 @@ impl<S: Storage> Ring<S> {
         let mut counter = Out::counter(usize::MAX);
         match encode(&mut counter) {
             Ok(_) => {}
-            Err(EncodeError::Full) => return Err(ReportError::TooLarge { size: usize::MAX, max }),
+            Err(EncodeError::Full) => {
+                return Err(ReportError::TooLarge {
+                    size: usize::MAX,
+                    max,
+                })
+            }
             Err(e) => return Err(e.into()),
         }
         let lower = counter.len();
@@ -401,9 +432,15 @@ impl<S: Storage> Ring<S> {
                         if dropped == 0 {
                             self.pushed_ok();
                         }
-                        Ok(Pushed { len: n, dropped_oldest: dropped })
+                        Ok(Pushed {
+                            len: n,
+                            dropped_oldest: dropped,
+                        })
                     }
-                    Err(EncodeError::Full) => Err(ReportError::TooLarge { size: need + 1, max }),
+                    Err(EncodeError::Full) => Err(ReportError::TooLarge {
+                        size: need + 1,
+                        max,
+                    }),
                     Err(e) => Err(e.into()),
                 };
             }
@@ -455,7 +492,9 @@ impl<S: Storage> Ring<S> {
             self.note_full = false;
             return Some(Notification::BufferFull);
         }
-        self.note_freed.take().map(|dropped| Notification::BufferFreed { dropped })
+        self.note_freed
+            .take()
+            .map(|dropped| Notification::BufferFreed { dropped })
     }
 
     /// Hands the driver the next bytes to write: at most `max` bytes ending
@@ -478,7 +517,10 @@ impl<S: Storage> Ring<S> {
                 Some(i) => from + i + 1,
                 None => {
                     let (a, b) = self.slices(from, end);
-                    let first_nl = a.iter().position(|&c| c == b'\n').or_else(|| b.iter().position(|&c| c == b'\n').map(|i| a.len() + i));
+                    let first_nl = a
+                        .iter()
+                        .position(|&c| c == b'\n')
+                        .or_else(|| b.iter().position(|&c| c == b'\n').map(|i| a.len() + i));
                     from + first_nl.map_or(end - from, |i| i + 1)
                 }
             };

@@ -30,7 +30,8 @@ pub struct SenderConfig {
     pub batch_bytes: usize,
     /// Wait this long for a fuller batch.
     pub linger: Duration,
-    /// Replay at most this many sent bytes after a lost connection.
+    /// Replay at most this many bytes sent on a lost connection (`None`:
+    /// everything it sent that is still kept).
     pub replay_limit: Option<usize>,
 }
 
@@ -68,10 +69,21 @@ pub enum Action {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    Disconnected { retry_at: Instant },
-    Connecting { server: usize, deadline: Instant },
-    Connected { server: usize, since: Instant, writable: bool },
-    ShuttingDown { server: usize },
+    Disconnected {
+        retry_at: Instant,
+    },
+    Connecting {
+        server: usize,
+        deadline: Instant,
+    },
+    Connected {
+        server: usize,
+        since: Instant,
+        writable: bool,
+    },
+    ShuttingDown {
+        server: usize,
+    },
     Closed,
 }
 
@@ -99,6 +111,8 @@ pub struct Sender {
     last: Option<usize>,
     failed_rounds: u32,
     pending_since: Option<Instant>,
+    /// Ring stream position where the current connection started sending.
+    conn_start: Option<u64>,
     closing: bool,
     notes: heapless::Deque<Notification, 8>,
     stats: SenderStats,
@@ -110,12 +124,15 @@ impl Sender {
     pub fn new(cfg: SenderConfig, seed: u64) -> Self {
         Sender {
             cfg,
-            state: State::Disconnected { retry_at: Instant::ZERO },
+            state: State::Disconnected {
+                retry_at: Instant::ZERO,
+            },
             rng: Rng::new(seed),
             tried: 0,
             last: None,
             failed_rounds: 0,
             pending_since: None,
+            conn_start: None,
             closing: false,
             notes: heapless::Deque::new(),
             stats: SenderStats::default(),
@@ -134,13 +151,18 @@ impl Sender {
 
     /// True while a connection is established.
     pub fn is_connected(&self) -> bool {
-        matches!(self.state, State::Connected { .. } | State::ShuttingDown { .. })
+        matches!(
+            self.state,
+            State::Connected { .. } | State::ShuttingDown { .. }
+        )
     }
 
     /// The server connected to or being connected to.
     pub fn server(&self) -> Option<usize> {
         match self.state {
-            State::Connecting { server, .. } | State::Connected { server, .. } | State::ShuttingDown { server } => Some(server),
+            State::Connecting { server, .. }
+            | State::Connected { server, .. }
+            | State::ShuttingDown { server } => Some(server),
             _ => None,
         }
     }
@@ -193,7 +215,10 @@ impl Sender {
             Strategy::PreferFirst => (0..n).find(|&i| untried(self.tried, i)).unwrap_or(0),
             Strategy::RoundRobin => {
                 let start = self.last.map_or(0, |l| l + 1);
-                (0..n).map(|k| (start + k) % n).find(|&i| untried(self.tried, i)).unwrap_or(0)
+                (0..n)
+                    .map(|k| (start + k) % n)
+                    .find(|&i| untried(self.tried, i))
+                    .unwrap_or(0)
             }
             Strategy::Random => {
                 let left = n as u64 - (self.tried & all).count_ones() as u64;
@@ -221,11 +246,16 @@ impl Sender {
                     return Action::Wait { until: None };
                 }
                 if now < retry_at {
-                    return Action::Wait { until: Some(retry_at) };
+                    return Action::Wait {
+                        until: Some(retry_at),
+                    };
                 }
                 let server = self.pick();
                 self.last = Some(server);
-                self.state = State::Connecting { server, deadline: now + self.cfg.connect_timeout };
+                self.state = State::Connecting {
+                    server,
+                    deadline: now + self.cfg.connect_timeout,
+                };
                 self.stats.connects += 1;
                 self.note(Notification::Connecting { server });
                 Action::Connect { server }
@@ -235,10 +265,15 @@ impl Sender {
                     self.failed(now, server, NetError::TimedOut);
                     Action::Abort { server }
                 } else {
-                    Action::Wait { until: Some(deadline) }
+                    Action::Wait {
+                        until: Some(deadline),
+                    }
                 }
             }
-            State::Connected { server, writable, .. } => {
+            State::Connected {
+                server, writable, ..
+            } => {
+                self.conn_start.get_or_insert(ring.sent_position());
                 let pending = ring.pending_bytes();
                 if pending == 0 {
                     self.pending_since = None;
@@ -258,7 +293,9 @@ impl Sender {
                         return Action::Wait { until: Some(due) };
                     }
                 }
-                Action::Transmit { max: self.cfg.batch_bytes }
+                Action::Transmit {
+                    max: self.cfg.batch_bytes,
+                }
             }
             State::ShuttingDown { .. } => Action::Wait { until: None },
         }
@@ -283,7 +320,11 @@ impl Sender {
     /// The connection asked for by [`Action::Connect`] is established.
     pub fn on_connected(&mut self, now: Instant) {
         if let State::Connecting { server, .. } = self.state {
-            self.state = State::Connected { server, since: now, writable: true };
+            self.state = State::Connected {
+                server,
+                since: now,
+                writable: true,
+            };
             self.tried = 0;
             self.pending_since = None;
             self.note(Notification::Connected { server });
@@ -307,14 +348,20 @@ impl Sender {
     /// [`on_writable`](Self::on_writable). `n` bytes were written first.
     pub fn on_blocked<S: Storage>(&mut self, now: Instant, n: usize, ring: &mut Ring<S>) {
         self.on_sent(now, n, ring);
-        if let State::Connected { ref mut writable, .. } = self.state {
+        if let State::Connected {
+            ref mut writable, ..
+        } = self.state
+        {
             *writable = false;
         }
     }
 
     /// The connection can take bytes again.
     pub fn on_writable(&mut self) {
-        if let State::Connected { ref mut writable, .. } = self.state {
+        if let State::Connected {
+            ref mut writable, ..
+        } = self.state
+        {
             *writable = true;
         }
     }
@@ -322,7 +369,12 @@ impl Sender {
     /// The connection ended. `error`: `None` after a graceful
     /// [`Action::Shutdown`]; otherwise why it was lost (a write error, reset,
     /// or the peer closing). Records it may not have delivered are replayed.
-    pub fn on_closed<S: Storage>(&mut self, now: Instant, error: Option<NetError>, ring: &mut Ring<S>) {
+    pub fn on_closed<S: Storage>(
+        &mut self,
+        now: Instant,
+        error: Option<NetError>,
+        ring: &mut Ring<S>,
+    ) {
         let (server, since) = match self.state {
             State::Connected { server, since, .. } => (server, Some(since)),
             State::ShuttingDown { server } => (server, None),
@@ -346,12 +398,28 @@ impl Sender {
             _ => {}
         }
         let error = error.unwrap_or(NetError::PeerClosed);
-        let replayed = ring.rewind(self.cfg.replay_limit);
+        // Only what this connection carried can be lost with it (earlier
+        // connections' losses were replayed on this one), and of that at
+        // most the replay limit (the bytes that can sit in socket buffers).
+        let on_this = match self.conn_start.take() {
+            Some(start) => ring.sent_position().saturating_sub(start) as usize,
+            None => 0,
+        };
+        let limit = self.cfg.replay_limit.map_or(on_this, |l| l.min(on_this));
+        let replayed = ring.rewind(Some(limit));
         self.stats.disconnects += 1;
         let n = if matches!(error, NetError::PeerClosed) {
-            Notification::Disconnected { server, error, replayed }
+            Notification::Disconnected {
+                server,
+                error,
+                replayed,
+            }
         } else {
-            Notification::SendFailed { server, error, replayed }
+            Notification::SendFailed {
+                server,
+                error,
+                replayed,
+            }
         };
         self.note(n);
         let stable = since.is_some_and(|s| now.saturating_since(s) >= STABLE_AFTER);
@@ -363,7 +431,11 @@ impl Sender {
             now + self.cfg.backoff.delay(self.failed_rounds, &mut self.rng)
         };
         // Start a new round, trying another server first when there is one.
-        self.tried = if self.cfg.servers > 1 { 1 << server.min(63) } else { 0 };
+        self.tried = if self.cfg.servers > 1 {
+            1 << server.min(63)
+        } else {
+            0
+        };
         self.state = State::Disconnected { retry_at };
     }
 }

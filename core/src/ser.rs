@@ -34,7 +34,7 @@ pub enum SerError {
     #[error("byte strings are not JSON")]
     Bytes,
     /// Nested deeper than [`MAX_DEPTH`].
-    #[error("nesting deeper than 128")]
+    #[error("nesting deeper than 127")]
     TooDeep,
     /// The value's `Serialize` implementation reported an error.
     #[error("serialize failed: {0}")]
@@ -54,7 +54,6 @@ impl ser::Error for SerError {
         SerError::Custom(s.0)
     }
 }
-
 
 struct Truncating(heapless::String<64>);
 impl fmt::Write for Truncating {
@@ -81,8 +80,17 @@ pub(crate) enum Top {
 
 /// Serializes `value` into `out` as the top-level value `top` allows.
 /// Returns the kind written.
-pub(crate) fn to_out<T: Serialize + ?Sized>(value: &T, out: &mut Out<'_>, top: Top) -> Result<Kind, SerError> {
-    let mut s = Ser { out, depth: 0, top, kind: Kind::Null };
+pub(crate) fn to_out<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Out<'_>,
+    top: Top,
+) -> Result<Kind, SerError> {
+    let mut s = Ser {
+        out,
+        depth: 0,
+        top,
+        kind: Kind::Null,
+    };
     value.serialize(&mut s)?;
     Ok(s.kind)
 }
@@ -126,7 +134,12 @@ impl<'o, 'b> Ser<'o, 'b> {
             self.out.push_byte(b'{')?;
         }
         // Flattened: no braces, and every entry (the first too) gets a comma.
-        Ok(Compound { ser: self, first: !flat, flat, close: if flat { b"" } else { b"}" } })
+        Ok(Compound {
+            ser: self,
+            first: !flat,
+            flat,
+            close: if flat { b"" } else { b"}" },
+        })
     }
 
     fn push_depth(&mut self) -> Result<(), SerError> {
@@ -143,8 +156,20 @@ impl<'o, 'b> Ser<'o, 'b> {
             return Err(SerError::NonFiniteFloat);
         }
         let mut b = ryu::Buffer::new();
-        let s = if is_f32 { b.format_finite(v as f32) } else { b.format_finite(v) };
-        self.out.push(s.as_bytes())?;
+        let s = if is_f32 {
+            b.format_finite(v as f32)
+        } else {
+            b.format_finite(v)
+        };
+        // serde_json writes a positive exponent with its sign: `1e+20`.
+        match s.find('e') {
+            Some(i) if s.as_bytes().get(i + 1) != Some(&b'-') => {
+                self.out.push(&s.as_bytes()[..=i])?;
+                self.out.push_byte(b'+')?;
+                self.out.push(&s.as_bytes()[i + 1..])?;
+            }
+            _ => self.out.push(s.as_bytes())?,
+        }
         Ok(())
     }
 }
@@ -219,10 +244,19 @@ impl<'o, 'b, 's> ser::Serializer for &'s mut Ser<'o, 'b> {
     fn serialize_unit_struct(self, _name: &'static str) -> Result<(), SerError> {
         self.serialize_unit()
     }
-    fn serialize_unit_variant(self, _n: &'static str, _i: u32, variant: &'static str) -> Result<(), SerError> {
+    fn serialize_unit_variant(
+        self,
+        _n: &'static str,
+        _i: u32,
+        variant: &'static str,
+    ) -> Result<(), SerError> {
         self.serialize_str(variant)
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _n: &'static str, value: &T) -> Result<(), SerError> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _n: &'static str,
+        value: &T,
+    ) -> Result<(), SerError> {
         value.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
@@ -241,12 +275,21 @@ impl<'o, 'b, 's> ser::Serializer for &'s mut Ser<'o, 'b> {
         self.enter(Kind::Array)?;
         self.push_depth()?;
         self.out.push_byte(b'[')?;
-        Ok(Compound { ser: self, first: true, flat: false, close: b"]" })
+        Ok(Compound {
+            ser: self,
+            first: true,
+            flat: false,
+            close: b"]",
+        })
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'s, 'o, 'b>, SerError> {
         self.serialize_seq(Some(len))
     }
-    fn serialize_tuple_struct(self, _n: &'static str, len: usize) -> Result<Compound<'s, 'o, 'b>, SerError> {
+    fn serialize_tuple_struct(
+        self,
+        _n: &'static str,
+        len: usize,
+    ) -> Result<Compound<'s, 'o, 'b>, SerError> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_variant(
@@ -260,12 +303,21 @@ impl<'o, 'b, 's> ser::Serializer for &'s mut Ser<'o, 'b> {
         c.key_str(variant)?;
         c.ser.push_depth()?;
         c.ser.out.push_byte(b'[')?;
-        Ok(Compound { ser: c.ser, first: true, flat: c.flat, close: if c.flat { b"]" } else { b"]}" } })
+        Ok(Compound {
+            ser: c.ser,
+            first: true,
+            flat: c.flat,
+            close: if c.flat { b"]" } else { b"]}" },
+        })
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'s, 'o, 'b>, SerError> {
         self.open_object()
     }
-    fn serialize_struct(self, _n: &'static str, _len: usize) -> Result<Compound<'s, 'o, 'b>, SerError> {
+    fn serialize_struct(
+        self,
+        _n: &'static str,
+        _len: usize,
+    ) -> Result<Compound<'s, 'o, 'b>, SerError> {
         self.open_object()
     }
     fn serialize_struct_variant(
@@ -279,14 +331,26 @@ impl<'o, 'b, 's> ser::Serializer for &'s mut Ser<'o, 'b> {
         c.key_str(variant)?;
         c.ser.push_depth()?;
         c.ser.out.push_byte(b'{')?;
-        Ok(Compound { ser: c.ser, first: true, flat: c.flat, close: if c.flat { b"}" } else { b"}}" } })
+        Ok(Compound {
+            ser: c.ser,
+            first: true,
+            flat: c.flat,
+            close: if c.flat { b"}" } else { b"}}" },
+        })
     }
     fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), SerError> {
         self.enter(Kind::String)?;
         self.out.push_byte(b'"')?;
-        let mut w = Escaper { out: &mut *self.out, full: false };
+        let mut w = Escaper {
+            out: &mut *self.out,
+            full: false,
+        };
         if write!(w, "{value}").is_err() {
-            return Err(if w.full { SerError::Full } else { SerError::Custom(heapless::String::new()) });
+            return Err(if w.full {
+                SerError::Full
+            } else {
+                SerError::Custom(heapless::String::new())
+            });
         }
         self.out.push_byte(b'"')?;
         Ok(())
@@ -393,7 +457,9 @@ impl ser::SerializeMap for Compound<'_, '_, '_> {
     type Error = SerError;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), SerError> {
         self.comma()?;
-        key.serialize(KeySer { out: &mut *self.ser.out })?;
+        key.serialize(KeySer {
+            out: &mut *self.ser.out,
+        })?;
         self.ser.out.push_byte(b':')?;
         Ok(())
     }
@@ -408,7 +474,11 @@ impl ser::SerializeMap for Compound<'_, '_, '_> {
 impl ser::SerializeStruct for Compound<'_, '_, '_> {
     type Ok = ();
     type Error = SerError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), SerError> {
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), SerError> {
         self.key_str(key)?;
         value.serialize(&mut *self.ser)
     }
@@ -420,7 +490,11 @@ impl ser::SerializeStruct for Compound<'_, '_, '_> {
 impl ser::SerializeStructVariant for Compound<'_, '_, '_> {
     type Ok = ();
     type Error = SerError;
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), SerError> {
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), SerError> {
         self.key_str(key)?;
         value.serialize(&mut *self.ser)
     }
@@ -453,17 +527,33 @@ impl ser::Serializer for KeySer<'_, '_> {
         let mut b = [0u8; 4];
         self.serialize_str(v.encode_utf8(&mut b))
     }
-    fn serialize_unit_variant(self, _n: &'static str, _i: u32, variant: &'static str) -> Result<(), SerError> {
+    fn serialize_unit_variant(
+        self,
+        _n: &'static str,
+        _i: u32,
+        variant: &'static str,
+    ) -> Result<(), SerError> {
         self.serialize_str(variant)
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _n: &'static str, value: &T) -> Result<(), SerError> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _n: &'static str,
+        value: &T,
+    ) -> Result<(), SerError> {
         value.serialize(self)
     }
     fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), SerError> {
         self.out.push_byte(b'"')?;
-        let mut w = Escaper { out: &mut *self.out, full: false };
+        let mut w = Escaper {
+            out: &mut *self.out,
+            full: false,
+        };
         if write!(w, "{value}").is_err() {
-            return Err(if w.full { SerError::Full } else { SerError::Custom(heapless::String::new()) });
+            return Err(if w.full {
+                SerError::Full
+            } else {
+                SerError::Custom(heapless::String::new())
+            });
         }
         self.out.push_byte(b'"')?;
         Ok(())
@@ -531,7 +621,11 @@ impl ser::Serializer for KeySer<'_, '_> {
     fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, SerError> {
         Err(SerError::NonStringKey)
     }
-    fn serialize_tuple_struct(self, _n: &'static str, _l: usize) -> Result<Self::SerializeTupleStruct, SerError> {
+    fn serialize_tuple_struct(
+        self,
+        _n: &'static str,
+        _l: usize,
+    ) -> Result<Self::SerializeTupleStruct, SerError> {
         Err(SerError::NonStringKey)
     }
     fn serialize_tuple_variant(
@@ -546,7 +640,11 @@ impl ser::Serializer for KeySer<'_, '_> {
     fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, SerError> {
         Err(SerError::NonStringKey)
     }
-    fn serialize_struct(self, _n: &'static str, _l: usize) -> Result<Self::SerializeStruct, SerError> {
+    fn serialize_struct(
+        self,
+        _n: &'static str,
+        _l: usize,
+    ) -> Result<Self::SerializeStruct, SerError> {
         Err(SerError::NonStringKey)
     }
     fn serialize_struct_variant(

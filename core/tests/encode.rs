@@ -1,0 +1,372 @@
+//! Encoding `impl Serialize` events and JSON text into wire records:
+//! differential against serde_json, envelopes, event types, typed refusals.
+
+use alooma_core::{
+    Config, EncodeError, Encoder, Envelope, EventType, JsonView, Kind, Out, Ring, SerError, Stamp,
+    TypeName, UnixMillis, NO_META,
+};
+use proptest::prelude::*;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+
+fn encoder(envelope: Envelope) -> Encoder<'static> {
+    let mut c = Config::new("tok", &[]);
+    c.envelope = envelope;
+    c.input_label = "label";
+    c.encoder()
+}
+
+fn encode<T: Serialize + ?Sized>(enc: &Encoder<'_>, v: &T) -> Result<String, EncodeError> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut out = Out::new(&mut buf);
+    let n = enc.encode_value(v, NO_META, &Stamp::default(), &mut out)?;
+    assert_eq!(n, out.len());
+    Ok(String::from_utf8(out.written().to_vec()).unwrap())
+}
+
+fn arb_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<u64>().prop_map(|n| json!(n)),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
+        any::<String>().prop_map(Value::String),
+        "[\\x00-\\x1f\"\\\\/a]{0,8}".prop_map(Value::String),
+    ];
+    leaf.prop_recursive(6, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+            prop::collection::btree_map(any::<String>(), inner, 0..8)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn arb_event() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        prop::collection::btree_map(any::<String>(), arb_value(), 0..8)
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        any::<String>().prop_map(Value::String),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 512 }, ..ProptestConfig::default() })]
+
+    /// Raw envelope: byte-for-byte serde_json's output, plus the newline.
+    #[test]
+    fn raw_matches_serde_json(v in arb_event()) {
+        let ours = encode(&encoder(Envelope::Raw), &v).unwrap();
+        let theirs = serde_json::to_string(&v).unwrap();
+        prop_assert_eq!(&ours, &format!("{theirs}\n"));
+        let back: Value = serde_json::from_str(&ours).unwrap();
+        prop_assert_eq!(back, v);
+    }
+
+    /// JSON text input, pretty-printed: compacted to one line, same value.
+    #[test]
+    fn text_is_compacted(v in arb_event()) {
+        let pretty = serde_json::to_string_pretty(&v).unwrap();
+        let enc = encoder(Envelope::Raw);
+        let mut buf = vec![0u8; pretty.len() + 2];
+        let mut out = Out::new(&mut buf);
+        enc.encode_json(pretty.as_bytes(), NO_META, &Stamp::default(), &mut out).unwrap();
+        let line = out.written();
+        prop_assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1);
+        prop_assert_eq!(*line.last().unwrap(), b'\n');
+        let back: Value = serde_json::from_slice(line).unwrap();
+        prop_assert_eq!(back, v);
+    }
+
+    /// Metadata envelope: the event's fields are kept, `_metadata` added.
+    #[test]
+    fn metadata_envelope_keeps_event(v in arb_event()) {
+        let line = encode(&encoder(Envelope::Metadata), &v).unwrap();
+        prop_assert!(line.ends_with('\n') && line.matches('\n').count() == 1);
+        let mut rec: Value = serde_json::from_str(&line).unwrap();
+        let meta = rec.as_object_mut().unwrap().remove("_metadata").unwrap();
+        prop_assert_eq!(&meta["input_label"], "label");
+        prop_assert_eq!(&meta["input_type"], "Rust SDK");
+        prop_assert_eq!(&meta["token"], "tok");
+        match &v {
+            Value::Object(m) if !m.contains_key("_metadata") => prop_assert_eq!(&rec, &v),
+            Value::Object(_) => {}
+            s => prop_assert_eq!(&rec, &json!({"message": s})),
+        }
+    }
+
+    /// Wrapped envelope: the event under `message`.
+    #[test]
+    fn wrapped_envelope(v in arb_event()) {
+        let line = encode(&encoder(Envelope::Wrapped), &v).unwrap();
+        let rec: Value = serde_json::from_str(&line).unwrap();
+        prop_assert_eq!(&rec["message"], &v);
+        prop_assert_eq!(&rec["event_type"], "label");
+    }
+
+    /// Into a ring through the retry path: any free region size gives the
+    /// same record or a clean refusal.
+    #[test]
+    fn any_output_size_is_all_or_nothing(v in arb_event(), cap in 0usize..600) {
+        let enc = encoder(Envelope::Metadata);
+        let full = encode(&enc, &v).unwrap();
+        let mut buf = vec![0u8; cap];
+        let mut out = Out::new(&mut buf);
+        match enc.encode_value(&v, NO_META, &Stamp::default(), &mut out) {
+            Ok(n) => { prop_assert_eq!(&buf[..n], full.as_bytes()); }
+            Err(e) => { prop_assert_eq!(e, EncodeError::Full); prop_assert!(full.len() > cap); }
+        }
+    }
+}
+
+#[test]
+fn metadata_fields_and_stamp() {
+    #[derive(serde::Serialize)]
+    struct Click<'a> {
+        user: &'a str,
+        n: u32,
+    }
+    let enc = encoder(Envelope::Metadata);
+    let stamp = Stamp {
+        time: Some(UnixMillis(1_795_737_375_123)),
+        uuid: Some([0x11; 16]),
+        location: Some(std::panic::Location::caller()),
+    };
+    let mut buf = vec![0u8; 4096];
+    let mut out = Out::new(&mut buf);
+    let meta = json!({"region": "eu", "n": 2});
+    enc.encode_value(&Click { user: "ann", n: 3 }, Some(&meta), &stamp, &mut out)
+        .unwrap();
+    let rec: Value = serde_json::from_slice(out.written()).unwrap();
+    assert_eq!(rec["user"], "ann");
+    assert_eq!(rec["n"], 3);
+    let m = &rec["_metadata"];
+    assert_eq!(m["report_time"], "2026-11-26T23:56:15.123Z");
+    assert_eq!(m["@uuid"], "11111111-1111-4111-9111-111111111111");
+    assert_eq!(m["calling_file"], file!());
+    assert!(m["calling_line"].as_u64().unwrap() > 0);
+    assert_eq!(m["region"], "eu");
+    assert_eq!(m["n"], 2);
+    assert_eq!(m["event_type"], "label");
+}
+
+#[test]
+fn event_type_resolution() {
+    let mut c = Config::new("tok", &[]);
+    c.input_label = "fallback";
+    let ty = |c: &Config<'_>, ev: &Value| -> Value {
+        let mut buf = vec![0u8; 4096];
+        let mut out = Out::new(&mut buf);
+        c.encoder()
+            .encode_value(ev, NO_META, &Stamp::default(), &mut out)
+            .unwrap();
+        let rec: Value = serde_json::from_slice(out.written()).unwrap();
+        rec["_metadata"]["event_type"].clone()
+    };
+    c.event_type = EventType::Fixed("fixed \"q\"");
+    assert_eq!(ty(&c, &json!({"a": 1})), "fixed \"q\"");
+    c.event_type = EventType::Field("kind");
+    assert_eq!(ty(&c, &json!({"kind": "click"})), "click");
+    assert_eq!(
+        ty(&c, &json!({"kind": "tab\there \u{e9}"})),
+        "tab\there \u{e9}"
+    );
+    assert_eq!(ty(&c, &json!({"kind": 5})), "fallback");
+    assert_eq!(ty(&c, &json!({"other": 5})), "fallback");
+    assert_eq!(ty(&c, &json!("a string event")), "fallback");
+    assert_eq!(ty(&c, &json!({"kind": "x".repeat(300)})), "fallback");
+    c.event_type = EventType::Field("meta.kind");
+    assert_eq!(
+        ty(&c, &json!({"meta": {"kind": "deep"}, "kind": "top"})),
+        "deep"
+    );
+    assert_eq!(ty(&c, &json!({"meta": "notobj"})), "fallback");
+    static F: &alooma_core::TypeFn = &|ev: JsonView<'_>| match ev.get("n").map(|v| v.kind()) {
+        Some(Kind::Number) => Some(TypeName::Text("numbered")),
+        _ => ev.get_str("name").map(TypeName::Json),
+    };
+    c.event_type = EventType::With(F);
+    assert_eq!(ty(&c, &json!({"n": 1})), "numbered");
+    assert_eq!(ty(&c, &json!({"name": "nm"})), "nm");
+    assert_eq!(ty(&c, &json!({})), "fallback");
+}
+
+struct Bytes;
+impl Serialize for Bytes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("b", &serde_bytes_like(&[1, 2]))?;
+        m.end()
+    }
+}
+struct RawBytes<'a>(&'a [u8]);
+impl Serialize for RawBytes<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self.0)
+    }
+}
+fn serde_bytes_like(b: &[u8]) -> RawBytes<'_> {
+    RawBytes(b)
+}
+
+struct Failing;
+impl Serialize for Failing {
+    fn serialize<S: Serializer>(&self, _s: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "the clock is gone and this message is rather long so it gets cut off somewhere",
+        ))
+    }
+}
+
+#[test]
+fn refusals_are_typed() {
+    let enc = encoder(Envelope::Metadata);
+    assert_eq!(
+        encode(&enc, &5),
+        Err(EncodeError::NotObjectOrString(Kind::Number))
+    );
+    assert_eq!(
+        encode(&enc, &[1, 2]),
+        Err(EncodeError::NotObjectOrString(Kind::Array))
+    );
+    assert_eq!(
+        encode(&enc, &()),
+        Err(EncodeError::NotObjectOrString(Kind::Null))
+    );
+    assert_eq!(
+        encode(&enc, &true),
+        Err(EncodeError::NotObjectOrString(Kind::Bool))
+    );
+    assert_eq!(
+        encode(&enc, &None::<String>),
+        Err(EncodeError::NotObjectOrString(Kind::Null))
+    );
+    assert_eq!(
+        encode(&enc, &json!(null)),
+        Err(EncodeError::NotObjectOrString(Kind::Null))
+    );
+    let mut m = HashMap::new();
+    m.insert(1u32, "x");
+    assert_eq!(
+        encode(&enc, &m),
+        Err(EncodeError::Unsupported(SerError::NonStringKey))
+    );
+    let mut m = BTreeMap::new();
+    m.insert("x", f64::NAN);
+    assert_eq!(
+        encode(&enc, &m),
+        Err(EncodeError::Unsupported(SerError::NonFiniteFloat))
+    );
+    let mut m = BTreeMap::new();
+    m.insert("x", f32::INFINITY);
+    assert_eq!(
+        encode(&enc, &m),
+        Err(EncodeError::Unsupported(SerError::NonFiniteFloat))
+    );
+    assert_eq!(
+        encode(&enc, &Bytes),
+        Err(EncodeError::Unsupported(SerError::Bytes))
+    );
+    match encode(&enc, &Failing) {
+        Err(EncodeError::Unsupported(SerError::Custom(msg))) => {
+            assert!(msg.starts_with("the clock is gone"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut deep = json!({});
+    for _ in 0..200 {
+        deep = json!({ "a": deep });
+    }
+    assert_eq!(
+        encode(&enc, &deep),
+        Err(EncodeError::Unsupported(SerError::TooDeep))
+    );
+    // Allowed shapes: unit variant (string), newtype/struct variants (object), char.
+    #[derive(serde::Serialize)]
+    enum E {
+        Unit,
+        New(u8),
+        Tup(u8, u8),
+        Rec { a: u8 },
+    }
+    assert_eq!(
+        encode(&encoder(Envelope::Raw), &E::Unit).unwrap(),
+        "\"Unit\"\n"
+    );
+    assert_eq!(
+        encode(&encoder(Envelope::Raw), &E::New(1)).unwrap(),
+        "{\"New\":1}\n"
+    );
+    assert_eq!(
+        encode(&encoder(Envelope::Raw), &E::Tup(1, 2)).unwrap(),
+        "{\"Tup\":[1,2]}\n"
+    );
+    assert_eq!(
+        encode(&encoder(Envelope::Raw), &E::Rec { a: 1 }).unwrap(),
+        "{\"Rec\":{\"a\":1}}\n"
+    );
+    assert_eq!(encode(&encoder(Envelope::Raw), &'x').unwrap(), "\"x\"\n");
+    // Metadata must be an object; variants flatten.
+    let mut buf = vec![0u8; 1024];
+    let mut out = Out::new(&mut buf);
+    assert_eq!(
+        enc.encode_value(&json!({}), Some(&7), &Stamp::default(), &mut out),
+        Err(EncodeError::MetadataNotObject(Kind::Number))
+    );
+    let mut out = Out::new(&mut buf);
+    enc.encode_value(
+        &json!({}),
+        Some(&E::Rec { a: 4 }),
+        &Stamp::default(),
+        &mut out,
+    )
+    .unwrap();
+    let rec: Value = serde_json::from_slice(out.written()).unwrap();
+    assert_eq!(rec["_metadata"]["Rec"], json!({"a": 4}));
+}
+
+#[test]
+fn refused_events_leave_the_ring_untouched() {
+    let enc = encoder(Envelope::Metadata);
+    let mut ring: Ring<[u8; 1024]> = Ring::new();
+    ring.push_with(false, 1024, |o| {
+        enc.encode_value(&json!({"ok": 1}), NO_META, &Stamp::default(), o)
+    })
+    .unwrap();
+    let before = ring.contents().first.to_vec();
+    for bad in [json!(1), json!([1]), json!(null)] {
+        assert!(ring
+            .push_with(false, 1024, |o| enc.encode_value(
+                &bad,
+                NO_META,
+                &Stamp::default(),
+                o
+            ))
+            .is_err());
+    }
+    assert!(ring
+        .push_with(false, 1024, |o| enc.encode_json(
+            b"{\"a\":tru}",
+            NO_META,
+            &Stamp::default(),
+            o
+        ))
+        .is_err());
+    let mut m = BTreeMap::new();
+    m.insert("x", f64::NAN);
+    assert!(ring
+        .push_with(false, 1024, |o| enc.encode_value(
+            &m,
+            NO_META,
+            &Stamp::default(),
+            o
+        ))
+        .is_err());
+    assert_eq!(ring.records(), 1);
+    assert_eq!(ring.contents().first, &before[..]);
+    assert_eq!(ring.stats().dropped_newest, 0);
+}

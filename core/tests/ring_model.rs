@@ -1,0 +1,286 @@
+//! Property tests of the ring against a plain model: capacity never
+//! exceeded, records never torn or reordered, drop counts exact,
+//! wrap-around, replay after a lost connection.
+
+use alooma_core::{ReportError, Ring};
+use proptest::prelude::*;
+use std::collections::VecDeque;
+
+const CAP: usize = 512;
+const MAXLEN: usize = 120;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Push(usize),
+    Send { max: usize, part: u8 },
+    Lose(Option<usize>),
+    CleanClose,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        5 => (4usize..MAXLEN).prop_map(Op::Push),
+        3 => (1usize..300, 0u8..=4).prop_map(|(max, part)| Op::Send { max, part }),
+        1 => prop_oneof![Just(None), (0usize..400).prop_map(Some)].prop_map(Op::Lose),
+        1 => Just(Op::CleanClose),
+    ]
+}
+
+fn record(id: u64, len: usize) -> Vec<u8> {
+    let mut r = format!("{id}:").into_bytes();
+    r.resize(len.max(r.len() + 1) - 1, b'x');
+    r.push(b'\n');
+    r
+}
+
+fn bytes(t: alooma_core::Transmit<'_>) -> Vec<u8> {
+    let mut v = t.first.to_vec();
+    v.extend_from_slice(t.second);
+    v
+}
+
+#[derive(Default)]
+struct Model {
+    /// Stored records, oldest first.
+    recs: VecDeque<Vec<u8>>,
+    /// Bytes of `recs` (from the front) already sent.
+    sent: usize,
+    accepted: u64,
+    dropped_newest: u64,
+    dropped_oldest: u64,
+    replayed: u64,
+}
+
+impl Model {
+    fn stored(&self) -> Vec<u8> {
+        self.recs.iter().flatten().copied().collect()
+    }
+    fn sent_records(&self) -> usize {
+        let mut acc = 0;
+        let mut n = 0;
+        for r in &self.recs {
+            acc += r.len();
+            if acc <= self.sent {
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+fn run(ops: Vec<Op>, drop_oldest: bool) -> Result<(), TestCaseError> {
+    let mut ring: Ring<[u8; CAP]> = Ring::new();
+    let mut m = Model::default();
+    let mut next_id = 0u64;
+    let mut released = 0u64;
+    for op in ops {
+        match op {
+            Op::Push(len) => {
+                let rec = record(next_id, len);
+                next_id += 1;
+                let unsent_before = ring.unsent_bytes();
+                match ring.push(&rec, drop_oldest) {
+                    Ok(p) => {
+                        // The ring released sent records and maybe dropped
+                        // unsent ones: mirror it from its counters.
+                        let st = ring.stats();
+                        while released < st.released {
+                            let r = m.recs.pop_front().unwrap();
+                            m.sent -= r.len();
+                            released += 1;
+                        }
+                        for _ in 0..p.dropped_oldest {
+                            prop_assert_eq!(m.sent, 0);
+                            m.recs.pop_front().unwrap();
+                            m.dropped_oldest += 1;
+                        }
+                        m.recs.push_back(rec);
+                        m.accepted += 1;
+                    }
+                    Err(ReportError::BufferFull { size }) => {
+                        prop_assert_eq!(size, rec.len());
+                        let st = ring.stats();
+                        while released < st.released {
+                            let r = m.recs.pop_front().unwrap();
+                            m.sent -= r.len();
+                            released += 1;
+                        }
+                        m.dropped_newest += 1;
+                        // Refused only when no sent record was left to free
+                        // and the free space (less at most one record's
+                        // worth lost at the wrap) was too small.
+                        prop_assert_eq!(m.sent_records(), 0);
+                        let free = CAP - ring.len();
+                        prop_assert!(rec.len() + MAXLEN > free, "len {} free {}", rec.len(), free);
+                        if drop_oldest && ring.in_flight() == 0 && m.sent == 0 {
+                            prop_assert!(
+                                unsent_before == 0 || ring.records() == 0 || rec.len() > CAP
+                            );
+                        }
+                    }
+                    Err(e) => return Err(TestCaseError::fail(format!("{e:?}"))),
+                }
+            }
+            Op::Send { max, part } => {
+                let stored = m.stored();
+                let t = bytes(ring.transmit(max));
+                let rest = &stored[m.sent..];
+                prop_assert!(rest.starts_with(&t));
+                if !rest.is_empty() {
+                    prop_assert!(!t.is_empty());
+                    // Ends on a record boundary; over `max` only for one record.
+                    prop_assert_eq!(*t.last().unwrap(), b'\n');
+                    if t.len() > max {
+                        prop_assert_eq!(t.iter().filter(|&&b| b == b'\n').count(), 1);
+                    }
+                }
+                let n = t.len() * part as usize / 4;
+                ring.mark_sent(n);
+                m.sent += n;
+            }
+            Op::Lose(limit) => {
+                let target = match limit {
+                    Some(l) => m.sent.saturating_sub(l),
+                    None => 0,
+                };
+                // Start of the record holding `target`.
+                let mut acc = 0;
+                let mut start = 0;
+                for r in &m.recs {
+                    if acc + r.len() > target {
+                        break;
+                    }
+                    acc += r.len();
+                    start = acc;
+                }
+                if target == 0 {
+                    start = 0;
+                }
+                let before = m.sent_records();
+                m.sent = start;
+                let replayed = before - m.sent_records();
+                m.replayed += replayed as u64;
+                prop_assert_eq!(ring.rewind(limit), replayed);
+            }
+            Op::CleanClose => {
+                ring.release_sent();
+                let n = m.sent_records();
+                for _ in 0..n {
+                    let r = m.recs.pop_front().unwrap();
+                    m.sent -= r.len();
+                }
+                released += n as u64;
+                m.sent = 0;
+            }
+        }
+        // Invariants after every step.
+        prop_assert!(ring.len() <= CAP);
+        prop_assert_eq!(bytes(ring.contents()), m.stored());
+        prop_assert_eq!(ring.records(), m.recs.len());
+        prop_assert_eq!(ring.unsent_bytes(), m.stored().len() - m.sent);
+        let st = ring.stats();
+        prop_assert_eq!(st.accepted, m.accepted);
+        prop_assert_eq!(st.dropped_newest, m.dropped_newest);
+        prop_assert_eq!(st.dropped_oldest, m.dropped_oldest);
+        prop_assert_eq!(st.replayed, m.replayed);
+        prop_assert_eq!(st.released, released);
+    }
+    // Drain: what is left comes out whole and in order.
+    let mut out = Vec::new();
+    while ring.unsent_bytes() > 0 {
+        let t = bytes(ring.transmit(64));
+        ring.mark_sent(t.len());
+        out.extend(t);
+    }
+    prop_assert_eq!(&out[..], &m.stored()[m.sent..]);
+    let stored = m.stored();
+    let ids: Vec<u64> = stored
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            std::str::from_utf8(l.split(|&b| b == b':').next().unwrap())
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    prop_assert!(ids.windows(2).all(|w| w[0] < w[1]), "reordered: {:?}", ids);
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 8 } else { 1000 }, ..ProptestConfig::default() })]
+
+    #[test]
+    fn drop_newest_model(ops in prop::collection::vec(op(), 1..200)) {
+        run(ops, false)?;
+    }
+
+    #[test]
+    fn drop_oldest_model(ops in prop::collection::vec(op(), 1..200)) {
+        run(ops, true)?;
+    }
+}
+
+#[test]
+fn drop_oldest_keeps_newest() {
+    let mut ring: Ring<[u8; 256]> = Ring::new();
+    for id in 0..100 {
+        ring.push(&record(id, 50), true).unwrap();
+    }
+    let st = ring.stats();
+    assert_eq!(st.accepted, 100);
+    assert_eq!(st.dropped_oldest as usize, 100 - ring.records());
+    let all = bytes(ring.contents());
+    assert!(all.ends_with(&record(99, 50)));
+    assert_eq!(
+        ring.poll_notification(),
+        Some(alooma_core::Notification::BufferFull)
+    );
+    assert_eq!(ring.poll_notification(), None);
+}
+
+#[test]
+fn full_episode_notified_once() {
+    let mut ring: Ring<[u8; 256]> = Ring::new();
+    let mut refused = 0;
+    for id in 0..20 {
+        if ring.push(&record(id, 50), false).is_err() {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 15);
+    assert_eq!(ring.stats().dropped_newest, 15);
+    assert_eq!(
+        ring.poll_notification(),
+        Some(alooma_core::Notification::BufferFull)
+    );
+    assert_eq!(ring.poll_notification(), None);
+    // Send everything: room returns, and the episode ends once.
+    let n = ring.transmit(1000).len();
+    ring.mark_sent(n);
+    assert_eq!(
+        ring.poll_notification(),
+        Some(alooma_core::Notification::BufferFreed { dropped: 15 })
+    );
+    ring.push(&record(99, 50), false).unwrap();
+    assert_eq!(ring.poll_notification(), None);
+}
+
+#[test]
+fn too_large_is_not_full() {
+    let mut ring: Ring<[u8; 256]> = Ring::new();
+    let big = record(1, 200);
+    assert_eq!(
+        ring.push_with(false, 100, |o| {
+            o.push(&big)?;
+            Ok(big.len())
+        }),
+        Err(ReportError::TooLarge {
+            size: 200,
+            max: 100
+        })
+    );
+    assert_eq!(ring.stats().dropped_newest, 0);
+    assert!(ring.is_empty());
+}
