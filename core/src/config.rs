@@ -177,6 +177,9 @@ impl<'a> Config<'a> {
     }
 
     /// Checks every setting; the error lists every problem found.
+    // The error is a fixed list (no allocator to box it); validation runs
+    // once, off any hot path.
+    #[allow(clippy::result_large_err)]
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut e = ConfigError::default();
         if self.token.is_empty() {

@@ -234,10 +234,9 @@ impl<'a> Encoder<'a> {
         // Copy the resolved name aside (the event lives in `out`).
         let mut name = [0u8; MAX_TYPE_BYTES];
         let mut n = Out::new(&mut name);
-        let resolved = match self
-            .event_type
-            .resolve(JsonView::new(&out.written()[event]))
-        {
+        // A counter holds no bytes; only Field/With read them (handled above).
+        let view = JsonView::new(out.written().get(event).unwrap_or(&[]));
+        let resolved = match self.event_type.resolve(view) {
             Some(TypeName::Text(s)) => json::write_str_contents(&mut n, s).is_ok(),
             Some(TypeName::Json(s)) => n.push(s.as_escaped().as_bytes()).is_ok(),
             None => false,

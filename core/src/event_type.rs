@@ -12,9 +12,10 @@ pub const MAX_TYPE_BYTES: usize = 256;
 pub type TypeFn = dyn Fn(JsonView<'_>) -> Option<TypeName<'_>> + Send + Sync;
 
 /// Where an event's type comes from.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub enum EventType<'a> {
     /// The input label (the default, as in the seed SDK).
+    #[default]
     InputLabel,
     /// Always this name.
     Fixed(&'a str),
@@ -22,12 +23,6 @@ pub enum EventType<'a> {
     Field(&'a str),
     /// A function of the encoded event.
     With(&'a TypeFn),
-}
-
-impl Default for EventType<'_> {
-    fn default() -> Self {
-        EventType::InputLabel
-    }
 }
 
 impl core::fmt::Debug for EventType<'_> {

@@ -363,8 +363,8 @@ impl<S: Storage> Ring<S> {
     /// so it must write the same bytes each time.
     ///
     /// Room is made by releasing sent records, oldest first; then, if
-    /// `drop_oldest`, by dropping the oldest unsent records (never one that
-    /// is partly written to the connection). A refused record leaves the ring
+    /// `drop_oldest`, by dropping the oldest unsent records (a record partly
+    /// written to the connection stays whole: the ones after it go). A refused record leaves the ring
     /// as it was and counts in [`RingStats::dropped_newest`] only when the
     /// reason was room ([`ReportError::BufferFull`]).
     pub fn push_with<F>(
@@ -451,6 +451,18 @@ impl<S: Storage> Ring<S> {
                 dropped += 1;
                 self.stats.dropped_oldest += 1;
                 self.note_drop();
+            } else if drop_oldest && self.in_flight == 0 && self.records > 1 {
+                // The oldest record is partly written to the connection (a
+                // stalled collector): it must stay whole, so drop the ones
+                // after it instead.
+                match self.drop_after_head() {
+                    0 => break,
+                    k => {
+                        dropped += k;
+                        self.stats.dropped_oldest += k as u64;
+                        self.note_drop();
+                    }
+                }
             } else {
                 break;
             }
@@ -458,6 +470,57 @@ impl<S: Storage> Ring<S> {
         self.stats.dropped_newest += 1;
         self.note_drop();
         Err(ReportError::BufferFull { size: lower })
+    }
+
+    /// Drops the oldest record(s) after a partly sent head record, moving
+    /// the head into their place. Returns how many were dropped (0: none
+    /// could be).
+    fn drop_after_head(&mut self) -> usize {
+        let (a_start, a_end, b_end, wrapped) = (self.a_start, self.a_end, self.b_end, self.wrapped);
+        let buf = self.buf.bytes_mut();
+        let Some(head_len) = buf[a_start..a_end]
+            .iter()
+            .position(|&c| c == b'\n')
+            .map(|i| i + 1)
+        else {
+            return 0;
+        };
+        let h_end = a_start + head_len;
+        if h_end < a_end {
+            let Some(next_len) = buf[h_end..a_end]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map(|i| i + 1)
+            else {
+                return 0;
+            };
+            buf.copy_within(a_start..h_end, a_start + next_len);
+            self.a_start += next_len;
+            self.records -= 1;
+            return 1;
+        }
+        if !wrapped {
+            return 0;
+        }
+        // The head is alone in region A: drop B's first records until they
+        // make room for it, and move it there.
+        let (mut span, mut k) = (0, 0);
+        while span < head_len && span < b_end {
+            match buf[span..b_end].iter().position(|&c| c == b'\n') {
+                Some(i) => span += i + 1,
+                None => return 0,
+            }
+            k += 1;
+        }
+        // If B ran out first, the head moves to the very start.
+        let target = span.saturating_sub(head_len);
+        buf.copy_within(a_start..h_end, target);
+        self.a_start = target;
+        self.a_end = b_end.max(target + head_len);
+        self.b_end = 0;
+        self.wrapped = false;
+        self.records -= k;
+        k
     }
 
     /// Stores an already encoded record (compact JSON ending in one `\n`).

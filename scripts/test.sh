@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Every test of the workspace. Installs what it lacks first (rustup targets,
+# nightly components, cargo-fuzz, Debian packages) and skips what is already
+# there, so a second run goes straight to the tests.
+#
+#   FUZZ_SECONDS=N   seconds per fuzz target in the smoke run (default 20)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+step() { printf '\n=== %s\n' "$*"; }
+t0=$(date +%s)
+
+step "install what is missing"
+have=$(rustup target list --installed)
+for t in thumbv7em-none-eabihf thumbv6m-none-eabi wasm32-wasip2; do
+  grep -qx "$t" <<<"$have" || rustup target add "$t"
+done
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+rustup component list --toolchain nightly --installed | grep -q '^miri' ||
+  rustup component add --toolchain nightly miri rust-src
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz@0.13.2 --locked
+
+step "format, lint, docs"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
+
+step "tests (host)"
+cargo test --workspace
+
+step "core builds for bare metal and Wasm (no allocator)"
+for t in thumbv7em-none-eabihf thumbv6m-none-eabi wasm32-wasip2; do
+  cargo build -q -p alooma-core --target "$t"
+  echo "alooma-core builds for $t"
+done
+# Firmware that links the core with a static ring and no #[global_allocator]:
+# if anything needed an allocator, this link would fail.
+(cd examples/nostd-link && cargo build -q --release)
+size -A examples/nostd-link/target/thumbv7em-none-eabihf/release/nostd-link | grep -E '^\.(text|rodata|data|bss) '
+
+step "core under Miri"
+MIRIFLAGS="-Zmiri-disable-isolation" cargo +nightly miri test -q -p alooma-core
+
+step "fuzz smoke run (${FUZZ_SECONDS:=20}s per target)"
+for target in json encode ring; do
+  (cd core/fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 2>&1 | tail -n 2)
+done
+
+echo "all tests passed in $(( $(date +%s) - t0 ))s"

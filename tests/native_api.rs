@@ -1,0 +1,235 @@
+//! The native API: typed refusals with notifications, bad configuration,
+//! many producers, an idle sender that sleeps, close and drop.
+
+use alooma_core::{ConfigProblem, Kind, Notification as N};
+use alooma_mio::{BuildError, Notification, ReportError, Sdk};
+use alooma_tests::collector::Collector;
+use alooma_tests::{check_all_arrived, ids, wait_until};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn notes() -> (
+    Arc<Mutex<Vec<Notification>>>,
+    impl Fn(&Notification) + Send + Sync + 'static,
+) {
+    let v = Arc::new(Mutex::new(Vec::new()));
+    let v2 = v.clone();
+    (v, move |n: &Notification| {
+        v2.lock().unwrap().push(n.clone())
+    })
+}
+
+#[test]
+fn bad_events_are_refused_typed_and_notified() {
+    let c = Collector::start();
+    let (seen, cb) = notes();
+    let sdk = Sdk::builder()
+        .token("t")
+        .server(c.server())
+        .max_event_bytes(1024)
+        .on_notify(cb)
+        .build()
+        .unwrap();
+    assert_eq!(
+        sdk.report(&5),
+        Err(ReportError::NotObjectOrString(Kind::Number))
+    );
+    assert_eq!(
+        sdk.report(&[1, 2]),
+        Err(ReportError::NotObjectOrString(Kind::Array))
+    );
+    assert!(
+        matches!(sdk.report_json("{\"a\":tru}"), Err(ReportError::InvalidJson(e)) if e.offset == 8)
+    );
+    assert_eq!(
+        sdk.report_json("[1]"),
+        Err(ReportError::NotObjectOrString(Kind::Array))
+    );
+    assert!(
+        matches!(sdk.report(&json!({"big": "x".repeat(5000)})), Err(ReportError::TooLarge { size, max: 1024 }) if size > 5000)
+    );
+    let mut m = std::collections::HashMap::new();
+    m.insert(1, 2);
+    assert!(matches!(sdk.report(&m), Err(ReportError::Unsupported(_))));
+    let failed = sdk.report_many(vec![
+        json!({"i": 0}),
+        json!(1),
+        json!("a string is fine"),
+        json!(null),
+    ]);
+    assert_eq!(
+        failed.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+        vec![1, 3]
+    );
+    sdk.report_json("  {\n  \"pretty\": true\n}\n").unwrap();
+    sdk.flush(Duration::from_secs(5)).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || c.count() >= 3));
+    let lines = c.lines();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(
+        alooma_tests::split_record(&lines[1]).0,
+        json!({"message": "a string is fine"})
+    );
+    assert_eq!(
+        alooma_tests::split_record(&lines[2]).0,
+        json!({"pretty": true})
+    );
+    let st = sdk.stats();
+    assert_eq!(st.rejected, 8);
+    let rejected = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|n| n.code() == 45 && matches!(n.event, N::EventRejected(_)))
+        .count();
+    assert_eq!(rejected, 8);
+}
+
+#[test]
+fn bad_config_lists_every_problem() {
+    let (seen, cb) = notes();
+    let e = Sdk::builder()
+        .servers(Vec::<String>::new())
+        .buffer_bytes(0)
+        .batch_bytes(0)
+        .on_notify(cb)
+        .build()
+        .unwrap_err();
+    let BuildError::Config(c) = e else {
+        panic!("{e}")
+    };
+    let p = c.problems();
+    assert!(p.contains(&ConfigProblem::EmptyToken));
+    assert!(p.contains(&ConfigProblem::NoServers));
+    assert!(p.contains(&ConfigProblem::BufferTooSmall(0)));
+    assert!(p.contains(&ConfigProblem::ZeroBatch));
+    assert_eq!(seen.lock().unwrap()[0].code(), 50);
+    let e = Sdk::builder()
+        .token("t")
+        .servers(["ok:1", "bad:port", "x:0", ":5"])
+        .build()
+        .unwrap_err();
+    let BuildError::Config(c) = e else { panic!() };
+    assert_eq!(c.problems().len(), 3, "{c}");
+    assert!(c.to_string().contains("server #1"));
+}
+
+#[test]
+fn token_never_in_debug_or_notifications() {
+    let c = Collector::start();
+    let (seen, cb) = notes();
+    let sdk = Sdk::builder()
+        .token("hunter2-secret")
+        .server(c.server())
+        .on_notify(cb)
+        .build()
+        .unwrap();
+    sdk.report(&json!({"a": 1})).unwrap();
+    sdk.flush(Duration::from_secs(5)).unwrap();
+    assert!(!format!("{sdk:?}").contains("hunter2"));
+    sdk.close(Duration::from_secs(2));
+    for n in seen.lock().unwrap().iter() {
+        assert!(!n.to_string().contains("hunter2"));
+    }
+}
+
+#[test]
+fn many_producers_lose_nothing() {
+    let c = Collector::start();
+    let sdk = Sdk::builder()
+        .token("t")
+        .server(c.server())
+        .when_full(alooma_mio::WhenFull::Block)
+        .buffer_bytes(1 << 20)
+        .build()
+        .unwrap();
+    let per = 10_000u64;
+    let threads: Vec<_> = (0..8u64)
+        .map(|p| {
+            let s = sdk.clone();
+            std::thread::spawn(move || {
+                for k in 0..per {
+                    s.report(&json!({"p": p, "k": k})).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    sdk.flush(Duration::from_secs(30)).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || c.count() as u64 >= 8 * per));
+    let mut next = [0u64; 8];
+    for line in c.lines() {
+        let (ev, _) = alooma_tests::split_record(&line);
+        let p = ev["p"].as_u64().unwrap() as usize;
+        assert_eq!(
+            ev["k"].as_u64().unwrap(),
+            next[p],
+            "producer {p} out of order"
+        );
+        next[p] += 1;
+    }
+    assert_eq!(next, [per; 8]);
+}
+
+#[test]
+fn idle_sender_does_not_wake() {
+    let c = Collector::start();
+    let sdk = Sdk::builder()
+        .token("t")
+        .server(c.server())
+        .build()
+        .unwrap();
+    sdk.report(&json!({"i": 0})).unwrap();
+    sdk.flush(Duration::from_secs(5)).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || c.count() == 1));
+    std::thread::sleep(Duration::from_millis(100));
+    let before = sdk.stats().wakeups;
+    std::thread::sleep(Duration::from_secs(1));
+    let after = sdk.stats().wakeups;
+    assert_eq!(
+        after - before,
+        0,
+        "the sender thread woke {} times while idle",
+        after - before
+    );
+    // And it still wakes for work.
+    sdk.report(&json!({"i": 1})).unwrap();
+    sdk.flush(Duration::from_secs(5)).unwrap();
+    assert!(sdk.stats().wakeups > after);
+}
+
+#[test]
+fn drop_delivers_and_close_is_final() {
+    let c = Collector::start();
+    let sdk = Sdk::builder()
+        .token("t")
+        .server(c.server())
+        .build()
+        .unwrap();
+    assert_eq!(sdk.servers(), &[c.server()]);
+    let other = sdk.clone();
+    for i in 0..100u64 {
+        sdk.report(&json!({"i": i})).unwrap();
+    }
+    drop(sdk);
+    drop(other); // last handle: closes, delivering what is buffered
+    assert!(wait_until(Duration::from_secs(5), || c.count() >= 100));
+    assert_eq!(ids(&c.lines()), (0..100).collect::<Vec<_>>());
+
+    let sdk = Sdk::builder()
+        .token("t")
+        .server(c.server())
+        .build()
+        .unwrap();
+    sdk.report(&json!({"i": 0})).unwrap();
+    let r1 = sdk.close(Duration::from_secs(5));
+    assert_eq!(r1.delivered, 1);
+    assert!(r1.clean);
+    assert_eq!(sdk.close(Duration::from_secs(5)), r1);
+    assert_eq!(sdk.report(&json!({"i": 1})), Err(ReportError::Closed));
+    assert!(!sdk.is_connected());
+    let _ = check_all_arrived;
+}

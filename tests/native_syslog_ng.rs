@@ -1,0 +1,78 @@
+//! The native SDK against a real collector, syslog-ng: 100,000 events over
+//! TCP and over TLS all arrive, each equal to what was reported, in order.
+
+use alooma_mio::{EventType, Sdk, Tls, WhenFull};
+use alooma_tests::syslog::{Certs, SyslogNg};
+use alooma_tests::{split_record, temp_dir, wait_until};
+use serde_json::json;
+use std::time::Duration;
+
+const N: u64 = 100_000;
+
+fn event(i: u64) -> serde_json::Value {
+    let kind = ["click", "view", "buy"][(i % 3) as usize];
+    json!({
+        "kind": kind,
+        "i": i,
+        "text": format!("event {i}: ünïcödé \"quoted\" \\ tab\t"),
+        "nested": {"a": [i, i * 2], "ok": i.is_multiple_of(2)},
+    })
+}
+
+fn run(name: &str, tls: bool) {
+    let dir = temp_dir(name);
+    let certs = tls.then(|| Certs::make(&dir.join("certs")));
+    let mut syslog = SyslogNg::start(&dir.join("syslog"), certs.as_ref());
+    let mut b = Sdk::builder()
+        .token("secret-token")
+        .server(syslog.server())
+        .input_label("syslog-test")
+        .event_type(EventType::field("kind"))
+        .when_full(WhenFull::Block);
+    if let Some(c) = &certs {
+        b = b.tls(Tls::ca_file(&c.ca).unwrap());
+    }
+    let sdk = b.build().unwrap();
+    for i in 0..N {
+        sdk.report(&event(i)).unwrap();
+    }
+    sdk.flush(Duration::from_secs(120)).unwrap();
+    let report = sdk.close(Duration::from_secs(30));
+    assert_eq!(report.delivered, N);
+    assert_eq!(report.unsent, 0);
+    assert!(report.clean, "{report:?}");
+    assert!(wait_until(Duration::from_secs(60), || syslog.count()
+        as u64
+        >= N - 1000));
+    syslog.stop(); // flushes the rest
+    let lines = syslog.lines();
+    assert_eq!(
+        lines.len() as u64,
+        N,
+        "syslog-ng wrote {} lines",
+        lines.len()
+    );
+    for (i, line) in lines.iter().enumerate() {
+        let (ev, meta) = split_record(line);
+        assert_eq!(ev, event(i as u64), "line {i}");
+        assert_eq!(meta["event_type"], ev["kind"]);
+        assert_eq!(meta["input_label"], "syslog-test");
+        assert_eq!(meta["input_type"], "Rust SDK");
+        assert_eq!(meta["token"], "secret-token");
+        assert!(meta["@uuid"].as_str().is_some_and(|u| u.len() == 36));
+        assert!(meta["report_time"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')));
+        assert_eq!(meta["calling_file"], file!());
+    }
+}
+
+#[test]
+fn hundred_thousand_events_over_tcp() {
+    run("syslog-tcp", false);
+}
+
+#[test]
+fn hundred_thousand_events_over_tls() {
+    run("syslog-tls", true);
+}

@@ -1,0 +1,46 @@
+//! The native Alooma event SDK: report events from any Rust program; a
+//! background thread delivers them to a collector over TCP (or TLS) as
+//! newline-delimited JSON, reconnecting and failing over as needed.
+//!
+//! ```no_run
+//! use alooma_mio::{Sdk, EventType};
+//! use std::time::Duration;
+//!
+//! let sdk = Sdk::builder()
+//!     .token("my-token")
+//!     .servers(["collector-a:5001", "collector-b:5001"])
+//!     .input_label("checkout")
+//!     .event_type(EventType::field("type"))
+//!     .on_notify(|n| eprintln!("alooma: {n}"))
+//!     .build()?;
+//! sdk.report(&serde_json::json!({"type": "purchase", "amount": 12}))?;
+//! sdk.report_json(r#"{"type": "view", "path": "/"}"#)?;
+//! let report = sdk.close(Duration::from_secs(5));
+//! println!("delivered {}, unsent {}", report.delivered, report.unsent);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! `report` never blocks (unless `WhenFull::Block` is chosen), never does
+//! I/O and never panics: it encodes the event on the caller's thread and
+//! copies it into a bounded buffer under a short lock. Everything else
+//! happens on the sender thread, which sleeps when there is nothing to do.
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod builder;
+mod conn;
+mod driver;
+mod notify;
+mod sdk;
+#[cfg(feature = "tls")]
+mod tls;
+
+pub use alooma_core::{
+    Backoff, ConfigError, Envelope, JsonView, Level, NetError, ReportError, Strategy, TypeName,
+    WhenFull,
+};
+pub use builder::{BuildError, Builder, EventType};
+pub use notify::Notification;
+pub use sdk::{CloseReport, FlushError, Sdk, Stats};
+#[cfg(feature = "tls")]
+pub use tls::Tls;

@@ -1,0 +1,570 @@
+//! The handle users hold: `report` (never blocks unless asked to, never
+//! does I/O, never panics), `flush`, `close`, `stats`.
+
+use crate::builder::{Builder, Settings};
+use crate::driver;
+use crate::notify::{emit, Callback, Notification};
+use alooma_core::{
+    EncodeError, Encoder, Out, ReportError, Ring, Sender, Stamp, UnixMillis, WhenFull, NO_META,
+};
+use serde::Serialize;
+use std::cell::RefCell;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+/// What the sender thread and the handles share.
+pub(crate) struct Shared {
+    pub s: Settings,
+    pub state: Mutex<State>,
+    /// Signalled when records were sent or the sender stopped (flush,
+    /// blocking reports, close wait on it).
+    pub progress: Condvar,
+    pub waiters: AtomicUsize,
+    pub waker: mio::Waker,
+    pub notify: Option<Callback>,
+    pub connected: AtomicBool,
+    pub closed: AtomicBool,
+    pub rejected: AtomicU64,
+    pub wakeups: AtomicU64,
+    pub max_event: usize,
+}
+
+/// Guarded by [`Shared::state`].
+pub(crate) struct State {
+    pub ring: Ring<Box<[u8]>>,
+    pub sender: Sender,
+    /// The sender thread is (about to be) blocked in `poll` with nothing to
+    /// do: a new record must wake it.
+    pub sleeping: bool,
+    pub closing: bool,
+    pub abort: bool,
+    pub done: bool,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock; if something ever did, the
+        // state is still consistent (every update is a single step).
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn encoder(&self) -> Encoder<'_> {
+        Encoder {
+            envelope: self.s.envelope,
+            token: &self.s.token,
+            input_label: &self.s.input_label,
+            event_type: self.s.event_type.as_core(),
+        }
+    }
+
+    pub fn server_name(&self, i: usize) -> Option<String> {
+        self.s.servers.get(i).cloned()
+    }
+
+    pub fn emit(
+        &self,
+        event: alooma_core::Notification,
+        server: Option<usize>,
+        detail: Option<String>,
+    ) {
+        if self.notify.is_none() && !cfg!(feature = "tracing") {
+            return;
+        }
+        let n = Notification::new(event, server.and_then(|i| self.server_name(i)), detail);
+        emit(self.notify.as_ref(), &n);
+    }
+}
+
+/// Counters of an [`Sdk`], in events unless named otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events accepted into the buffer.
+    pub accepted: u64,
+    /// Events refused as invalid or too large.
+    pub rejected: u64,
+    /// New events refused because the buffer was full.
+    pub dropped_newest: u64,
+    /// Unsent events dropped to make room (`WhenFull::DropOldest`).
+    pub dropped_oldest: u64,
+    /// Events written to a connection (replays included).
+    pub sent: u64,
+    /// Events written again after a lost connection (possible duplicates).
+    pub replayed: u64,
+    /// Events in the buffer not yet sent.
+    pub unsent: u64,
+    /// Buffer bytes in use.
+    pub buffer_used: usize,
+    /// Buffer capacity in bytes.
+    pub buffer_capacity: usize,
+    /// Connection attempts.
+    pub connects: u64,
+    /// Failed connection attempts.
+    pub connect_failures: u64,
+    /// Established connections later lost.
+    pub disconnects: u64,
+    /// Bytes written to connections.
+    pub bytes_sent: u64,
+    /// Times the sender thread woke up.
+    pub wakeups: u64,
+}
+
+/// What [`Sdk::close`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseReport {
+    /// Events written to a collector (each counted once).
+    pub delivered: u64,
+    /// Events still buffered when the deadline passed: not delivered.
+    pub unsent: u64,
+    /// Events dropped for lack of room (newest refused plus oldest dropped).
+    pub dropped: u64,
+    /// Events refused as invalid or too large.
+    pub rejected: u64,
+    /// Events sent more than once after lost connections (the collector may
+    /// hold duplicates; `@uuid` tells them apart).
+    pub replayed: u64,
+    /// True when everything was sent and the last connection closed cleanly.
+    pub clean: bool,
+}
+
+/// `flush` did not finish in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// The deadline passed with events still unsent.
+    #[error("flush timed out with {unsent} events unsent")]
+    Timeout {
+        /// Events not yet sent.
+        unsent: u64,
+    },
+    /// The SDK is closed.
+    #[error("the SDK is closed")]
+    Closed,
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    report: Mutex<Option<CloseReport>>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let t = self.shared.s.drop_timeout;
+        close(&self.shared, &self.thread, &self.report, t);
+    }
+}
+
+/// The native SDK: cheap to clone, `Send + Sync`. Dropping the last clone
+/// closes it, waiting at most the builder's `drop_timeout` to deliver.
+#[derive(Clone)]
+pub struct Sdk {
+    h: Arc<Handle>,
+}
+
+impl std::fmt::Debug for Sdk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sdk")
+            .field("servers", &self.h.shared.s.servers)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+fn seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
+
+thread_local! {
+    static RNG: RefCell<alooma_core::Rng> = RefCell::new(alooma_core::Rng::new(seed()));
+}
+
+fn uuid_bytes() -> [u8; 16] {
+    RNG.with(|r| {
+        let mut r = r.borrow_mut();
+        let a = r.next_u64().to_le_bytes();
+        let b = r.next_u64().to_le_bytes();
+        let mut u = [0u8; 16];
+        u[..8].copy_from_slice(&a);
+        u[8..].copy_from_slice(&b);
+        u
+    })
+}
+
+impl Sdk {
+    /// Starts configuring an SDK.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    pub(crate) fn start(b: Builder) -> Result<Sdk, crate::builder::BuildError> {
+        let (max_event, sender_cfg) = b.s.with_config(|c| (c.max_event(), c.sender()));
+        #[cfg(feature = "tls")]
+        let tls = match &b.tls {
+            Some(t) => Some(t.client_config()?),
+            None => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls = None;
+        let poll = mio::Poll::new()?;
+        let waker = mio::Waker::new(poll.registry(), driver::WAKER)?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                ring: Ring::with_storage(vec![0u8; b.s.buffer_bytes].into_boxed_slice()),
+                sender: Sender::new(sender_cfg, seed()),
+                sleeping: false,
+                closing: false,
+                abort: false,
+                done: false,
+            }),
+            s: b.s,
+            progress: Condvar::new(),
+            waiters: AtomicUsize::new(0),
+            waker,
+            notify: b.notify,
+            connected: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            rejected: AtomicU64::new(0),
+            wakeups: AtomicU64::new(0),
+            max_event,
+        });
+        let sh = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("alooma-sender".into())
+            .spawn(move || driver::run(sh, poll, tls))?;
+        Ok(Sdk {
+            h: Arc::new(Handle {
+                shared,
+                thread: Mutex::new(Some(thread)),
+                report: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// Reports an event: anything `Serialize` that is a JSON object or a
+    /// string. Encodes it, buffers it and returns; the sender thread delivers
+    /// it. Never does I/O; blocks only under `WhenFull::Block`/`BlockFor`.
+    #[track_caller]
+    pub fn report<T: Serialize + ?Sized>(&self, event: &T) -> Result<(), ReportError> {
+        let loc = Location::caller();
+        self.push(loc, |enc, st, out| {
+            enc.encode_value(event, NO_META, st, out)
+        })
+    }
+
+    /// Like [`report`](Self::report), merging `metadata` (a JSON object)
+    /// into the record's metadata.
+    #[track_caller]
+    pub fn report_with<T, M>(&self, event: &T, metadata: &M) -> Result<(), ReportError>
+    where
+        T: Serialize + ?Sized,
+        M: Serialize + ?Sized,
+    {
+        let loc = Location::caller();
+        self.push(loc, |enc, st, out| {
+            enc.encode_value(event, Some(metadata), st, out)
+        })
+    }
+
+    /// Reports JSON text (an object or a string), validated strictly and
+    /// sent compacted to one line.
+    #[track_caller]
+    pub fn report_json(&self, json: &str) -> Result<(), ReportError> {
+        let loc = Location::caller();
+        self.push(loc, |enc, st, out| {
+            enc.encode_json(json.as_bytes(), NO_META, st, out)
+        })
+    }
+
+    /// Reports several events; returns the ones refused, with their index.
+    #[track_caller]
+    pub fn report_many<I>(&self, events: I) -> Vec<(usize, ReportError)>
+    where
+        I: IntoIterator,
+        I::Item: Serialize,
+    {
+        let loc = Location::caller();
+        let mut failed = Vec::new();
+        for (i, ev) in events.into_iter().enumerate() {
+            if let Err(e) = self.push(loc, |enc, st, out| enc.encode_value(&ev, NO_META, st, out)) {
+                failed.push((i, e));
+            }
+        }
+        failed
+    }
+
+    fn push<F>(&self, loc: &'static Location<'static>, encode: F) -> Result<(), ReportError>
+    where
+        F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
+    {
+        let sh = &*self.h.shared;
+        if sh.closed.load(Ordering::Acquire) {
+            return Err(ReportError::Closed);
+        }
+        let stamp = Stamp {
+            time: sh.s.report_time.then(|| {
+                UnixMillis(
+                    SystemTime::now()
+                        .duration_since(SystemTime::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64),
+                )
+            }),
+            uuid: sh.s.uuid.then(uuid_bytes),
+            location: Some(loc),
+        };
+        let enc = sh.encoder();
+        let max = sh.max_event;
+        let r = SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => self.encode_and_store(&enc, &stamp, &encode, &mut buf, max),
+            // Re-entered (a Serialize impl that reports): use a fresh buffer.
+            Err(_) => self.encode_and_store(&enc, &stamp, &encode, &mut Vec::new(), max),
+        });
+        if let Err(e) = &r {
+            if e.is_invalid_event() {
+                sh.rejected.fetch_add(1, Ordering::Relaxed);
+                sh.emit(
+                    alooma_core::Notification::EventRejected(e.clone()),
+                    None,
+                    None,
+                );
+            }
+        }
+        r
+    }
+
+    fn encode_and_store<F>(
+        &self,
+        enc: &Encoder<'_>,
+        stamp: &Stamp,
+        encode: &F,
+        buf: &mut Vec<u8>,
+        max: usize,
+    ) -> Result<(), ReportError>
+    where
+        F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
+    {
+        if buf.len() < max {
+            buf.resize(max, 0);
+        }
+        let mut out = Out::new(&mut buf[..max]);
+        let n = match encode(enc, stamp, &mut out) {
+            Ok(n) => n,
+            Err(EncodeError::Full) => {
+                let mut c = Out::counter(usize::MAX);
+                let _ = encode(enc, stamp, &mut c);
+                return Err(ReportError::TooLarge { size: c.len(), max });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.store(&buf[..n])
+    }
+
+    fn store(&self, record: &[u8]) -> Result<(), ReportError> {
+        let sh = &*self.h.shared;
+        let drop_oldest = sh.s.when_full == WhenFull::DropOldest;
+        let deadline = match sh.s.when_full {
+            WhenFull::BlockFor(d) => Some(Instant::now() + d),
+            _ => None,
+        };
+        let blocking = matches!(sh.s.when_full, WhenFull::Block | WhenFull::BlockFor(_));
+        let mut notes: heapless::Vec<alooma_core::Notification, 4> = heapless::Vec::new();
+        let mut st = sh.lock();
+        let result = loop {
+            if st.closing || st.done {
+                break Err(ReportError::Closed);
+            }
+            match st.ring.push(record, drop_oldest) {
+                Ok(p) => {
+                    if p.dropped_oldest > 0 {
+                        let _ = notes.push(alooma_core::Notification::EventsDropped {
+                            count: p.dropped_oldest,
+                        });
+                    }
+                    break Ok(());
+                }
+                Err(ReportError::BufferFull { size }) if blocking => {
+                    // Undo the drop count: a blocking report is not dropped
+                    // unless it finally gives up.
+                    let timeout = match deadline {
+                        Some(d) => match d.checked_duration_since(Instant::now()) {
+                            Some(t) if !t.is_zero() => t,
+                            _ => break Err(ReportError::Timeout),
+                        },
+                        None => Duration::from_secs(3600),
+                    };
+                    sh.waiters.fetch_add(1, Ordering::SeqCst);
+                    if st.sleeping {
+                        st.sleeping = false;
+                        let _ = sh.waker.wake();
+                    }
+                    st = sh
+                        .progress
+                        .wait_timeout(st, timeout)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                    sh.waiters.fetch_sub(1, Ordering::SeqCst);
+                    let _ = size;
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        while let Some(n) = st.ring.poll_notification() {
+            if notes.push(n).is_err() {
+                break;
+            }
+        }
+        if result.is_ok() && st.sleeping {
+            st.sleeping = false;
+            let _ = sh.waker.wake();
+        }
+        drop(st);
+        for n in notes {
+            sh.emit(n, None, None);
+        }
+        result
+    }
+
+    /// Waits until every buffered event is sent, or `timeout` passes.
+    pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        let sh = &*self.h.shared;
+        let deadline = Instant::now() + timeout;
+        let mut st = sh.lock();
+        loop {
+            let unsent = st.ring.unsent_records() as u64;
+            if unsent == 0 && st.ring.in_flight() == 0 {
+                return Ok(());
+            }
+            if st.done {
+                return Err(FlushError::Closed);
+            }
+            let left = match deadline.checked_duration_since(Instant::now()) {
+                Some(t) if !t.is_zero() => t,
+                _ => return Err(FlushError::Timeout { unsent }),
+            };
+            if st.sleeping {
+                st.sleeping = false;
+                let _ = sh.waker.wake();
+            }
+            sh.waiters.fetch_add(1, Ordering::SeqCst);
+            st = sh
+                .progress
+                .wait_timeout(st, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            sh.waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Stops accepting events, delivers what is buffered, closes the
+    /// connection cleanly and stops the sender thread, waiting at most
+    /// `timeout`. Never hangs; says exactly what was delivered and what not.
+    /// Later calls (from any clone) return the same report.
+    pub fn close(&self, timeout: Duration) -> CloseReport {
+        close(&self.h.shared, &self.h.thread, &self.h.report, timeout)
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        let sh = &*self.h.shared;
+        let st = sh.lock();
+        let r = st.ring.stats();
+        let s = st.sender.stats();
+        Stats {
+            accepted: r.accepted,
+            rejected: sh.rejected.load(Ordering::Relaxed),
+            dropped_newest: r.dropped_newest,
+            dropped_oldest: r.dropped_oldest,
+            sent: r.sent,
+            replayed: r.replayed,
+            unsent: r.unsent,
+            buffer_used: r.bytes_used,
+            buffer_capacity: r.capacity,
+            connects: s.connects,
+            connect_failures: s.connect_failures,
+            disconnects: s.disconnects,
+            bytes_sent: s.bytes_sent,
+            wakeups: sh.wakeups.load(Ordering::Relaxed),
+        }
+    }
+
+    /// True while connected to a collector.
+    pub fn is_connected(&self) -> bool {
+        self.h.shared.connected.load(Ordering::Relaxed)
+    }
+
+    /// The configured servers.
+    pub fn servers(&self) -> &[String] {
+        &self.h.shared.s.servers
+    }
+}
+
+fn close(
+    sh: &Arc<Shared>,
+    thread: &Mutex<Option<JoinHandle<()>>>,
+    report: &Mutex<Option<CloseReport>>,
+    timeout: Duration,
+) -> CloseReport {
+    let mut rep = report.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(r) = *rep {
+        return r;
+    }
+    let deadline = Instant::now() + timeout;
+    sh.closed.store(true, Ordering::Release);
+    {
+        let mut st = sh.lock();
+        st.closing = true;
+        st.sleeping = false;
+        let _ = sh.waker.wake();
+        sh.waiters.fetch_add(1, Ordering::SeqCst);
+        while !st.done {
+            let left = match deadline.checked_duration_since(Instant::now()) {
+                Some(t) if !t.is_zero() => t,
+                _ => {
+                    // Out of time: stop the thread where it is.
+                    st.abort = true;
+                    let _ = sh.waker.wake();
+                    break;
+                }
+            };
+            st = sh
+                .progress
+                .wait_timeout(st, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        sh.waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+    let finished = sh.lock().done;
+    if let Some(t) = thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        // Join only a thread that finished; one still busy (a slow name
+        // lookup, say) sees `abort` and exits by itself.
+        if finished {
+            let _ = t.join();
+        }
+    }
+    let st = sh.lock();
+    let r = st.ring.stats();
+    let out = CloseReport {
+        delivered: r.accepted - r.dropped_oldest - r.unsent,
+        unsent: r.unsent,
+        dropped: r.dropped_newest + r.dropped_oldest,
+        rejected: sh.rejected.load(Ordering::Relaxed),
+        replayed: r.replayed,
+        clean: st.sender.is_closed(),
+    };
+    *rep = Some(out);
+    out
+}
