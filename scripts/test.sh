@@ -19,14 +19,27 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 rustup component list --toolchain nightly --installed | grep -q '^miri' ||
   rustup component add --toolchain nightly miri rust-src
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz@0.13.2 --locked
+apt_pkgs=()
+command -v syslog-ng >/dev/null || apt_pkgs+=(syslog-ng-core)
+command -v openssl >/dev/null || apt_pkgs+=(openssl)
+if [ ${#apt_pkgs[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}"
+fi
 
 step "format, lint, docs"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
 
-step "tests (host)"
-cargo test --workspace
+step "tests (host): core, native SDK, syslog-ng, fault injection"
+cargo test --workspace --all-features
+
+step "quickstart (README's main command)"
+cargo run -q --example quickstart > /dev/null
+echo "quickstart delivered every event"
 
 step "core builds for bare metal and Wasm (no allocator)"
 for t in thumbv7em-none-eabihf thumbv6m-none-eabi wasm32-wasip2; do

@@ -76,3 +76,36 @@ fn hundred_thousand_events_over_tcp() {
 fn hundred_thousand_events_over_tls() {
     run("syslog-tls", true);
 }
+
+/// A collector whose certificate our CA did not sign: a clear TLS
+/// notification, and not one event leaves in the clear or otherwise.
+#[test]
+fn untrusted_certificate_sends_nothing() {
+    let dir = temp_dir("syslog-badcert");
+    let server_certs = Certs::make(&dir.join("server"));
+    let other_ca = Certs::make(&dir.join("other"));
+    let syslog = SyslogNg::start(&dir.join("syslog"), Some(&server_certs));
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let sdk = Sdk::builder()
+        .token("t")
+        .server(syslog.server())
+        .tls(Tls::ca_file(&other_ca.ca).unwrap())
+        .on_notify(move |n| s2.lock().unwrap().push(n.clone()))
+        .build()
+        .unwrap();
+    for i in 0..100u64 {
+        sdk.report(&event(i)).unwrap();
+    }
+    assert!(wait_until(Duration::from_secs(10), || seen.lock().unwrap().iter().any(|n| n.code() == 10)));
+    let tls_note = seen.lock().unwrap().iter().find(|n| n.code() == 10).unwrap().to_string();
+    assert!(tls_note.contains("certificate") || tls_note.contains("Certificate"), "{tls_note}");
+    assert!(matches!(sdk.flush(Duration::from_millis(300)), Err(alooma_mio::FlushError::Timeout { unsent: 100 })));
+    let st = sdk.stats();
+    assert_eq!(st.sent, 0);
+    assert_eq!(st.bytes_sent, 0);
+    let r = sdk.close(Duration::from_millis(200));
+    assert_eq!(r.unsent, 100);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(syslog.count(), 0);
+}
