@@ -233,3 +233,20 @@ fn drop_delivers_and_close_is_final() {
     assert!(!sdk.is_connected());
     let _ = check_all_arrived;
 }
+
+#[test]
+fn sdk_is_send_sync_and_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<Sdk>();
+}
+
+/// A name that resolves to several addresses (`localhost`: ::1 and
+/// 127.0.0.1) while the collector listens on one: every address is tried.
+#[test]
+fn every_resolved_address_is_tried() {
+    let c = Collector::start();
+    let sdk = Sdk::builder().token("t").server(format!("localhost:{}", c.addr.port())).build().unwrap();
+    sdk.report(&json!({"i": 0})).unwrap();
+    sdk.flush(Duration::from_secs(10)).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || c.count() == 1));
+}
