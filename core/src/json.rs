@@ -341,7 +341,7 @@ fn number(input: &[u8], start: usize, out: &mut Out<'_>) -> Result<usize, Compac
         }
     }
     // Only a number that might pass f64's range is parsed exactly.
-    if int_digits as u64 + exp > 300 {
+    if (int_digits as u64).saturating_add(exp) > 300 {
         let text = core::str::from_utf8(&input[start..i]).unwrap_or("0");
         if text.parse::<f64>().map_or(true, |v| v.is_infinite()) {
             return Err(err(JsonErrorKind::NumberOutOfRange, start));

@@ -2,7 +2,7 @@
 //! serde_json's (raw envelope), every envelope parses back, and an output
 //! too small gives `Full` with nothing written past it.
 #![no_main]
-use alooma_core::{Config, EncodeError, Envelope, EventType, Out, Stamp, NO_META};
+use alooma_core::{Config, EncodeError, Envelope, EventType, JsonView, Out, Ring, Stamp, TypeName, NO_META};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -47,5 +47,26 @@ fuzz_target!(|data: &[u8]| {
             Err(EncodeError::Unsupported(_)) => {} // nesting deeper than serde_json writes
             Err(e) => panic!("{e:?}"),
         }
+    }
+    // Through a small ring (retry and counting paths), every event-type mode:
+    // accepted whole or refused, never a panic.
+    static F: &alooma_core::TypeFn = &|ev: JsonView<'_>| ev.get_str("type").map(TypeName::Json);
+    let modes = [EventType::InputLabel, EventType::Fixed("f"), EventType::Field("type"), EventType::With(F)];
+    cfg.envelope = Envelope::Metadata;
+    cfg.event_type = modes[knob as usize % 4];
+    let enc = cfg.encoder();
+    let mut ring: Ring<[u8; 700]> = Ring::new();
+    for k in 0..4 {
+        let r = ring.push_with(k % 2 == 1, 600, |o| enc.encode_value(&v, NO_META, &Stamp::default(), o));
+        if r.is_ok() {
+            let c = ring.contents();
+            let mut all = c.first.to_vec();
+            all.extend_from_slice(c.second);
+            for line in all.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                serde_json::from_slice::<serde_json::Value>(line).unwrap();
+            }
+        }
+        let n = ring.transmit(200 * k).len();
+        ring.mark_sent(n / 2);
     }
 });
