@@ -50,12 +50,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
 
     // 2. Report events: any Serialize that is a JSON object or a string...
-    sdk.report(&Purchase { kind: "purchase", user: "ann", items: 3, total: 42.5 })?;
+    sdk.report(&Purchase {
+        kind: "purchase",
+        user: "ann",
+        items: 3,
+        total: 42.5,
+    })?;
     sdk.report(&serde_json::json!({"kind": "page_view", "path": "/pricing", "ms": 87}))?;
     sdk.report(&"a plain string event")?;
     // ...or JSON text (validated, compacted to one line).
-    sdk.report_json(r#"{ "kind": "signup",
-                         "plan": "pro" }"#)?;
+    sdk.report_json(
+        r#"{ "kind": "signup",
+                         "plan": "pro" }"#,
+    )?;
 
     // 3. Several at once; the ones refused come back with their index.
     let failed = sdk.report_many(vec![

@@ -22,6 +22,7 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz@0.13.2 --locked
 apt_pkgs=()
 command -v syslog-ng >/dev/null || apt_pkgs+=(syslog-ng-core)
 command -v openssl >/dev/null || apt_pkgs+=(openssl)
+command -v qemu-system-arm >/dev/null || apt_pkgs+=(qemu-system-arm)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -34,7 +35,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
 
-step "tests (host): core, native SDK, syslog-ng, fault injection"
+step "tests (host): core, native SDK, device driver, syslog-ng, fault injection, firmware under QEMU"
 cargo test --workspace --all-features
 
 step "quickstart (README's main command)"
@@ -50,6 +51,9 @@ done
 # if anything needed an allocator, this link would fail.
 (cd examples/nostd-link && cargo build -q --release)
 size -A examples/nostd-link/target/thumbv7em-none-eabihf/release/nostd-link | grep -E '^\.(text|rodata|data|bss) '
+echo "device firmware (flash = .text + .rodata, RAM = .data + .bss):"
+(cd examples/firmware && cargo build -q --release)
+size -A examples/firmware/target/thumbv7em-none-eabihf/release/alooma-firmware | grep -E '^\.(text|rodata|data|bss) '
 
 step "core under Miri"
 MIRIFLAGS="-Zmiri-disable-isolation" cargo +nightly miri test -q -p alooma-core

@@ -245,7 +245,11 @@ fn sdk_is_send_sync_and_clone() {
 #[test]
 fn every_resolved_address_is_tried() {
     let c = Collector::start();
-    let sdk = Sdk::builder().token("t").server(format!("localhost:{}", c.addr.port())).build().unwrap();
+    let sdk = Sdk::builder()
+        .token("t")
+        .server(format!("localhost:{}", c.addr.port()))
+        .build()
+        .unwrap();
     sdk.report(&json!({"i": 0})).unwrap();
     sdk.flush(Duration::from_secs(10)).unwrap();
     assert!(wait_until(Duration::from_secs(5), || c.count() == 1));

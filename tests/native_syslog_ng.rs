@@ -97,10 +97,26 @@ fn untrusted_certificate_sends_nothing() {
     for i in 0..100u64 {
         sdk.report(&event(i)).unwrap();
     }
-    assert!(wait_until(Duration::from_secs(10), || seen.lock().unwrap().iter().any(|n| n.code() == 10)));
-    let tls_note = seen.lock().unwrap().iter().find(|n| n.code() == 10).unwrap().to_string();
-    assert!(tls_note.contains("certificate") || tls_note.contains("Certificate"), "{tls_note}");
-    assert!(matches!(sdk.flush(Duration::from_millis(300)), Err(alooma_mio::FlushError::Timeout { unsent: 100 })));
+    assert!(wait_until(Duration::from_secs(10), || seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|n| n.code() == 10)));
+    let tls_note = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|n| n.code() == 10)
+        .unwrap()
+        .to_string();
+    assert!(
+        tls_note.contains("certificate") || tls_note.contains("Certificate"),
+        "{tls_note}"
+    );
+    assert!(matches!(
+        sdk.flush(Duration::from_millis(300)),
+        Err(alooma_mio::FlushError::Timeout { unsent: 100 })
+    ));
     let st = sdk.stats();
     assert_eq!(st.sent, 0);
     assert_eq!(st.bytes_sent, 0);

@@ -56,7 +56,7 @@ pub struct ServerAddr<'a> {
 /// Parses `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address;
 /// the port defaults to [`DEFAULT_PORT`].
 pub fn parse_server(s: &str) -> Result<ServerAddr<'_>, ServerError> {
-    let s = s.trim();
+    let s = s.trim_ascii();
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let end = rest.find(']').ok_or(ServerError::BadHost)?;
         let host = &rest[..end];

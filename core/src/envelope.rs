@@ -38,6 +38,10 @@ pub enum Envelope {
 pub struct UnixMillis(pub u64);
 
 /// Per-event facts the core cannot find out itself: injected by the driver.
+///
+/// `time` and `uuid` are written only with the crate feature `stamps`
+/// (default; about 1.5 KiB of flash): firmware without a wall clock or a
+/// random source can leave it out.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stamp {
     /// Wall-clock report time; omitted from the record when `None`.
@@ -195,11 +199,13 @@ impl<'a> Encoder<'a> {
         out.push(INPUT_TYPE.as_bytes())?;
         out.push(b"\",\"token\":")?;
         json::write_str(out, self.token)?;
+        #[cfg(feature = "stamps")]
         if let Some(t) = stamp.time {
             out.push(b",\"report_time\":\"")?;
             out.push(&iso8601(t))?;
             out.push_byte(b'"')?;
         }
+        #[cfg(feature = "stamps")]
         if let Some(u) = stamp.uuid {
             out.push(b",\"@uuid\":\"")?;
             out.push(&uuid_v4(u))?;
@@ -238,7 +244,7 @@ impl<'a> Encoder<'a> {
         let view = JsonView::new(out.written().get(event).unwrap_or(&[]));
         let resolved = match self.event_type.resolve(view) {
             Some(TypeName::Text(s)) => json::write_str_contents(&mut n, s).is_ok(),
-            Some(TypeName::Json(s)) => n.push(s.as_escaped().as_bytes()).is_ok(),
+            Some(TypeName::Json(s)) => n.push(s.as_escaped()).is_ok(),
             None => false,
         };
         out.push_byte(b'"')?;
@@ -254,6 +260,7 @@ impl<'a> Encoder<'a> {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`
+#[cfg(feature = "stamps")]
 fn iso8601(t: UnixMillis) -> [u8; 24] {
     let ms = t.0 % 1000;
     let secs = t.0 / 1000;
@@ -279,6 +286,7 @@ fn iso8601(t: UnixMillis) -> [u8; 24] {
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
+#[cfg(feature = "stamps")]
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
@@ -293,6 +301,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// Formats 16 random bytes as a version-4 UUID.
+#[cfg(feature = "stamps")]
 fn uuid_v4(mut u: [u8; 16]) -> [u8; 36] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     u[6] = (u[6] & 0x0f) | 0x40;
@@ -310,7 +319,7 @@ fn uuid_v4(mut u: [u8; 16]) -> [u8; 36] {
     b
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "stamps"))]
 mod tests {
     use super::*;
 

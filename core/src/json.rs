@@ -483,26 +483,26 @@ pub fn write_str_contents(out: &mut Out<'_>, s: &str) -> Result<(), Full> {
 /// they appear in valid JSON text. Written back verbatim, it needs no
 /// escaping again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct JsonStr<'a>(&'a str);
+pub struct JsonStr<'a>(&'a [u8]);
 
 impl<'a> JsonStr<'a> {
     /// The escaped text, without quotes.
-    pub fn as_escaped(&self) -> &'a str {
+    pub fn as_escaped(&self) -> &'a [u8] {
         self.0
     }
 
     /// The text itself when it needs no unescaping (no backslash in it).
     pub fn as_plain(&self) -> Option<&'a str> {
-        if self.0.as_bytes().contains(&b'\\') {
+        if self.0.contains(&b'\\') {
             None
         } else {
-            Some(self.0)
+            core::str::from_utf8(self.0).ok()
         }
     }
 
     /// Compares the unescaped text with `s`.
     pub fn eq_str(&self, s: &str) -> bool {
-        unescaped_eq(self.0.as_bytes(), s.as_bytes())
+        unescaped_eq(self.0, s.as_bytes())
     }
 }
 
@@ -556,8 +556,7 @@ impl<'a> JsonView<'a> {
     pub fn as_str(&self) -> Option<JsonStr<'a>> {
         let b = self.0;
         if b.len() >= 2 && b[0] == b'"' {
-            // Valid JSON: the contents are UTF-8.
-            core::str::from_utf8(&b[1..b.len() - 1]).ok().map(JsonStr)
+            Some(JsonStr(&b[1..b.len() - 1]))
         } else {
             None
         }
@@ -659,8 +658,9 @@ fn unescaped_eq(esc: &[u8], plain: &[u8]) -> bool {
                 Some(b'f') => '\u{c}',
                 Some(b'u') => {
                     let hex = |k: usize| -> Option<u32> {
-                        let s = core::str::from_utf8(esc.get(k..k + 4)?).ok()?;
-                        u32::from_str_radix(s, 16).ok()
+                        esc.get(k..k + 4)?
+                            .iter()
+                            .try_fold(0u32, |v, &c| Some(v << 4 | (c as char).to_digit(16)?))
                     };
                     let hi = match hex(i + 2) {
                         Some(v) => v,
@@ -734,7 +734,7 @@ mod tests {
         let j = br#"{"a":{"b\u0063":"x\"y","n":1},"t":"plain"}"#;
         let v = JsonView::new(j);
         assert_eq!(v.get_str("t").unwrap().as_plain(), Some("plain"));
-        assert_eq!(v.get_str("a.bc").unwrap().as_escaped(), "x\\\"y");
+        assert_eq!(v.get_str("a.bc").unwrap().as_escaped(), b"x\\\"y");
         assert!(v.get_str("a.n").is_none());
         assert!(v.get_str("a.zz").is_none());
     }

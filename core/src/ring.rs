@@ -229,6 +229,13 @@ impl<S: Storage> Ring<S> {
         self.records - self.sent_records
     }
 
+    /// Bytes a new record may use: free space plus sent records that would
+    /// be released to make room (a record also needs them contiguous, so a
+    /// record this large may still not fit right after a wrap).
+    pub fn available(&self) -> usize {
+        self.capacity() - self.unsent_bytes()
+    }
+
     /// Bytes not yet sent (in flight included).
     pub fn unsent_bytes(&self) -> usize {
         self.len() - self.sent
@@ -376,6 +383,16 @@ impl<S: Storage> Ring<S> {
     where
         F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
     {
+        // One copy of the logic for every event type (flash on devices).
+        self.push_dyn(drop_oldest, max, &mut encode)
+    }
+
+    fn push_dyn(
+        &mut self,
+        drop_oldest: bool,
+        max: usize,
+        encode: &mut dyn FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
+    ) -> Result<Pushed, ReportError> {
         // 1. The free region(s) as they are.
         let cap = self.capacity();
         let regions = if self.records == 0 {
@@ -494,7 +511,7 @@ impl<S: Storage> Ring<S> {
             else {
                 return 0;
             };
-            buf.copy_within(a_start..h_end, a_start + next_len);
+            crate::out::move_bytes(buf, a_start..h_end, a_start + next_len);
             self.a_start += next_len;
             self.records -= 1;
             return 1;
@@ -514,7 +531,7 @@ impl<S: Storage> Ring<S> {
         }
         // If B ran out first, the head moves to the very start.
         let target = span.saturating_sub(head_len);
-        buf.copy_within(a_start..h_end, target);
+        crate::out::move_bytes(buf, a_start..h_end, target);
         self.a_start = target;
         self.a_end = b_end.max(target + head_len);
         self.b_end = 0;

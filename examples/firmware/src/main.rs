@@ -1,0 +1,272 @@
+//! Device firmware on a static 4 KiB ring, no allocator.
+//!
+//! The main loop reports sensor readings; the SysTick interrupt reports
+//! door events into the same `static` ring; `alooma-embedded-io` drains
+//! it to the collector link, here UART0 of QEMU's `mps2-an386` (Cortex-M4F),
+//! which QEMU forwards to stdout. The link fails once mid-stream (a forced
+//! disconnect): the driver reconnects and nothing is lost. The exit status
+//! (through semihosting) says whether every event was delivered.
+//!
+//!     cargo build --release   (in this folder)
+//!     qemu-system-arm -machine mps2-an386 -nographic \
+//!         -semihosting-config enable=on,target=native -kernel target/thumbv7em-none-eabihf/release/alooma-firmware
+#![no_std]
+#![no_main]
+
+use alooma_core::{Config, Envelope, EventType, Instant, NetError, ServerAddr, Stamp, NO_META};
+use alooma_embedded_io::{Connector, Driver, IrqRing, Stream};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_rt::{entry, exception, ExceptionFrame};
+use cortex_m_semihosting::debug;
+use serde::Serialize;
+
+/// Readings reported by the main loop.
+const MAIN_EVENTS: u32 = 60;
+/// Door events reported by the SysTick interrupt.
+const IRQ_EVENTS: u32 = 20;
+
+static SERVERS: [&str; 1] = ["collector.local:5001"];
+static CONFIG: Config<'static> = {
+    let mut c = Config::new("device-token", &SERVERS);
+    c.input_label = "thermostat";
+    c.event_type = EventType::Field("type");
+    c.envelope = Envelope::Metadata;
+    c.buffer_bytes = 4096;
+    c.max_event_bytes = Some(512);
+    // A UART loses nothing it took: resend only a record a failure cut.
+    c.replay_limit = Some(0);
+    // The link comes back at once: retry quickly.
+    c.backoff = alooma_core::Backoff {
+        initial: core::time::Duration::from_millis(5),
+        max: core::time::Duration::from_millis(200),
+        jitter_percent: 20,
+    };
+    c
+};
+static RING: IrqRing<4096> = IrqRing::new();
+static TICKS: AtomicU32 = AtomicU32::new(0);
+static IRQ_SENT: AtomicU32 = AtomicU32::new(0);
+static IRQ_DROPPED: AtomicU32 = AtomicU32::new(0);
+
+#[derive(Serialize)]
+struct Reading {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    seq: u32,
+    sensor: u8,
+    /// Hundredths of a unit: integers keep float formatting out of flash.
+    centi: i32,
+}
+
+#[derive(Serialize)]
+struct Door {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    irq_seq: u32,
+    open: bool,
+    tick: u32,
+}
+
+/// CMSDK APB UART0 of mps2-an386.
+struct Uart;
+const UART0: usize = 0x4000_4000;
+
+impl Uart {
+    fn enable() {
+        // SAFETY: UART0's CTRL register on this machine; bit 0 enables TX.
+        unsafe { core::ptr::write_volatile((UART0 + 0x8) as *mut u32, 1) };
+    }
+    fn put(b: u8) {
+        // SAFETY: UART0's STATE (bit 0: TX full) and DATA registers.
+        unsafe {
+            while core::ptr::read_volatile((UART0 + 0x4) as *const u32) & 1 != 0 {}
+            core::ptr::write_volatile(UART0 as *mut u32, b as u32);
+        }
+    }
+}
+
+/// The link: UART0, which fails once, at a record boundary after 1500
+/// bytes, as a dropped connection would.
+struct Link {
+    written: usize,
+    last: u8,
+}
+static FAILED_ONCE: AtomicBool = AtomicBool::new(false);
+
+#[derive(Debug)]
+struct LinkDown;
+impl embedded_io::Error for LinkDown {
+    fn kind(&self) -> embedded_io::ErrorKind {
+        embedded_io::ErrorKind::ConnectionReset
+    }
+}
+impl embedded_io::ErrorType for Link {
+    type Error = LinkDown;
+}
+impl embedded_io::Write for Link {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, LinkDown> {
+        if self.written > 1500 && self.last == b'\n' && !FAILED_ONCE.swap(true, Ordering::Relaxed) {
+            return Err(LinkDown);
+        }
+        // Short writes, as real links make: at most 16 bytes per call.
+        let n = buf.len().min(16);
+        for &b in &buf[..n] {
+            Uart::put(b);
+        }
+        self.written += n;
+        if n > 0 {
+            self.last = buf[n - 1];
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> Result<(), LinkDown> {
+        Ok(())
+    }
+}
+impl Stream for Link {}
+
+struct Dial {
+    written: usize,
+}
+impl Connector for Dial {
+    type Stream = Link;
+    fn connect(&mut self, _to: ServerAddr<'_>) -> Result<Link, NetError> {
+        self.written += 1;
+        Ok(Link {
+            written: 0,
+            last: b'\n',
+        })
+    }
+}
+
+/// Decimal digits of `v`.
+fn digits(mut v: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+fn now() -> Instant {
+    Instant::from_millis(TICKS.load(Ordering::Relaxed) as u64)
+}
+
+#[entry]
+fn main() -> ! {
+    Uart::enable();
+    let mut cp = cortex_m::Peripherals::take().unwrap();
+    cp.SYST.set_clock_source(SystClkSource::Core);
+    cp.SYST.set_reload(25_000 - 1); // 1 ms at 25 MHz
+    cp.SYST.clear_current();
+    cp.SYST.enable_counter();
+    cp.SYST.enable_interrupt();
+
+    let enc = CONFIG.encoder();
+    let mut driver = Driver::new(&CONFIG, Dial { written: 0 }, 0x5eed);
+    let mut seq = 0u32;
+    let mut main_dropped = 0u32;
+    loop {
+        // Leave room for the interrupt's events: it cannot wait for space.
+        let room = RING.with(|r| r.available() >= 1024).unwrap_or(false);
+        if seq < MAIN_EVENTS && room {
+            let kind = ["temperature", "humidity", "pressure"][(seq % 3) as usize];
+            let r = Reading {
+                kind,
+                seq,
+                sensor: (seq % 4) as u8,
+                centi: 2000 + seq as i32 * 7,
+            };
+            match RING.push_with(CONFIG.max_event(), |out| {
+                enc.encode_value(&r, NO_META, &Stamp::default(), out)
+            }) {
+                Ok(_) => seq += 1,
+                Err(_) => main_dropped += 1, // full: drain, then retry the same reading
+            }
+        }
+        driver.poll(now(), &RING);
+        let irq_done =
+            IRQ_SENT.load(Ordering::Relaxed) + IRQ_DROPPED.load(Ordering::Relaxed) >= IRQ_EVENTS;
+        let drained = RING.with(|r| r.unsent_records() == 0).unwrap_or(false);
+        if seq == MAIN_EVENTS && irq_done && drained {
+            break;
+        }
+        if TICKS.load(Ordering::Relaxed) > 60_000 {
+            debug::exit(debug::EXIT_FAILURE); // a minute of emulated time: stuck
+        }
+    }
+    cp.SYST.disable_interrupt();
+    let stats = RING.with(|r| r.stats()).unwrap();
+    let d = driver.stats();
+    // Every accepted event was delivered; an interrupt's event dropped for
+    // lack of room is counted, never silent.
+    let irq_sent = IRQ_SENT.load(Ordering::Relaxed);
+    let ok = stats.accepted == (MAIN_EVENTS + irq_sent) as u64
+        && stats.dropped_newest == IRQ_DROPPED.load(Ordering::Relaxed) as u64 + main_dropped as u64
+        && stats.unsent == 0
+        && d.disconnects == 1;
+    // The summary goes to the host's stderr (semihosting), apart from the
+    // records on the UART. Numbers by hand: core::fmt costs 2+ KiB of flash.
+    if let Ok(mut e) = cortex_m_semihosting::hio::hstderr() {
+        let mut line = [0u8; 96];
+        let mut n = 0;
+        for (label, v) in [
+            ("firmware: accepted ", stats.accepted as u32),
+            (" irq ", irq_sent),
+            (" irq_dropped ", IRQ_DROPPED.load(Ordering::Relaxed)),
+            (" unsent ", stats.unsent as u32),
+            (" disconnects ", d.disconnects as u32),
+        ] {
+            for &b in label.as_bytes().iter().chain(digits(v, &mut [0u8; 10])) {
+                line[n] = b;
+                n += 1;
+            }
+        }
+        line[n] = b'\n';
+        let _ = e.write_all(&line[..=n]);
+    }
+    debug::exit(if ok {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
+    loop {}
+}
+
+#[exception]
+fn SysTick() {
+    let t = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
+    let sent = IRQ_SENT.load(Ordering::Relaxed);
+    if t % 20 == 0 && sent + IRQ_DROPPED.load(Ordering::Relaxed) < IRQ_EVENTS {
+        let enc = CONFIG.encoder();
+        let ev = Door {
+            kind: "door",
+            irq_seq: sent,
+            open: sent % 2 == 0,
+            tick: t,
+        };
+        match RING.push_with(CONFIG.max_event(), |out| {
+            enc.encode_value(&ev, NO_META, &Stamp::default(), out)
+        }) {
+            Ok(_) => IRQ_SENT.fetch_add(1, Ordering::Relaxed),
+            Err(_) => IRQ_DROPPED.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+}
+
+#[exception]
+unsafe fn HardFault(_ef: &ExceptionFrame) -> ! {
+    debug::exit(debug::EXIT_FAILURE);
+    loop {}
+}
+
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    debug::exit(debug::EXIT_FAILURE);
+    loop {}
+}

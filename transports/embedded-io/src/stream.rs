@@ -1,0 +1,72 @@
+//! What the driver needs from the user's network: a way to connect, and a
+//! byte stream to write to.
+
+use alooma_core::{NetError, ServerAddr};
+use embedded_io::{ErrorKind, Read, ReadReady, Write};
+
+/// A connected byte stream. `write` may take fewer bytes than offered; the
+/// driver resumes where it stopped.
+pub trait Stream: Write {
+    /// True when the peer is known to have closed the stream (checked
+    /// without blocking). The default never knows; see [`ReadEof`].
+    fn peer_closed(&mut self) -> bool {
+        false
+    }
+}
+
+/// Opens streams to collectors: the user's TCP stack, modem or UART.
+pub trait Connector {
+    /// The stream a connection gives.
+    type Stream: Stream;
+    /// Connects to `server` (name resolution included). Called again for
+    /// every reconnection.
+    fn connect(&mut self, server: ServerAddr<'_>) -> Result<Self::Stream, NetError>;
+}
+
+/// Adapts a stream that can also read: the peer closing (a read of 0
+/// bytes when data is ready) is noticed without blocking.
+pub struct ReadEof<T>(pub T);
+
+impl<T: embedded_io::ErrorType> embedded_io::ErrorType for ReadEof<T> {
+    type Error = T::Error;
+}
+
+impl<T: Write> Write for ReadEof<T> {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        self.0.flush()
+    }
+}
+
+impl<T: Write + Read + ReadReady> Stream for ReadEof<T> {
+    fn peer_closed(&mut self) -> bool {
+        let mut sink = [0u8; 32];
+        loop {
+            match self.0.read_ready() {
+                Ok(true) => match self.0.read(&mut sink) {
+                    Ok(0) => return true,
+                    Ok(_) => continue, // collectors send nothing we need
+                    Err(_) => return true,
+                },
+                Ok(false) => return false,
+                Err(_) => return true,
+            }
+        }
+    }
+}
+
+/// Maps an `embedded-io` error kind to the core's.
+pub fn net_error(kind: ErrorKind) -> NetError {
+    match kind {
+        ErrorKind::ConnectionRefused => NetError::Refused,
+        ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe => {
+            NetError::Reset
+        }
+        ErrorKind::NotConnected | ErrorKind::WriteZero => NetError::PeerClosed,
+        ErrorKind::TimedOut => NetError::TimedOut,
+        ErrorKind::PermissionDenied => NetError::Denied,
+        _ => NetError::Other,
+    }
+}
