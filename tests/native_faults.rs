@@ -59,9 +59,12 @@ fn collector_down_at_start() {
 
 fn stream_with_fault(fault: impl FnOnce(Collector) -> Collector) {
     let c = Collector::start();
+    // Room for everything reported while the collector is away: this tests
+    // loss across failures, not a full buffer.
     let sdk = Sdk::builder()
         .token("t")
         .server(c.server())
+        .buffer_bytes(32 << 20)
         .backoff(fast_backoff())
         .build()
         .unwrap();

@@ -141,17 +141,22 @@ impl core::fmt::Write for Out<'_> {
     }
 }
 
-/// `copy_within` without `memmove`: a plain loop (1.5 KiB less flash on
-/// devices). Used off the hot path only.
+/// `copy_within`. On bare metal a plain loop instead of `memmove` (1.5 KiB
+/// less flash); used off the hot path only.
 pub(crate) fn move_bytes(buf: &mut [u8], src: core::ops::Range<usize>, dst: usize) {
-    let n = src.end - src.start;
-    if dst <= src.start {
-        for i in 0..n {
-            buf[dst + i] = buf[src.start + i];
-        }
-    } else {
-        for i in (0..n).rev() {
-            buf[dst + i] = buf[src.start + i];
+    #[cfg(not(target_os = "none"))]
+    buf.copy_within(src, dst);
+    #[cfg(target_os = "none")]
+    {
+        let n = src.end - src.start;
+        if dst <= src.start {
+            for i in 0..n {
+                buf[dst + i] = buf[src.start + i];
+            }
+        } else {
+            for i in (0..n).rev() {
+                buf[dst + i] = buf[src.start + i];
+            }
         }
     }
 }

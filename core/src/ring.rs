@@ -468,10 +468,10 @@ impl<S: Storage> Ring<S> {
                 dropped += 1;
                 self.stats.dropped_oldest += 1;
                 self.note_drop();
-            } else if drop_oldest && self.in_flight == 0 && self.records > 1 {
-                // The oldest record is partly written to the connection (a
-                // stalled collector): it must stay whole, so drop the ones
-                // after it instead.
+            } else if drop_oldest && self.records > 1 {
+                // The oldest records are partly written or being written to
+                // the connection: they must stay whole, so drop the ones
+                // after them instead.
                 match self.drop_after_head() {
                     0 => break,
                     k => {
@@ -489,19 +489,25 @@ impl<S: Storage> Ring<S> {
         Err(ReportError::BufferFull { size: lower })
     }
 
-    /// Drops the oldest record(s) after a partly sent head record, moving
-    /// the head into their place. Returns how many were dropped (0: none
-    /// could be).
+    /// Drops the oldest record(s) after the protected head of the ring (a
+    /// partly sent record, or the records being written), moving the head
+    /// into their place. Returns how many were dropped (0: none could be).
     fn drop_after_head(&mut self) -> usize {
         let (a_start, a_end, b_end, wrapped) = (self.a_start, self.a_end, self.b_end, self.wrapped);
+        let (sent, in_flight) = (self.sent, self.in_flight);
         let buf = self.buf.bytes_mut();
-        let Some(head_len) = buf[a_start..a_end]
-            .iter()
-            .position(|&c| c == b'\n')
-            .map(|i| i + 1)
-        else {
-            return 0;
+        // A transmit ends on a record boundary; a partial send does not.
+        let head_len = if in_flight > 0 {
+            sent + in_flight
+        } else {
+            match buf[a_start..a_end].iter().position(|&c| c == b'\n') {
+                Some(i) => i + 1,
+                None => return 0,
+            }
         };
+        if a_start + head_len > a_end {
+            return 0; // the protected head wraps: nothing can move
+        }
         let h_end = a_start + head_len;
         if h_end < a_end {
             let Some(next_len) = buf[h_end..a_end]
@@ -578,12 +584,16 @@ impl<S: Storage> Ring<S> {
     }
 
     /// Hands the driver the next bytes to write: at most `max` bytes ending
-    /// on a record boundary (or one whole record when it alone is larger).
+    /// on a record boundary (or one whole record when it alone is larger),
+    /// and never across the ring's wrap (the second slice is then empty).
     /// Until [`mark_sent`](Self::mark_sent) or
     /// [`cancel_transmit`](Self::cancel_transmit), those bytes stay put.
     pub fn transmit(&mut self, max: usize) -> Transmit<'_> {
         let from = self.sent;
-        let end = self.len();
+        // Stop at the wrap: bytes being written then never span both
+        // regions, so `DropOldest` can always move them as one block.
+        let a_len = self.a_len();
+        let end = if from < a_len { a_len } else { self.len() };
         let mut to = end.min(from + max.max(1));
         if to < end {
             // Cut back to the last record boundary, or forward to the first.

@@ -167,6 +167,13 @@ impl Sender {
         }
     }
 
+    /// True when connected, writable and with nothing left to send: a new
+    /// record is worth waking the driver for. (Disconnected, blocked or busy,
+    /// the driver wakes by itself.)
+    pub fn awaits_records<S: Storage>(&self, ring: &Ring<S>) -> bool {
+        matches!(self.state, State::Connected { writable: true, .. }) && ring.pending_bytes() == 0
+    }
+
     /// True once a requested close has completed (everything sent and the
     /// connection shut down).
     pub fn is_closed(&self) -> bool {
@@ -293,8 +300,10 @@ impl Sender {
                         return Action::Wait { until: Some(due) };
                     }
                 }
+                // A batch takes at most a quarter of the ring: bytes being
+                // written cannot be dropped, so `DropOldest` keeps room to work.
                 Action::Transmit {
-                    max: self.cfg.batch_bytes,
+                    max: self.cfg.batch_bytes.min((ring.capacity() / 4).max(1)),
                 }
             }
             State::ShuttingDown { .. } => Action::Wait { until: None },

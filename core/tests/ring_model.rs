@@ -12,7 +12,12 @@ const MAXLEN: usize = 120;
 #[derive(Debug, Clone)]
 enum Op {
     Push(usize),
-    Send { max: usize, part: u8 },
+    /// Push while a transmit of `max` bytes is being written.
+    PushInFlight(usize, usize),
+    Send {
+        max: usize,
+        part: u8,
+    },
     Lose(Option<usize>),
     CleanClose,
 }
@@ -20,6 +25,7 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         5 => (4usize..MAXLEN).prop_map(Op::Push),
+        2 => (4usize..MAXLEN, 1usize..200).prop_map(|(l, m)| Op::PushInFlight(l, m)),
         3 => (1usize..300, 0u8..=4).prop_map(|(max, part)| Op::Send { max, part }),
         1 => prop_oneof![Just(None), (0usize..400).prop_map(Some)].prop_map(Op::Lose),
         1 => Just(Op::CleanClose),
@@ -75,6 +81,59 @@ fn run(ops: Vec<Op>, drop_oldest: bool) -> Result<(), TestCaseError> {
     let mut released = 0u64;
     for op in ops {
         match op {
+            Op::PushInFlight(len, max) => {
+                let stored = m.stored();
+                let t = bytes(ring.transmit(max));
+                prop_assert!(stored[m.sent..].starts_with(&t));
+                let protected = m.sent + t.len();
+                let rec = record(next_id, len);
+                next_id += 1;
+                match ring.push(&rec, drop_oldest) {
+                    Ok(p) => {
+                        let st = ring.stats();
+                        while released < st.released {
+                            let r = m.recs.pop_front().unwrap();
+                            m.sent -= r.len();
+                            released += 1;
+                        }
+                        // Dropped: the first records after the protected
+                        // head (sent-but-kept records were released first).
+                        let protected = protected - (stored.len() - m.stored().len());
+                        for _ in 0..p.dropped_oldest {
+                            let mut acc = 0;
+                            let idx = m.recs.iter().position(|r| {
+                                let start = acc;
+                                acc += r.len();
+                                start >= protected.max(1) || (protected == 0 && start == 0)
+                            });
+                            let idx = if m.sent == 0 && t.is_empty() {
+                                Some(0)
+                            } else {
+                                idx
+                            };
+                            m.recs.remove(idx.unwrap()).unwrap();
+                            m.dropped_oldest += 1;
+                        }
+                        m.recs.push_back(rec);
+                        m.accepted += 1;
+                    }
+                    Err(ReportError::BufferFull { .. }) => {
+                        let st = ring.stats();
+                        while released < st.released {
+                            let r = m.recs.pop_front().unwrap();
+                            m.sent -= r.len();
+                            released += 1;
+                        }
+                        m.dropped_newest += 1;
+                    }
+                    Err(e) => return Err(TestCaseError::fail(format!("{e:?}"))),
+                }
+                // The write completes: everything transmitted was sent.
+                let c = bytes(ring.contents());
+                prop_assert_eq!(&c, &m.stored());
+                ring.mark_sent(t.len());
+                m.sent += t.len();
+            }
             Op::Push(len) => {
                 let rec = record(next_id, len);
                 next_id += 1;
@@ -288,4 +347,32 @@ fn too_large_is_not_full() {
     );
     assert_eq!(ring.stats().dropped_newest, 0);
     assert!(ring.is_empty());
+}
+
+/// `DropOldest` with a stalled collector while a batch is being written
+/// (the native driver writes outside the lock): small records are never
+/// refused, whatever the wrap position.
+#[test]
+fn drop_oldest_never_refuses_while_writing() {
+    let mut ring: Ring<Box<[u8]>> = Ring::with_storage(vec![0u8; 64 * 1024].into_boxed_slice());
+    let mut rng = alooma_core::Rng::new(3);
+    let mut id = 0u64;
+    let steps = if cfg!(miri) { 50 } else { 3000 };
+    for step in 0..steps {
+        let t = ring.transmit(16 * 1024).len();
+        for _ in 0..rng.below(20) {
+            let r = record(id, 300 + rng.below(200) as usize);
+            id += 1;
+            if let Err(e) = ring.push(&r, true) {
+                panic!("step {step}: {e:?}: {ring:?} t={t}");
+            }
+        }
+        let n = if rng.below(10) == 0 {
+            rng.below(t as u64 + 1) as usize
+        } else {
+            0
+        };
+        ring.mark_sent(n);
+    }
+    assert!(ring.stats().dropped_oldest > 0);
 }

@@ -20,6 +20,7 @@ pub(crate) type TlsConfig = Option<std::convert::Infallible>;
 
 /// What to do outside the lock.
 enum Todo {
+    Write,
     Connect(usize),
     Abort,
     Shutdown,
@@ -36,6 +37,7 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, tls: TlsConfig) {
     let mut notes: Notes = Vec::new();
     let mut detail: Option<String> = None;
     let mut close_asked = false;
+    let mut out: Vec<u8> = Vec::with_capacity(sh.s.batch_bytes.min(1 << 20));
     let _ = &tls;
     loop {
         let t = now();
@@ -51,39 +53,23 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, tls: TlsConfig) {
                     st.sender.close();
                     close_asked = true;
                 }
-                let mut progressed = false;
                 loop {
                     let st = &mut *st;
                     match st.sender.poll(t, &st.ring) {
                         Action::Transmit { max } => {
-                            let c = conn.as_mut().filter(|c| c.phase == Phase::Open);
-                            let Some(c) = c else {
+                            if conn.as_ref().is_none_or(|c| c.phase != Phase::Open) {
                                 st.sender.on_closed(t, Some(NetError::Other), &mut st.ring);
                                 continue;
-                            };
-                            let tx = st.ring.transmit(max);
-                            let len = tx.len();
-                            match c.write(tx.first, tx.second) {
-                                Ok(n) => {
-                                    st.sender.on_sent(t, n, &mut st.ring);
-                                    progressed |= n > 0;
-                                    let _ = len;
-                                }
-                                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                                    st.sender.on_blocked(t, 0, &mut st.ring)
-                                }
-                                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                                    st.ring.cancel_transmit()
-                                }
-                                Err(e) => {
-                                    let f = Failure::from(e);
-                                    detail = Some(f.detail);
-                                    st.sender.on_closed(t, Some(f.kind), &mut st.ring);
-                                    if let Some(mut c) = conn.take() {
-                                        c.deregister(poll.registry());
-                                    }
-                                }
                             }
+                            // Copy the batch out and write it without the
+                            // lock: producers keep reporting meanwhile (the
+                            // ring keeps in-flight bytes in place).
+                            let tx = st.ring.transmit(max);
+                            out.clear();
+                            out.extend_from_slice(tx.first);
+                            out.extend_from_slice(tx.second);
+                            todo = Some(Todo::Write);
+                            break;
                         }
                         Action::Wait { until } => {
                             wait = Some(until);
@@ -107,12 +93,13 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, tls: TlsConfig) {
                 if st.sender.is_closed() {
                     exit = true;
                 }
-                if (progressed || exit) && sh.waiters.load(Ordering::SeqCst) > 0 {
+                if exit && sh.waiters.load(Ordering::SeqCst) > 0 {
                     sh.progress.notify_all();
                 }
                 sh.connected
                     .store(st.sender.is_connected(), Ordering::Relaxed);
-                if todo.is_none() && !exit {
+                // Reports wake the thread only when it waits for records.
+                if todo.is_none() && !exit && st.sender.awaits_records(&st.ring) {
                     st.sleeping = true;
                 }
             }
@@ -131,6 +118,37 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, tls: TlsConfig) {
             return;
         }
         match todo {
+            Some(Todo::Write) => {
+                let r = match conn.as_mut() {
+                    Some(c) => c.write(&out, &[]),
+                    None => Err(io::ErrorKind::NotConnected.into()),
+                };
+                let t = now();
+                let mut st = sh.lock();
+                let st = &mut *st;
+                match r {
+                    Ok(n) => {
+                        st.sender.on_sent(t, n, &mut st.ring);
+                        if n > 0 && sh.waiters.load(Ordering::SeqCst) > 0 {
+                            sh.progress.notify_all();
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        st.sender.on_blocked(t, 0, &mut st.ring)
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => st.ring.cancel_transmit(),
+                    Err(e) => {
+                        let f = Failure::from(e);
+                        detail = Some(f.detail);
+                        st.sender.on_closed(t, Some(f.kind), &mut st.ring);
+                        if let Some(mut c) = conn.take() {
+                            c.deregister(poll.registry());
+                        }
+                        collect(st, &mut notes, &mut detail);
+                    }
+                }
+                continue;
+            }
             Some(Todo::Connect(server)) => {
                 if let Some(mut c) = conn.take() {
                     c.deregister(poll.registry());

@@ -36,8 +36,9 @@ pub(crate) struct Shared {
 pub(crate) struct State {
     pub ring: Ring<Box<[u8]>>,
     pub sender: Sender,
-    /// The sender thread is (about to be) blocked in `poll` with nothing to
-    /// do: a new record must wake it.
+    /// The sender thread is (about to be) blocked in `poll` waiting for
+    /// records: a new record must wake it. Flush, close and a report waiting
+    /// for room wake it regardless.
     pub sleeping: bool,
     pub closing: bool,
     pub abort: bool,
@@ -406,10 +407,7 @@ impl Sdk {
                         None => Duration::from_secs(3600),
                     };
                     sh.waiters.fetch_add(1, Ordering::SeqCst);
-                    if st.sleeping {
-                        st.sleeping = false;
-                        let _ = sh.waker.wake();
-                    }
+                    let _ = sh.waker.wake();
                     st = sh
                         .progress
                         .wait_timeout(st, timeout)
@@ -441,6 +439,8 @@ impl Sdk {
     pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
         let sh = &*self.h.shared;
         let deadline = Instant::now() + timeout;
+        // The sender may be waiting out a linger time: have it look again.
+        let _ = sh.waker.wake();
         let mut st = sh.lock();
         loop {
             let unsent = st.ring.unsent_records() as u64;

@@ -1,0 +1,313 @@
+//! End-to-end throughput, in one run, one line per figure:
+//!
+//! 1. the limit: the same enveloped events serialized with serde_json and
+//!    written inline through a `BufWriter<TcpStream>` to a loopback sink;
+//! 2. this SDK (`alooma-mio`) end to end to the same kind of sink;
+//! 3. what a Rust user would pick instead: `tracing` + `tracing-subscriber`
+//!    JSON + `tracing-appender::non_blocking` to a loopback `TcpStream`;
+//!
+//! then the ratios 2/1 and 2/3. `--memory` instead reports 10 million
+//! events into an 8 MiB ring with the collector down and prints peak RSS.
+//!
+//!     cargo run --release -p alooma-examples --bin throughput [-- --events N] [-- --memory]
+
+use alooma_mio::{Sdk, WhenFull};
+use serde::Serialize;
+use std::io::{BufWriter, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+/// A ~200-byte event.
+#[derive(Serialize)]
+struct Event<'a> {
+    kind: &'a str,
+    user_id: u64,
+    session: &'a str,
+    path: &'a str,
+    referrer: &'a str,
+    duration_ms: u32,
+    items: [u32; 4],
+    total: f64,
+    ok: bool,
+}
+
+fn event(i: u64) -> Event<'static> {
+    Event {
+        kind: "page_view",
+        user_id: 1_000_000 + i,
+        session: "c0ffee00-1234-5678-9abc-def012345678",
+        path: "/products/widgets/blue-widget-deluxe",
+        referrer: "https://search.example.com/?q=widgets",
+        duration_ms: (i % 5000) as u32,
+        items: [1, 2, 3, (i % 10) as u32],
+        total: 42.5 + (i % 100) as f64,
+        ok: i % 7 != 0,
+    }
+}
+
+/// The same record the SDK writes with the default envelope, for serde_json.
+#[derive(Serialize)]
+struct Enveloped<'a> {
+    #[serde(flatten)]
+    event: Event<'a>,
+    _metadata: Meta<'a>,
+}
+
+#[derive(Serialize)]
+struct Meta<'a> {
+    event_type: &'a str,
+    input_label: &'a str,
+    input_type: &'a str,
+    token: &'a str,
+    report_time: String,
+    #[serde(rename = "@uuid")]
+    uuid: String,
+    calling_file: &'a str,
+    calling_line: u32,
+}
+
+/// A loopback sink counting lines and bytes.
+struct Sink {
+    addr: String,
+    lines: Arc<AtomicU64>,
+    bytes: Arc<AtomicU64>,
+}
+
+fn sink() -> Sink {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let lines = Arc::new(AtomicU64::new(0));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let (ln, by) = (lines.clone(), bytes.clone());
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let (ln, by) = (ln.clone(), by.clone());
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut buf = vec![0u8; 1 << 20];
+                loop {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            by.fetch_add(n as u64, Ordering::Relaxed);
+                            ln.fetch_add(
+                                buf[..n].iter().filter(|&&b| b == b'\n').count() as u64,
+                                Ordering::Relaxed,
+                            );
+                        }
+                    }
+                }
+            });
+        }
+    });
+    Sink { addr, lines, bytes }
+}
+
+fn wait_lines(s: &Sink, n: u64) {
+    let end = Instant::now() + Duration::from_secs(300);
+    while s.lines.load(Ordering::Relaxed) < n {
+        assert!(
+            Instant::now() < end,
+            "sink got {} of {n} lines",
+            s.lines.load(Ordering::Relaxed)
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+struct Figure {
+    events_per_s: f64,
+    mb_per_s: f64,
+}
+
+fn limit(n: u64) -> Figure {
+    let s = sink();
+    let t0 = Instant::now();
+    let mut w = BufWriter::with_capacity(64 * 1024, TcpStream::connect(&s.addr).unwrap());
+    for i in 0..n {
+        let rec = Enveloped {
+            event: event(i),
+            _metadata: Meta {
+                event_type: "page_view",
+                input_label: "bench",
+                input_type: "Rust SDK",
+                token: "bench-token",
+                report_time: "2026-11-27T01:00:00.000Z".to_string(),
+                uuid: "c0ffee00-1234-4678-9abc-def012345678".to_string(),
+                calling_file: file!(),
+                calling_line: line!(),
+            },
+        };
+        serde_json::to_writer(&mut w, &rec).unwrap();
+        w.write_all(b"\n").unwrap();
+    }
+    w.flush().unwrap();
+    wait_lines(&s, n);
+    let dt = t0.elapsed().as_secs_f64();
+    Figure {
+        events_per_s: n as f64 / dt,
+        mb_per_s: s.bytes.load(Ordering::Relaxed) as f64 / dt / 1e6,
+    }
+}
+
+fn sdk(n: u64) -> (Figure, f64) {
+    let s = sink();
+    let sdk = Sdk::builder()
+        .token("bench-token")
+        .server(s.addr.clone())
+        .input_label("bench")
+        .event_type(alooma_mio::EventType::field("kind"))
+        .buffer_bytes(64 << 20)
+        .when_full(WhenFull::Block)
+        .build()
+        .unwrap();
+    // Warm up: connect, touch the buffer.
+    sdk.report(&event(0)).unwrap();
+    wait_lines(&s, 1);
+    let base = s.lines.load(Ordering::Relaxed);
+    let bytes0 = s.bytes.load(Ordering::Relaxed);
+    let t0 = Instant::now();
+    for i in 0..n {
+        sdk.report(&event(i)).unwrap();
+    }
+    let caller = t0.elapsed().as_secs_f64();
+    wait_lines(&s, base + n);
+    let dt = t0.elapsed().as_secs_f64();
+    let st = sdk.stats();
+    assert_eq!(st.dropped_newest + st.dropped_oldest, 0);
+    sdk.close(Duration::from_secs(5));
+    (
+        Figure {
+            events_per_s: n as f64 / dt,
+            mb_per_s: (s.bytes.load(Ordering::Relaxed) - bytes0) as f64 / dt / 1e6,
+        },
+        caller / n as f64 * 1e9,
+    )
+}
+
+fn tracing_json(n: u64) -> Figure {
+    use tracing_subscriber::prelude::*;
+    let s = sink();
+    let stream = TcpStream::connect(&s.addr).unwrap();
+    // Lossless, so it is compared on delivering everything, as we are.
+    let (nb, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(stream);
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().json().with_writer(nb));
+    let t0 = Instant::now();
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..n {
+            let e = event(i);
+            tracing::info!(
+                kind = e.kind,
+                user_id = e.user_id,
+                session = e.session,
+                path = e.path,
+                referrer = e.referrer,
+                duration_ms = e.duration_ms,
+                items = ?e.items,
+                total = e.total,
+                ok = e.ok,
+                "event"
+            );
+        }
+    });
+    drop(guard); // flushes the worker
+    wait_lines(&s, n);
+    let dt = t0.elapsed().as_secs_f64();
+    Figure {
+        events_per_s: n as f64 / dt,
+        mb_per_s: s.bytes.load(Ordering::Relaxed) as f64 / dt / 1e6,
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn memory() {
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let before = peak_rss_kib();
+    let sdk = Sdk::builder()
+        .token("t")
+        .server(format!("127.0.0.1:{port}"))
+        .buffer_bytes(8 << 20)
+        .build()
+        .unwrap();
+    let n = 10_000_000u64;
+    let t0 = Instant::now();
+    let mut refused = 0u64;
+    for i in 0..n {
+        if sdk.report(&event(i)).is_err() {
+            refused += 1;
+        }
+    }
+    let dt = t0.elapsed().as_secs_f64();
+    let st = sdk.stats();
+    let peak = peak_rss_kib();
+    println!("memory: collector down, {n} events reported into an 8 MiB ring in {dt:.1} s: {} kept, {refused} refused (buffer full)", st.accepted);
+    println!(
+        "memory: peak RSS {:.1} MiB (before the SDK {:.1} MiB; ring 8 MiB)",
+        peak as f64 / 1024.0,
+        before as f64 / 1024.0
+    );
+    println!(
+        "memory: peak RSS - ring = {:.1} MiB",
+        (peak as f64 / 1024.0) - 8.0
+    );
+    sdk.close(Duration::from_millis(100));
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--memory") {
+        memory();
+        return;
+    }
+    let n: u64 = args
+        .iter()
+        .position(|a| a == "--events")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000_000);
+    let _ = SystemTime::now();
+    println!(
+        "machine: {} cores; {n} events of ~200 bytes (~380 bytes on the wire enveloped)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let one = limit(n);
+    println!(
+        "1 limit  serde_json + BufWriter<TcpStream> inline: {:>10.0} events/s {:>7.1} MB/s",
+        one.events_per_s, one.mb_per_s
+    );
+    let (two, cost) = sdk(n);
+    println!(
+        "2 alooma-mio end to end:                          {:>10.0} events/s {:>7.1} MB/s",
+        two.events_per_s, two.mb_per_s
+    );
+    println!("2 alooma-mio caller cost per report():            {cost:>10.0} ns");
+    let three = tracing_json(n);
+    println!(
+        "3 tracing JSON + tracing-appender non_blocking:   {:>10.0} events/s {:>7.1} MB/s",
+        three.events_per_s, three.mb_per_s
+    );
+    println!(
+        "ratio 2/1 (SDK / limit):   {:.2}",
+        two.events_per_s / one.events_per_s
+    );
+    println!(
+        "ratio 2/3 (SDK / tracing): {:.2}",
+        two.events_per_s / three.events_per_s
+    );
+}
