@@ -383,13 +383,7 @@ fn string(input: &[u8], start: usize, out: &mut Out<'_>) -> Result<usize, Compac
     let mut i = start + 1;
     loop {
         // Fast scan of plain bytes (UTF-8 was checked up front).
-        while i < n {
-            let c = input[i];
-            if c == b'"' || c == b'\\' || c < 0x20 {
-                break;
-            }
-            i += 1;
-        }
+        i = skip_plain(input, i);
         if i == n {
             return Err(err(JsonErrorKind::UnexpectedEnd, n));
         }
@@ -445,11 +439,57 @@ pub fn write_str(out: &mut Out<'_>, s: &str) -> Result<(), Full> {
     out.push_byte(b'"')
 }
 
+/// Bytes that end a run of plain string bytes: `"`, `\\` and control
+/// characters (what JSON requires escaped).
+static SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Index of the first special byte at or after `i`, or `b.len()`. Skips 8
+/// plain bytes at a time (SWAR: no special byte in a word is checked with a
+/// few integer operations, no `unsafe`).
+#[inline]
+fn skip_plain(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let w = u64::from_le_bytes(w);
+        let control = w.wrapping_sub(ONES * 0x20) & !w;
+        let quote = (w ^ (ONES * b'"' as u64)).wrapping_sub(ONES) & !(w ^ (ONES * b'"' as u64));
+        let slash = (w ^ (ONES * b'\\' as u64)).wrapping_sub(ONES) & !(w ^ (ONES * b'\\' as u64));
+        if (control | quote | slash) & HIGH != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while i < b.len() && !SPECIAL[b[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
 /// Writes the escaped contents of a JSON string, without quotes.
 pub fn write_str_contents(out: &mut Out<'_>, s: &str) -> Result<(), Full> {
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    let mut i = 0;
+    while i < bytes.len() {
+        i = skip_plain(bytes, i);
+        if i == bytes.len() {
+            break;
+        }
+        let b = bytes[i];
+        out.push(&bytes[start..i])?;
         let esc: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -458,23 +498,18 @@ pub fn write_str_contents(out: &mut Out<'_>, s: &str) -> Result<(), Full> {
             b'\t' => b"\\t",
             0x08 => b"\\b",
             0x0c => b"\\f",
-            0..=0x1f => &[],
-            _ => continue,
-        };
-        out.push(&bytes[start..i])?;
-        if esc.is_empty() {
-            out.push(&[
+            _ => &[
                 b'\\',
                 b'u',
                 b'0',
                 b'0',
                 HEX[(b >> 4) as usize],
                 HEX[(b & 15) as usize],
-            ])?;
-        } else {
-            out.push(esc)?;
-        }
-        start = i + 1;
+            ],
+        };
+        out.push(esc)?;
+        i += 1;
+        start = i;
     }
     out.push(&bytes[start..])
 }

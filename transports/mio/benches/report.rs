@@ -128,8 +128,27 @@ fn benches(c: &mut Criterion) {
             },
         );
     }
-    g.finish();
     sdk.close(Duration::from_secs(5));
+    // The caller's own cost, with the sender idle (collector down, so no
+    // thread competes for the lock or the core): encoding plus the copy.
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let idle = Sdk::builder()
+        .token("bench-token")
+        .server(dead)
+        .input_label("bench")
+        .event_type(EventType::field("kind"))
+        .buffer_bytes(6 << 30)
+        .build()
+        .unwrap();
+    g.bench_function("alooma-mio: report(), sender idle (collector down)", |b| {
+        b.iter(|| idle.report(black_box(&EV)).unwrap())
+    });
+    g.finish();
+    idle.close(Duration::from_millis(10));
 }
 
 criterion_group!(name = mio_benches; config = Criterion::default().sample_size(30).measurement_time(std::time::Duration::from_secs(3)); targets = benches);
