@@ -269,8 +269,61 @@ fn memory() {
     sdk.close(Duration::from_millis(100));
 }
 
+/// `--count MODE N`: N iterations of one path and nothing else, for
+/// `valgrind --tool=callgrind` to count instructions (repeatable where
+/// wall-clock time on a shared machine is not).
+fn count(mode: &str, n: u64) {
+    let mut total = 0usize;
+    match mode {
+        "serde_json" => {
+            let mut v = Vec::with_capacity(4096);
+            for i in 0..n {
+                v.clear();
+                let rec = Enveloped {
+                    event: event(i),
+                    _metadata: Meta {
+                        event_type: "page_view",
+                        input_label: "bench",
+                        input_type: "Rust SDK",
+                        token: "bench-token",
+                        report_time: "2026-11-27T01:00:00.000Z".to_string(),
+                        uuid: "c0ffee00-1234-4678-9abc-def012345678".to_string(),
+                        calling_file: file!(),
+                        calling_line: line!(),
+                    },
+                };
+                serde_json::to_writer(&mut v, &rec).unwrap();
+                v.push(b'\n');
+                total += v.len();
+            }
+        }
+        "report" => {
+            let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+            let sdk = Sdk::builder()
+                .token("bench-token")
+                .server(dead)
+                .input_label("bench")
+                .event_type(alooma_mio::EventType::field("kind"))
+                .buffer_bytes(1 << 30)
+                .build()
+                .unwrap();
+            for i in 0..n {
+                sdk.report(&event(i)).unwrap();
+            }
+            total = sdk.stats().accepted as usize;
+        }
+        _ => panic!("--count serde_json|report N"),
+    }
+    println!("{mode}: {n} iterations ({total})");
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--count") {
+        let n = args.get(i + 2).and_then(|v| v.parse().ok()).unwrap_or(20_000);
+        count(&args[i + 1], n);
+        return;
+    }
     if args.iter().any(|a| a == "--memory") {
         memory();
         return;
