@@ -298,7 +298,11 @@ fn count(mode: &str, n: u64) {
             }
         }
         "report" => {
-            let dead = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+            let dead = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .to_string();
             let sdk = Sdk::builder()
                 .token("bench-token")
                 .server(dead)
@@ -320,7 +324,10 @@ fn count(mode: &str, n: u64) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--count") {
-        let n = args.get(i + 2).and_then(|v| v.parse().ok()).unwrap_or(20_000);
+        let n = args
+            .get(i + 2)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000);
         count(&args[i + 1], n);
         return;
     }
