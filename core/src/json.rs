@@ -441,17 +441,10 @@ pub fn write_str(out: &mut Out<'_>, s: &str) -> Result<(), Full> {
 
 /// Bytes that end a run of plain string bytes: `"`, `\\` and control
 /// characters (what JSON requires escaped).
-static SPECIAL: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 0x20 {
-        t[i] = true;
-        i += 1;
-    }
-    t[b'"' as usize] = true;
-    t[b'\\' as usize] = true;
-    t
-};
+#[inline]
+fn special(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
 
 /// Index of the first special byte at or after `i`, or `b.len()`. Skips 8
 /// plain bytes at a time (SWAR: no special byte in a word is checked with a
@@ -472,7 +465,7 @@ fn skip_plain(b: &[u8], mut i: usize) -> usize {
         }
         i += 8;
     }
-    while i < b.len() && !SPECIAL[b[i] as usize] {
+    while i < b.len() && !special(b[i]) {
         i += 1;
     }
     i
