@@ -68,6 +68,23 @@ struct Meta<'a> {
     calling_line: u32,
 }
 
+/// `event(i)` in the default envelope, built for serde_json.
+fn enveloped(i: u64) -> Enveloped<'static> {
+    Enveloped {
+        event: event(i),
+        _metadata: Meta {
+            event_type: "page_view",
+            input_label: "bench",
+            input_type: "Rust SDK",
+            token: "bench-token",
+            report_time: "2026-11-27T01:00:00.000Z".to_string(),
+            uuid: "c0ffee00-1234-4678-9abc-def012345678".to_string(),
+            calling_file: file!(),
+            calling_line: line!(),
+        },
+    }
+}
+
 /// A loopback sink counting lines and bytes.
 struct Sink {
     addr: String,
@@ -127,19 +144,7 @@ fn limit(n: u64) -> Figure {
     let t0 = Instant::now();
     let mut w = BufWriter::with_capacity(64 * 1024, TcpStream::connect(&s.addr).unwrap());
     for i in 0..n {
-        let rec = Enveloped {
-            event: event(i),
-            _metadata: Meta {
-                event_type: "page_view",
-                input_label: "bench",
-                input_type: "Rust SDK",
-                token: "bench-token",
-                report_time: "2026-11-27T01:00:00.000Z".to_string(),
-                uuid: "c0ffee00-1234-4678-9abc-def012345678".to_string(),
-                calling_file: file!(),
-                calling_line: line!(),
-            },
-        };
+        let rec = enveloped(i);
         serde_json::to_writer(&mut w, &rec).unwrap();
         w.write_all(b"\n").unwrap();
     }
@@ -279,19 +284,7 @@ fn count(mode: &str, n: u64) {
             let mut v = Vec::with_capacity(4096);
             for i in 0..n {
                 v.clear();
-                let rec = Enveloped {
-                    event: event(i),
-                    _metadata: Meta {
-                        event_type: "page_view",
-                        input_label: "bench",
-                        input_type: "Rust SDK",
-                        token: "bench-token",
-                        report_time: "2026-11-27T01:00:00.000Z".to_string(),
-                        uuid: "c0ffee00-1234-4678-9abc-def012345678".to_string(),
-                        calling_file: file!(),
-                        calling_line: line!(),
-                    },
-                };
+                let rec = enveloped(i);
                 serde_json::to_writer(&mut v, &rec).unwrap();
                 v.push(b'\n');
                 total += v.len();

@@ -2,23 +2,11 @@
 //! many producers, an idle sender that sleeps, close and drop.
 
 use alooma_core::{ConfigProblem, Kind, Notification as N};
-use alooma_mio::{BuildError, Notification, ReportError, Sdk};
+use alooma_mio::{BuildError, ReportError, Sdk};
 use alooma_tests::collector::Collector;
-use alooma_tests::{check_all_arrived, ids, wait_until};
+use alooma_tests::{check_all_arrived, ids, notes, wait_until};
 use serde_json::json;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-fn notes() -> (
-    Arc<Mutex<Vec<Notification>>>,
-    impl Fn(&Notification) + Send + Sync + 'static,
-) {
-    let v = Arc::new(Mutex::new(Vec::new()));
-    let v2 = v.clone();
-    (v, move |n: &Notification| {
-        v2.lock().unwrap().push(n.clone())
-    })
-}
 
 #[test]
 fn bad_events_are_refused_typed_and_notified() {

@@ -3,11 +3,10 @@
 //! lost, and `report` never waits on the network.
 
 use alooma_core::Notification as N;
-use alooma_mio::{Backoff, Notification, ReportError, Sdk, Strategy, WhenFull};
+use alooma_mio::{Backoff, ReportError, Sdk, Strategy, WhenFull};
 use alooma_tests::collector::{BlackHole, Collector};
-use alooma_tests::{check_all_arrived, closed_port, wait_until};
+use alooma_tests::{check_all_arrived, closed_port, notes, wait_until};
 use serde_json::json;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn fast_backoff() -> Backoff {
@@ -16,17 +15,6 @@ fn fast_backoff() -> Backoff {
         max: Duration::from_millis(200),
         jitter_percent: 20,
     }
-}
-
-fn notes() -> (
-    Arc<Mutex<Vec<Notification>>>,
-    impl Fn(&Notification) + Send + Sync + 'static,
-) {
-    let v = Arc::new(Mutex::new(Vec::new()));
-    let v2 = v.clone();
-    (v, move |n: &Notification| {
-        v2.lock().unwrap().push(n.clone())
-    })
 }
 
 #[test]

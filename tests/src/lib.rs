@@ -115,3 +115,18 @@ pub fn check_all_arrived(conns: &[Vec<String>], n: u64) -> u64 {
     );
     dups
 }
+
+/// Notifications collected by a callback, for assertions.
+pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<alooma_mio::Notification>>>;
+
+/// A callback that records every notification, and where it records them.
+pub fn notes() -> (
+    Seen,
+    impl Fn(&alooma_mio::Notification) + Send + Sync + 'static,
+) {
+    let v: Seen = Default::default();
+    let v2 = v.clone();
+    (v, move |n: &alooma_mio::Notification| {
+        v2.lock().unwrap().push(n.clone())
+    })
+}
