@@ -384,7 +384,7 @@ impl<S: Storage> Ring<S> {
         F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
     {
         // One copy of the logic for every event type (flash on devices).
-        self.push_dyn(drop_oldest, max, &mut encode)
+        self.push_dyn(drop_oldest, max, &mut encode, true)
     }
 
     fn push_dyn(
@@ -392,6 +392,7 @@ impl<S: Storage> Ring<S> {
         drop_oldest: bool,
         max: usize,
         encode: &mut dyn FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
+        count_refusal: bool,
     ) -> Result<Pushed, ReportError> {
         // 1. The free region(s) as they are.
         let cap = self.capacity();
@@ -484,9 +485,29 @@ impl<S: Storage> Ring<S> {
                 break;
             }
         }
+        if count_refusal {
+            self.count_refusal();
+        }
+        Err(ReportError::BufferFull { size: lower })
+    }
+
+    /// Counts one new record refused for lack of room (and starts a full
+    /// episode). For a caller that retried with [`try_push`](Self::try_push)
+    /// and finally gave up.
+    pub fn count_refusal(&mut self) {
         self.stats.dropped_newest += 1;
         self.note_drop();
-        Err(ReportError::BufferFull { size: lower })
+    }
+
+    /// Like [`push`](Self::push) with drop-newest, except that a refusal for
+    /// lack of room is not counted: for a caller that will wait and retry.
+    pub fn try_push(&mut self, record: &[u8]) -> Result<Pushed, ReportError> {
+        let max = self.capacity();
+        let mut encode = |out: &mut Out<'_>| {
+            out.push(record)?;
+            Ok(record.len())
+        };
+        self.push_dyn(false, max, &mut encode, false)
     }
 
     /// Drops the oldest record(s) after the protected head of the ring (a

@@ -387,7 +387,13 @@ impl Sdk {
             if st.closing || st.done {
                 break Err(ReportError::Closed);
             }
-            match st.ring.push(record, drop_oldest) {
+            // A blocking report retries uncounted; only giving up counts.
+            let r = if blocking {
+                st.ring.try_push(record)
+            } else {
+                st.ring.push(record, drop_oldest)
+            };
+            match r {
                 Ok(p) => {
                     if p.dropped_oldest > 0 {
                         let _ = notes.push(alooma_core::Notification::EventsDropped {
@@ -396,13 +402,14 @@ impl Sdk {
                     }
                     break Ok(());
                 }
-                Err(ReportError::BufferFull { size }) if blocking => {
-                    // Undo the drop count: a blocking report is not dropped
-                    // unless it finally gives up.
+                Err(ReportError::BufferFull { .. }) if blocking => {
                     let timeout = match deadline {
                         Some(d) => match d.checked_duration_since(Instant::now()) {
                             Some(t) if !t.is_zero() => t,
-                            _ => break Err(ReportError::Timeout),
+                            _ => {
+                                st.ring.count_refusal();
+                                break Err(ReportError::Timeout);
+                            }
                         },
                         None => Duration::from_secs(3600),
                     };
@@ -414,7 +421,6 @@ impl Sdk {
                         .unwrap_or_else(|e| e.into_inner())
                         .0;
                     sh.waiters.fetch_sub(1, Ordering::SeqCst);
-                    let _ = size;
                 }
                 Err(e) => break Err(e),
             }
