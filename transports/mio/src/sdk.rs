@@ -404,9 +404,9 @@ impl Sdk {
                 }
                 Err(ReportError::BufferFull { .. }) if blocking => {
                     let timeout = match deadline {
-                        Some(d) => match d.checked_duration_since(Instant::now()) {
-                            Some(t) if !t.is_zero() => t,
-                            _ => {
+                        Some(d) => match time_left(d) {
+                            Some(t) => t,
+                            None => {
                                 st.ring.count_refusal();
                                 break Err(ReportError::Timeout);
                             }
@@ -456,9 +456,8 @@ impl Sdk {
             if st.done {
                 return Err(FlushError::Closed);
             }
-            let left = match deadline.checked_duration_since(Instant::now()) {
-                Some(t) if !t.is_zero() => t,
-                _ => return Err(FlushError::Timeout { unsent }),
+            let Some(left) = time_left(deadline) else {
+                return Err(FlushError::Timeout { unsent });
             };
             if st.sleeping {
                 st.sleeping = false;
@@ -536,9 +535,9 @@ fn close(
         let _ = sh.waker.wake();
         sh.waiters.fetch_add(1, Ordering::SeqCst);
         while !st.done {
-            let left = match deadline.checked_duration_since(Instant::now()) {
-                Some(t) if !t.is_zero() => t,
-                _ => {
+            let left = match time_left(deadline) {
+                Some(t) => t,
+                None => {
                     // Out of time: stop the thread where it is.
                     st.abort = true;
                     let _ = sh.waker.wake();
@@ -573,4 +572,11 @@ fn close(
     };
     *rep = Some(out);
     out
+}
+
+/// Time until `deadline`, or `None` once it has passed.
+fn time_left(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|t| !t.is_zero())
 }
