@@ -19,7 +19,18 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 rustup component list --toolchain nightly --installed | grep -q '^miri' ||
   rustup component add --toolchain nightly miri rust-src
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz@0.13.2 --locked
+
+# Miri interprets on one core for ~25 min: it runs in the background while
+# the rest (wasmtime's build, the tests) keeps the other core busy.
+miri_log=$(mktemp)
+MIRIFLAGS="-Zmiri-disable-isolation" cargo +nightly miri test -q -p alooma-core >"$miri_log" 2>&1 &
+miri_pid=$!
+trap 'kill $miri_pid 2>/dev/null || true' EXIT
+
+# wasmtime 48.0.8: newer releases need a newer rustc than this machine's.
+wasmtime --version 2>/dev/null | grep -q ' 48\.0\.8' || cargo install wasmtime-cli@48.0.8 --locked
 apt_pkgs=()
+command -v curl >/dev/null || apt_pkgs+=(curl)
 command -v syslog-ng >/dev/null || apt_pkgs+=(syslog-ng-core)
 command -v openssl >/dev/null || apt_pkgs+=(openssl)
 command -v qemu-system-arm >/dev/null || apt_pkgs+=(qemu-system-arm)
@@ -35,7 +46,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
 
-step "tests (host): core, native SDK, device driver, syslog-ng, fault injection, firmware under QEMU"
+step "tests: core, native SDK, device driver, syslog-ng, fault injection, firmware under QEMU, Wasm under wasmtime"
 cargo test --workspace --all-features
 
 step "quickstart (README's main command)"
@@ -55,8 +66,17 @@ echo "device firmware (flash = .text + .rodata, RAM = .data + .bss):"
 (cd examples/firmware && cargo build -q --release)
 size -A examples/firmware/target/thumbv7em-none-eabihf/release/alooma-firmware | grep -E '^\.(text|rodata|data|bss) '
 
-step "core under Miri"
-MIRIFLAGS="-Zmiri-disable-isolation" cargo +nightly miri test -q -p alooma-core
+step "Wasm guest sizes (profile wasm: opt-level z, lto, strip)"
+cargo build -q --profile wasm --target wasm32-wasip2 -p alooma-wasm --example minimal
+cargo build -q --profile wasm --target wasm32-wasip2 -p alooma-edge-function
+ls -l target/wasm32-wasip2/wasm/alooma_edge_function.wasm | awk '{print "edge-function component: " $5 " bytes"}'
+n=$(stat -c %s target/wasm32-wasip2/wasm/examples/minimal.wasm)
+echo "minimal guest: $n bytes"
+[ "$n" -lt 150000 ] || { echo "the minimal guest is over its 150 KB budget"; exit 1; }
+
+step "core under Miri (started in the background)"
+if wait $miri_pid; then tail -n 3 "$miri_log"; else cat "$miri_log"; exit 1; fi
+trap - EXIT
 
 step "fuzz smoke run (${FUZZ_SECONDS:=20}s per target)"
 for target in json encode ring; do

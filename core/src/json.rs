@@ -340,15 +340,63 @@ fn number(input: &[u8], start: usize, out: &mut Out<'_>) -> Result<usize, Compac
             i += 1;
         }
     }
-    // Only a number that might pass f64's range is parsed exactly.
-    if (int_digits as u64).saturating_add(exp) > 300 {
-        let text = core::str::from_utf8(&input[start..i]).unwrap_or("0");
-        if text.parse::<f64>().map_or(true, |v| v.is_infinite()) {
-            return Err(err(JsonErrorKind::NumberOutOfRange, start));
-        }
+    // Only a number that might pass f64's range is checked exactly.
+    if (int_digits as u64).saturating_add(exp) > 300 && overflows_f64(&input[start..i]) {
+        return Err(err(JsonErrorKind::NumberOutOfRange, start));
     }
     out.push(&input[start..i])?;
     Ok(i)
+}
+
+/// The smallest magnitude that rounds to infinity as an f64: halfway
+/// between `f64::MAX` and 2^1024 (2^1024 - 2^970, ties go to even, which is
+/// infinity), all 309 digits.
+const F64_OVERFLOW: &[u8] = b"179769313486231580793728971405303415079934132710037826936173778980444968292764750946649017977587207096330286416692887910946555547851940402630657488671505820681908902000708383676273854845817711531764475730270069855571366959622842914819860834936475292719074168444365510704342711559699508093042880177904174497792";
+
+/// True when a valid JSON number is beyond f64's range (parses to
+/// infinity), decided on its digits: exact, and without the float parser
+/// (kilobytes of code on small targets).
+fn overflows_f64(num: &[u8]) -> bool {
+    let num = num.strip_prefix(b"-").unwrap_or(num);
+    let (mant, exp) = match num.iter().position(|&b| b == b'e' || b == b'E') {
+        Some(p) => (&num[..p], &num[p + 1..]),
+        None => (num, &b""[..]),
+    };
+    let (int, frac) = match mant.iter().position(|&b| b == b'.') {
+        Some(p) => (&mant[..p], &mant[p + 1..]),
+        None => (mant, &b""[..]),
+    };
+    let (neg, exp) = match exp.first() {
+        Some(b'-') => (true, &exp[1..]),
+        Some(b'+') => (false, &exp[1..]),
+        _ => (false, exp),
+    };
+    let e = exp.iter().fold(0i64, |a, &d| {
+        a.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+    });
+    let e = if neg { -e } else { e };
+    // The digits without leading zeros: the value is 0.DIGITS x 10^scale.
+    let digits = || int.iter().chain(frac).copied().skip_while(|&d| d == b'0');
+    let leading = int.len() + frac.len() - digits().count();
+    if digits().all(|d| d == b'0') {
+        return false;
+    }
+    let scale = (int.len() as i64 - leading as i64).saturating_add(e);
+    match scale.cmp(&(F64_OVERFLOW.len() as i64)) {
+        core::cmp::Ordering::Less => false,
+        core::cmp::Ordering::Greater => true,
+        core::cmp::Ordering::Equal => {
+            // Compare digit by digit, the shorter padded with zeros.
+            let mut ds = digits();
+            for &t in F64_OVERFLOW {
+                let d = ds.next().unwrap_or(b'0');
+                if d != t {
+                    return d > t;
+                }
+            }
+            true
+        }
+    }
 }
 
 fn number_err(input: &[u8], i: usize) -> CompactError {
@@ -736,6 +784,54 @@ fn unescaped_eq(esc: &[u8], plain: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    /// The digit-based overflow check agrees with the float parser on
+    /// numbers at and around the boundary, in many spellings.
+    #[test]
+    fn overflow_check_matches_the_float_parser() {
+        use std::format;
+        use std::string::String;
+        let t = core::str::from_utf8(F64_OVERFLOW).unwrap();
+        let mut cases: std::vec::Vec<String> = std::vec::Vec::new();
+        let n = if cfg!(miri) { 12 } else { 40 };
+        for cut in (1..t.len()).step_by(t.len() / n) {
+            let head = &t[..cut];
+            // The boundary's leading digits, rounded down and up.
+            let mut up: std::vec::Vec<u8> = head.as_bytes().to_vec();
+            if let Some(p) = up.iter().rposition(|&d| d != b'9') {
+                up[p] += 1;
+                up.truncate(p + 1);
+            }
+            let up = String::from_utf8(up).unwrap();
+            for d in [head, up.as_str(), t] {
+                let e = 309 - d.len() as i64;
+                cases.push(format!("{d}e{e}"));
+                cases.push(format!("-{d}E+{e}"));
+                cases.push(format!("0.{d}e309"));
+                cases.push(format!("0.000{d}e312"));
+                cases.push(format!("{}.{}e{}", &d[..1], &d[1..], 308));
+                cases.push(format!("{d}0e{}", e - 1));
+            }
+        }
+        cases.push(format!("{t}"));
+        cases.push(format!("{t}.0000001"));
+        cases.push("1797693134862315807937289714053034150799341327100378269361737789804449682927647509466490179775872070963302864166928879109465555478519404026306574886715058206819089020007083836762738548458177115317644757302700698555713669596228429148198608349364752927190741684443655107043427115596995080930428801779041744977919.99".into());
+        for c in [
+            "1e308",
+            "1e309",
+            "9e308",
+            "0e999",
+            "0.0e99999",
+            "1e-99999",
+            "10e307",
+        ] {
+            cases.push(c.into());
+        }
+        for c in &cases {
+            let want = c.parse::<f64>().unwrap().is_infinite();
+            assert_eq!(overflows_f64(c.as_bytes()), want, "{c}");
+        }
+    }
     use super::*;
 
     fn c(s: &str) -> Result<(Kind, std::string::String), CompactError> {

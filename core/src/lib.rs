@@ -48,6 +48,10 @@ mod out;
 mod ring;
 mod sender;
 mod ser;
+// `Arc` needs pointer-sized atomics (not on thumbv6m).
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+mod settings;
+mod stats;
 mod time;
 
 pub use backoff::{Backoff, Rng};
@@ -59,9 +63,16 @@ pub use envelope::{Encoder, Envelope, Stamp, UnixMillis, INPUT_TYPE, NO_META};
 pub use error::{ConfigError, ConfigProblem, EncodeError, ReportError, ServerError, MAX_PROBLEMS};
 pub use event_type::{EventType, TypeFn, TypeName, MAX_TYPE_BYTES};
 pub use json::{JsonError, JsonErrorKind, JsonStr, JsonView, Kind};
+#[cfg(feature = "std")]
+pub use notify::Notice;
 pub use notify::{Level, NetError, Notification};
 pub use out::{Full, Out};
 pub use ring::{Pushed, Ring, RingStats, Storage, Transmit};
 pub use sender::{Action, Sender, SenderConfig, SenderStats, STABLE_AFTER};
 pub use ser::SerError;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+#[doc(hidden)]
+pub use settings::String as __String;
+pub use settings::{EventTypeBuf, Settings};
+pub use stats::{CloseReport, FlushError, Stats};
 pub use time::Instant;

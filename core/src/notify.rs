@@ -196,3 +196,60 @@ impl core::fmt::Display for Notification {
         }
     }
 }
+
+/// A [`Notification`] as an SDK with `std` hands it to its user: the event,
+/// the server's configured name, extra detail and the time (feature `std`).
+#[cfg(feature = "std")]
+#[derive(Debug, Clone)]
+pub struct Notice {
+    /// What happened.
+    pub event: Notification,
+    /// The server concerned, as configured (`host:port`), if any.
+    pub server: Option<std::string::String>,
+    /// Extra detail (for example the OS error text).
+    pub detail: Option<std::string::String>,
+    /// When it happened.
+    pub time: std::time::SystemTime,
+}
+
+#[cfg(feature = "std")]
+impl Notice {
+    /// `event` about `server`, now.
+    pub fn new(
+        event: Notification,
+        server: Option<std::string::String>,
+        detail: Option<std::string::String>,
+    ) -> Self {
+        Notice {
+            event,
+            server,
+            detail,
+            time: std::time::SystemTime::now(),
+        }
+    }
+
+    /// The seed SDK's code (19 connecting, 20 connected, 30 disconnected,
+    /// 40 send failed, 48 buffer full, …).
+    pub fn code(&self) -> u16 {
+        self.event.code()
+    }
+
+    /// How serious it is.
+    pub fn level(&self) -> Level {
+        self.event.level()
+    }
+}
+
+#[cfg(feature = "std")]
+impl core::fmt::Display for Notice {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "[{}] {}", self.code(), self.event)?;
+        if let Some(s) = &self.server {
+            write!(f, " ({s})")?;
+        }
+        if let Some(d) = &self.detail {
+            write!(f, ": {d}")?;
+        }
+        Ok(())
+    }
+}

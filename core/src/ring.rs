@@ -499,6 +499,16 @@ impl<S: Storage> Ring<S> {
         self.note_drop();
     }
 
+    /// Like [`push_with`](Self::push_with) with drop-newest, except that a
+    /// refusal for lack of room is not counted: for a caller that will make
+    /// room (drive the connection) and retry.
+    pub fn try_push_with<F>(&mut self, max: usize, mut encode: F) -> Result<Pushed, ReportError>
+    where
+        F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
+    {
+        self.push_dyn(false, max, &mut encode, false)
+    }
+
     /// Like [`push`](Self::push) with drop-newest, except that a refusal for
     /// lack of room is not counted: for a caller that will wait and retry.
     pub fn try_push(&mut self, record: &[u8]) -> Result<Pushed, ReportError> {

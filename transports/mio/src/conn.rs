@@ -155,6 +155,8 @@ impl Conn {
     /// Drives connect and handshake on a readiness event. `Ok(true)` once
     /// the connection is open; an error when every address failed.
     pub fn advance(&mut self, registry: &Registry) -> Result<bool, Failure> {
+        // Without TLS there is no handshake phase to loop back to.
+        #[cfg_attr(not(feature = "tls"), allow(clippy::never_loop))]
         loop {
             match self.phase {
                 Phase::Connecting => {

@@ -39,8 +39,9 @@ pub use alooma_core::{
     Backoff, ConfigError, Envelope, JsonView, Level, NetError, ReportError, Strategy, TypeName,
     WhenFull,
 };
-pub use builder::{BuildError, Builder, EventType};
+pub use alooma_core::{CloseReport, EventTypeBuf as EventType, FlushError, Stats};
+pub use builder::{BuildError, Builder};
 pub use notify::Notification;
-pub use sdk::{CloseReport, FlushError, Sdk, Stats};
+pub use sdk::Sdk;
 #[cfg(feature = "tls")]
 pub use tls::Tls;

@@ -1,11 +1,12 @@
 //! The handle users hold: `report` (never blocks unless asked to, never
 //! does I/O, never panics), `flush`, `close`, `stats`.
 
-use crate::builder::{Builder, Settings};
+use crate::builder::Builder;
 use crate::driver;
 use crate::notify::{emit, Callback, Notification};
 use alooma_core::{
-    EncodeError, Encoder, Out, ReportError, Ring, Sender, Stamp, UnixMillis, WhenFull, NO_META,
+    CloseReport, EncodeError, Encoder, FlushError, Out, ReportError, Ring, Sender, Settings, Stamp,
+    Stats, UnixMillis, WhenFull, NO_META,
 };
 use serde::Serialize;
 use std::cell::RefCell;
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// What the sender thread and the handles share.
 pub(crate) struct Shared {
     pub s: Settings,
+    pub drop_timeout: Duration,
     pub state: Mutex<State>,
     /// Signalled when records were sent or the sender stopped (flush,
     /// blocking reports, close wait on it).
@@ -53,12 +55,7 @@ impl Shared {
     }
 
     pub fn encoder(&self) -> Encoder<'_> {
-        Encoder {
-            envelope: self.s.envelope,
-            token: &self.s.token,
-            input_label: &self.s.input_label,
-            event_type: self.s.event_type.as_core(),
-        }
+        self.s.encoder()
     }
 
     pub fn server_name(&self, i: usize) -> Option<String> {
@@ -79,72 +76,6 @@ impl Shared {
     }
 }
 
-/// Counters of an [`Sdk`], in events unless named otherwise.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Events accepted into the buffer.
-    pub accepted: u64,
-    /// Events refused as invalid or too large.
-    pub rejected: u64,
-    /// New events refused because the buffer was full.
-    pub dropped_newest: u64,
-    /// Unsent events dropped to make room (`WhenFull::DropOldest`).
-    pub dropped_oldest: u64,
-    /// Events written to a connection (replays included).
-    pub sent: u64,
-    /// Events written again after a lost connection (possible duplicates).
-    pub replayed: u64,
-    /// Events in the buffer not yet sent.
-    pub unsent: u64,
-    /// Buffer bytes in use.
-    pub buffer_used: usize,
-    /// Buffer capacity in bytes.
-    pub buffer_capacity: usize,
-    /// Connection attempts.
-    pub connects: u64,
-    /// Failed connection attempts.
-    pub connect_failures: u64,
-    /// Established connections later lost.
-    pub disconnects: u64,
-    /// Bytes written to connections.
-    pub bytes_sent: u64,
-    /// Times the sender thread woke up.
-    pub wakeups: u64,
-}
-
-/// What [`Sdk::close`] achieved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CloseReport {
-    /// Events written to a collector (each counted once).
-    pub delivered: u64,
-    /// Events still buffered when the deadline passed: not delivered.
-    pub unsent: u64,
-    /// Events dropped for lack of room (newest refused plus oldest dropped).
-    pub dropped: u64,
-    /// Events refused as invalid or too large.
-    pub rejected: u64,
-    /// Events sent more than once after lost connections (the collector may
-    /// hold duplicates; `@uuid` tells them apart).
-    pub replayed: u64,
-    /// True when everything was sent and the last connection closed cleanly.
-    pub clean: bool,
-}
-
-/// `flush` did not finish in time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FlushError {
-    /// The deadline passed with events still unsent.
-    #[error("flush timed out with {unsent} events unsent")]
-    Timeout {
-        /// Events not yet sent.
-        unsent: u64,
-    },
-    /// The SDK is closed.
-    #[error("the SDK is closed")]
-    Closed,
-}
-
 struct Handle {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -153,7 +84,7 @@ struct Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
-        let t = self.shared.s.drop_timeout;
+        let t = self.shared.drop_timeout;
         close(&self.shared, &self.thread, &self.report, t);
     }
 }
@@ -232,6 +163,7 @@ impl Sdk {
                 done: false,
             }),
             s: b.s,
+            drop_timeout: b.drop_timeout,
             progress: Condvar::new(),
             waiters: AtomicUsize::new(0),
             waker,
@@ -485,24 +417,12 @@ impl Sdk {
     pub fn stats(&self) -> Stats {
         let sh = &*self.h.shared;
         let st = sh.lock();
-        let r = st.ring.stats();
-        let s = st.sender.stats();
-        Stats {
-            accepted: r.accepted,
-            rejected: sh.rejected.load(Ordering::Relaxed),
-            dropped_newest: r.dropped_newest,
-            dropped_oldest: r.dropped_oldest,
-            sent: r.sent,
-            replayed: r.replayed,
-            unsent: r.unsent,
-            buffer_used: r.bytes_used,
-            buffer_capacity: r.capacity,
-            connects: s.connects,
-            connect_failures: s.connect_failures,
-            disconnects: s.disconnects,
-            bytes_sent: s.bytes_sent,
-            wakeups: sh.wakeups.load(Ordering::Relaxed),
-        }
+        Stats::new(
+            st.ring.stats(),
+            st.sender.stats(),
+            sh.rejected.load(Ordering::Relaxed),
+            sh.wakeups.load(Ordering::Relaxed),
+        )
     }
 
     /// True while connected to a collector.
@@ -561,15 +481,11 @@ fn close(
         }
     }
     let st = sh.lock();
-    let r = st.ring.stats();
-    let out = CloseReport {
-        delivered: r.accepted - r.dropped_oldest - r.unsent,
-        unsent: r.unsent,
-        dropped: r.dropped_newest + r.dropped_oldest,
-        rejected: sh.rejected.load(Ordering::Relaxed),
-        replayed: r.replayed,
-        clean: st.sender.is_closed(),
-    };
+    let out = CloseReport::new(
+        st.ring.stats(),
+        sh.rejected.load(Ordering::Relaxed),
+        st.sender.is_closed(),
+    );
     *rep = Some(out);
     out
 }

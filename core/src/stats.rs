@@ -1,0 +1,109 @@
+//! What an SDK tells its user about itself: counters ([`Stats`]), the
+//! outcome of a close ([`CloseReport`]) and of a flush ([`FlushError`]),
+//! the same for every transport.
+
+use crate::ring::RingStats;
+use crate::sender::SenderStats;
+
+/// Counters of an SDK, in events unless named otherwise.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Events accepted into the buffer.
+    pub accepted: u64,
+    /// Events refused as invalid or too large.
+    pub rejected: u64,
+    /// New events refused because the buffer was full.
+    pub dropped_newest: u64,
+    /// Unsent events dropped to make room (`WhenFull::DropOldest`).
+    pub dropped_oldest: u64,
+    /// Events written to a connection (replays included).
+    pub sent: u64,
+    /// Events written again after a lost connection (possible duplicates).
+    pub replayed: u64,
+    /// Events in the buffer not yet sent.
+    pub unsent: u64,
+    /// Buffer bytes in use.
+    pub buffer_used: usize,
+    /// Buffer capacity in bytes.
+    pub buffer_capacity: usize,
+    /// Connection attempts.
+    pub connects: u64,
+    /// Failed connection attempts.
+    pub connect_failures: u64,
+    /// Established connections later lost.
+    pub disconnects: u64,
+    /// Bytes written to connections.
+    pub bytes_sent: u64,
+    /// Times the driver woke up to do work (a thread's wakeups, or a
+    /// guest's non-idle polls).
+    pub wakeups: u64,
+}
+
+impl Stats {
+    /// Combines the ring's and the sender's counters with the SDK's own.
+    pub fn new(ring: RingStats, sender: SenderStats, rejected: u64, wakeups: u64) -> Self {
+        Stats {
+            accepted: ring.accepted,
+            rejected,
+            dropped_newest: ring.dropped_newest,
+            dropped_oldest: ring.dropped_oldest,
+            sent: ring.sent,
+            replayed: ring.replayed,
+            unsent: ring.unsent,
+            buffer_used: ring.bytes_used,
+            buffer_capacity: ring.capacity,
+            connects: sender.connects,
+            connect_failures: sender.connect_failures,
+            disconnects: sender.disconnects,
+            bytes_sent: sender.bytes_sent,
+            wakeups,
+        }
+    }
+}
+
+/// What closing an SDK achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseReport {
+    /// Events written to a collector (each counted once).
+    pub delivered: u64,
+    /// Events still buffered when the deadline passed: not delivered.
+    pub unsent: u64,
+    /// Events dropped for lack of room (newest refused plus oldest dropped).
+    pub dropped: u64,
+    /// Events refused as invalid or too large.
+    pub rejected: u64,
+    /// Events sent more than once after lost connections (the collector may
+    /// hold duplicates; `@uuid` tells them apart).
+    pub replayed: u64,
+    /// True when everything was sent and the last connection closed cleanly.
+    pub clean: bool,
+}
+
+impl CloseReport {
+    /// The report for a ring in this state; `clean` when the sender closed.
+    pub fn new(ring: RingStats, rejected: u64, clean: bool) -> Self {
+        CloseReport {
+            delivered: ring.accepted - ring.dropped_oldest - ring.unsent,
+            unsent: ring.unsent,
+            dropped: ring.dropped_newest + ring.dropped_oldest,
+            rejected,
+            replayed: ring.replayed,
+            clean,
+        }
+    }
+}
+
+/// A flush did not finish in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FlushError {
+    /// The deadline passed with events still unsent.
+    #[error("flush timed out with {unsent} events unsent")]
+    Timeout {
+        /// Events not yet sent.
+        unsent: u64,
+    },
+    /// The SDK is closed.
+    #[error("the SDK is closed")]
+    Closed,
+}

@@ -1,0 +1,399 @@
+//! The Wasm SDK under a real runtime: guests built for wasm32-wasip2 run
+//! under the wasmtime CLI (48.0.8) and report to loopback collectors.
+//! A program delivers 10,000 events (and again across a collector restart);
+//! the edge-function component answers 200 curl requests under
+//! `wasmtime serve`, with and without instance reuse; a runtime that denies
+//! sockets or name lookup gets a clear notification and no trap.
+
+use alooma_tests::collector::Collector;
+use alooma_tests::{check_all_arrived, closed_port, require_tool, split_record, wait_until};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const WASMTIME: &str = "48.0.8";
+const INSTALL: &str = "cargo install wasmtime-cli@48.0.8 --locked";
+
+fn require_wasmtime() {
+    require_tool("wasmtime", INSTALL);
+    let v = Command::new("wasmtime").arg("--version").output().unwrap();
+    let v = String::from_utf8_lossy(&v.stdout);
+    assert!(
+        v.contains(WASMTIME),
+        "wasmtime {WASMTIME} is needed, found {v}; install it with: {INSTALL}"
+    );
+}
+
+/// The guests, built once per test run (their own target directory: the
+/// outer cargo holds the default one's lock).
+fn guests() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let target = root.join("target/wasm-tests");
+        let build = |what: &[&str]| {
+            let st = Command::new(env!("CARGO"))
+                .args([
+                    "build",
+                    "-q",
+                    "--profile",
+                    "wasm",
+                    "--target",
+                    "wasm32-wasip2",
+                ])
+                .args(what)
+                .env("CARGO_TARGET_DIR", &target)
+                .current_dir(&root)
+                .status()
+                .expect("cargo runs");
+            assert!(
+                st.success(),
+                "building the guests failed (needs: rustup target add wasm32-wasip2)"
+            );
+        };
+        build(&["-p", "alooma-wasm", "--example", "deliver"]);
+        build(&["-p", "alooma-edge-function"]);
+        target.join("wasm32-wasip2/wasm")
+    })
+}
+
+fn deliver_wasm() -> PathBuf {
+    guests().join("examples/deliver.wasm")
+}
+
+/// Waits for a child at most `limit`, killing it after; its output.
+fn finish(mut child: Child, limit: Duration) -> Output {
+    let end = Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > end {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn run_deliver(flags: &[&str], args: &[String], limit: Duration) -> (bool, String) {
+    require_wasmtime();
+    let child = Command::new("wasmtime")
+        .arg("run")
+        .args(flags)
+        .arg(deliver_wasm())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = finish(child, limit);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The guest's `close:` line as `key=value` pairs.
+fn close_line(out: &str) -> Vec<(String, String)> {
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("close: "))
+        .unwrap_or_else(|| panic!("no close report in:\n{out}"));
+    line.split(' ')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn field<'a>(kv: &'a [(String, String)], k: &str) -> &'a str {
+    kv.iter()
+        .find(|(key, _)| key == k)
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {k} in {kv:?}"))
+}
+
+fn check_readings(lines: &[String]) {
+    let kinds = ["temperature", "humidity", "pressure"];
+    for l in lines {
+        let (ev, meta) = split_record(l);
+        let i = ev["i"].as_u64().unwrap();
+        assert_eq!(ev["kind"], kinds[i as usize % 3], "{l}");
+        assert_eq!(ev["value"].as_f64().unwrap(), i as f64 / 4.0, "{l}");
+        assert_eq!(meta["input_label"], "Rust SDK", "{l}");
+        assert_eq!(meta["token"], "wasm-test", "{l}");
+    }
+}
+
+#[test]
+fn guest_delivers_10000_events_in_order() {
+    let c = Collector::start();
+    let n = 10_000u64;
+    let (ok, out) = run_deliver(
+        &["-S", "inherit-network=y"],
+        &[c.server(), n.to_string()],
+        Duration::from_secs(120),
+    );
+    assert!(ok, "guest failed:\n{out}");
+    let kv = close_line(&out);
+    assert_eq!(field(&kv, "delivered"), n.to_string(), "{out}");
+    assert_eq!(field(&kv, "unsent"), "0", "{out}");
+    assert_eq!(field(&kv, "clean"), "true", "{out}");
+    assert!(wait_until(Duration::from_secs(10), || c.count() as u64 >= n));
+    let conns = c.connections();
+    assert_eq!(conns.len(), 1, "one connection expected");
+    assert_eq!(check_all_arrived(&conns, n), 0);
+    assert_eq!(conns[0].len() as u64, n);
+    check_readings(&conns[0]);
+}
+
+#[test]
+fn guest_loses_nothing_when_the_collector_restarts() {
+    require_wasmtime();
+    let c = Collector::start();
+    let n = 10_000u64;
+    // 15 ms pause every 100 events: the run lasts about 1.5 s.
+    let mut child = Command::new("wasmtime")
+        .args(["run", "-S", "inherit-network=y"])
+        .arg(deliver_wasm())
+        .args([c.server(), n.to_string(), "15".into()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let seen = wait_until(Duration::from_secs(60), || c.count() >= 2000);
+    if !seen {
+        let _ = child.kill();
+        let mut err = String::new();
+        let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+        panic!("the guest never got going: {err}");
+    }
+    let addr = c.kill();
+    std::thread::sleep(Duration::from_millis(300));
+    let c = Collector::on(addr);
+    let out = finish(child, Duration::from_secs(120));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "guest failed:\n{text}");
+    let kv = close_line(&text);
+    assert_eq!(field(&kv, "unsent"), "0", "{text}");
+    assert_eq!(field(&kv, "delivered"), n.to_string(), "{text}");
+    assert!(
+        field(&kv, "connects").parse::<u64>().unwrap() >= 2,
+        "{text}"
+    );
+    assert!(
+        text.contains("notice: [30]") || text.contains("notice: [40]"),
+        "{text}"
+    );
+    assert!(wait_until(Duration::from_secs(10), || c.count() as u64 >= n));
+    // Everything the lost connection carried is replayed (it is under the
+    // replay limit), so the new collector alone has every event.
+    let conns = c.connections();
+    let dups = check_all_arrived(&conns, n);
+    let replayed: u64 = field(&kv, "replayed").parse().unwrap();
+    assert!(dups <= replayed, "{dups} duplicates, {replayed} replayed");
+    for conn in &conns {
+        check_readings(conn);
+    }
+}
+
+#[test]
+fn denied_sockets_are_notified_and_nothing_traps() {
+    let port = closed_port();
+    let (ok, out) = run_deliver(
+        &[],
+        &[
+            format!("127.0.0.1:{port}"),
+            "50".into(),
+            "0".into(),
+            "300".into(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(ok, "the guest must exit normally:\n{out}");
+    assert!(
+        !out.contains("panicked") && !out.contains("wasm trap"),
+        "{out}"
+    );
+    assert!(
+        out.contains("network access denied") && out.contains("-S inherit-network=y"),
+        "no clear notification:\n{out}"
+    );
+    let kv = close_line(&out);
+    assert_eq!(field(&kv, "delivered"), "0", "{out}");
+    assert_eq!(field(&kv, "unsent"), "50", "events stay buffered:\n{out}");
+    assert_eq!(field(&kv, "dropped"), "0", "{out}");
+}
+
+#[test]
+fn denied_name_lookup_is_notified() {
+    let c = Collector::start();
+    let server = format!("localhost:{}", c.addr.port());
+    let (ok, out) = run_deliver(
+        &["-S", "inherit-network=y"],
+        &[server.clone(), "20".into(), "0".into(), "300".into()],
+        Duration::from_secs(60),
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("-S allow-ip-name-lookup=y"),
+        "no clear notification:\n{out}"
+    );
+    assert_eq!(field(&close_line(&out), "unsent"), "20", "{out}");
+    assert_eq!(c.count(), 0);
+    // Granted, the same name resolves; each address is tried in turn (the
+    // collector listens on 127.0.0.1 only).
+    let (ok, out) = run_deliver(
+        &["-S", "inherit-network=y", "-S", "allow-ip-name-lookup=y"],
+        &[server, "20".into()],
+        Duration::from_secs(60),
+    );
+    assert!(ok, "{out}");
+    assert_eq!(field(&close_line(&out), "delivered"), "20", "{out}");
+    assert!(wait_until(Duration::from_secs(5), || c.count() >= 20));
+    assert_eq!(check_all_arrived(&c.connections(), 20), 0);
+}
+
+/// `wasmtime serve` on a free loopback port, killed on drop.
+struct Serve {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(collector: &str, reuse: Option<u32>) -> Serve {
+    require_wasmtime();
+    require_tool("curl", "apt-get install -y curl");
+    let port = closed_port();
+    let mut cmd = Command::new("wasmtime");
+    cmd.args(["serve", "-S", "cli=y", "-S", "inherit-network=y"])
+        .arg(format!("--addr=127.0.0.1:{port}"))
+        .arg(format!("--env=ALOOMA_SERVER={collector}"));
+    if let Some(n) = reuse {
+        cmd.arg(format!("--max-instance-reuse-count={n}"));
+    }
+    let child = cmd
+        .arg(guests().join("alooma_edge_function.wasm"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let s = Serve { child, port };
+    let up = wait_until(Duration::from_secs(60), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "wasmtime serve did not start on port {port}");
+    s
+}
+
+fn curl(port: u16, method: &str, paths: &[String]) -> Vec<String> {
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}\\n",
+        "-X",
+        method,
+    ]);
+    for p in paths {
+        cmd.arg(format!("http://127.0.0.1:{port}{p}"));
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "curl failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+fn edge_function(reuse: Option<u32>) {
+    let c = Collector::start();
+    let s = serve(&c.server(), reuse);
+    let get: Vec<String> = (0..150)
+        .map(|i| {
+            if i % 10 == 9 {
+                format!("/missing/{i}")
+            } else {
+                format!("/item/{i}?q={i}")
+            }
+        })
+        .collect();
+    let post: Vec<String> = (150..200).map(|i| format!("/submit/{i}")).collect();
+    let mut codes = curl(s.port, "GET", &get);
+    codes.extend(curl(s.port, "POST", &post));
+    assert_eq!(codes.len(), 200);
+    assert_eq!(
+        codes.iter().filter(|c| *c == "404").count(),
+        15,
+        "{codes:?}"
+    );
+    assert_eq!(
+        codes.iter().filter(|c| *c == "200").count(),
+        185,
+        "{codes:?}"
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || c.count() >= 200),
+        "{} of 200 events arrived",
+        c.count()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let lines = c.lines();
+    assert_eq!(lines.len(), 200, "one event per request");
+    let mut paths = Vec::new();
+    let mut most = 0;
+    for l in &lines {
+        let (ev, meta) = split_record(l);
+        assert_eq!(ev["kind"], "request", "{l}");
+        assert_eq!(meta["input_label"], "edge", "{l}");
+        let path = ev["path"].as_str().unwrap().to_string();
+        let want = if path.starts_with("/missing") {
+            404
+        } else {
+            200
+        };
+        assert_eq!(ev["status"], want, "{l}");
+        let method = if path.starts_with("/submit") {
+            "POST"
+        } else {
+            "GET"
+        };
+        assert_eq!(ev["method"], method, "{l}");
+        assert!(ev["latency_us"].is_u64(), "{l}");
+        most = most.max(ev["instance_requests"].as_u64().unwrap());
+        paths.push(path);
+    }
+    paths.sort();
+    let mut want: Vec<String> = get.iter().chain(&post).cloned().collect();
+    want.sort();
+    assert_eq!(paths, want);
+    match reuse {
+        // A new instance per request: each connects, sends, is flushed.
+        None => assert_eq!(most, 1),
+        // Sequential requests reuse one instance and its connection.
+        Some(_) => {
+            assert!(most > 1, "no instance served twice");
+            assert!(c.connections().len() < 200, "connections were not reused");
+        }
+    }
+}
+
+#[test]
+fn edge_function_new_instance_per_request() {
+    edge_function(None);
+}
+
+#[test]
+fn edge_function_with_instance_reuse() {
+    edge_function(Some(1000));
+}

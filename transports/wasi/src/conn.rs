@@ -1,0 +1,324 @@
+//! One connection over WASI Preview 2 sockets, never blocking: name lookup,
+//! connect to each address in turn, then writes on the output stream and
+//! end-of-stream seen on the input stream.
+
+use alooma_core::NetError;
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use wasi::io::poll::Pollable;
+use wasi::io::streams::{InputStream, OutputStream, StreamError};
+use wasi::sockets::ip_name_lookup::{resolve_addresses, ResolveAddressStream};
+use wasi::sockets::network::{
+    ErrorCode, IpAddress, IpAddressFamily, IpSocketAddress, Ipv4SocketAddress, Ipv6SocketAddress,
+    Network,
+};
+use wasi::sockets::tcp::{ShutdownType, TcpSocket};
+use wasi::sockets::tcp_create_socket::create_tcp_socket;
+
+/// Why a connection failed: the kind the sender understands, and the
+/// runtime's own words for the user.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The kind.
+    pub kind: NetError,
+    /// What the runtime said, with a hint where one helps.
+    pub detail: String,
+}
+
+impl Failure {
+    fn code(e: ErrorCode, what: &str) -> Self {
+        let kind = match e {
+            ErrorCode::AccessDenied => NetError::Denied,
+            ErrorCode::ConnectionRefused => NetError::Refused,
+            ErrorCode::ConnectionReset | ErrorCode::ConnectionAborted => NetError::Reset,
+            ErrorCode::Timeout => NetError::TimedOut,
+            ErrorCode::RemoteUnreachable => NetError::Unreachable,
+            ErrorCode::NameUnresolvable
+            | ErrorCode::TemporaryResolverFailure
+            | ErrorCode::PermanentResolverFailure => NetError::NameLookup,
+            _ => NetError::Other,
+        };
+        let hint = match (e, what) {
+            (ErrorCode::AccessDenied, "name lookup") => {
+                " (the runtime denies name lookup: wasmtime needs -S allow-ip-name-lookup=y)"
+            }
+            (ErrorCode::AccessDenied, _) => {
+                " (the runtime denies sockets: wasmtime needs -S inherit-network=y)"
+            }
+            _ => "",
+        };
+        Failure {
+            kind,
+            detail: format!("{what}: {}{hint}", e.name()),
+        }
+    }
+
+    fn other(detail: &str) -> Self {
+        Failure {
+            kind: NetError::Other,
+            detail: detail.into(),
+        }
+    }
+
+    /// A stream error (end of stream included).
+    pub fn stream(e: StreamError) -> Self {
+        match e {
+            StreamError::Closed => Failure {
+                kind: NetError::PeerClosed,
+                detail: "closed by the peer".into(),
+            },
+            StreamError::LastOperationFailed(err) => {
+                let text = err.to_debug_string();
+                // WASI 0.2 gives streams' errors as text only.
+                let has = |w: &str| {
+                    text.as_bytes()
+                        .windows(w.len())
+                        .any(|x| x.eq_ignore_ascii_case(w.as_bytes()))
+                };
+                let kind = if has("reset") || has("broken pipe") {
+                    NetError::Reset
+                } else if has("timed out") {
+                    NetError::TimedOut
+                } else {
+                    NetError::Other
+                };
+                Failure { kind, detail: text }
+            }
+        }
+    }
+}
+
+enum Phase {
+    /// Waiting for the runtime's resolver.
+    Resolving(ResolveAddressStream),
+    /// Waiting for the socket to connect to the address last taken.
+    Connecting(TcpSocket),
+    /// Between phases, or after every address failed.
+    Gone,
+    /// Connected. Fields drop in order: the streams before their socket,
+    /// as WASI requires of child resources.
+    Open {
+        input: InputStream,
+        output: OutputStream,
+        socket: TcpSocket,
+    },
+}
+
+/// A connection in progress or open.
+pub struct Conn {
+    phase: Phase,
+    port: u16,
+    addrs: VecDeque<IpAddress>,
+    last: Option<Failure>,
+}
+
+fn to_wasi(ip: IpAddr) -> IpAddress {
+    match ip {
+        IpAddr::V4(a) => {
+            let [a, b, c, d] = a.octets();
+            IpAddress::Ipv4((a, b, c, d))
+        }
+        IpAddr::V6(a) => {
+            let [a, b, c, d, e, f, g, h] = a.segments();
+            IpAddress::Ipv6((a, b, c, d, e, f, g, h))
+        }
+    }
+}
+
+impl Conn {
+    /// Starts connecting to `host:port`: an IP literal directly, a name
+    /// after the runtime resolved it.
+    pub fn start(network: &Network, host: &str, port: u16) -> Result<Conn, Failure> {
+        let literal = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = literal.parse::<IpAddr>() {
+            let mut c = Conn {
+                phase: Phase::Gone,
+                port,
+                addrs: VecDeque::from([to_wasi(ip)]),
+                last: None,
+            };
+            c.connect_next(network)?;
+            return Ok(c);
+        }
+        let lookup =
+            resolve_addresses(network, host).map_err(|e| Failure::code(e, "name lookup"))?;
+        Ok(Conn {
+            phase: Phase::Resolving(lookup),
+            port,
+            addrs: VecDeque::new(),
+            last: None,
+        })
+    }
+
+    fn connect_next(&mut self, network: &Network) -> Result<(), Failure> {
+        while let Some(ip) = self.addrs.pop_front() {
+            let (family, addr) = match ip {
+                IpAddress::Ipv4(address) => (
+                    IpAddressFamily::Ipv4,
+                    IpSocketAddress::Ipv4(Ipv4SocketAddress {
+                        port: self.port,
+                        address,
+                    }),
+                ),
+                IpAddress::Ipv6(address) => (
+                    IpAddressFamily::Ipv6,
+                    IpSocketAddress::Ipv6(Ipv6SocketAddress {
+                        port: self.port,
+                        flow_info: 0,
+                        address,
+                        scope_id: 0,
+                    }),
+                ),
+            };
+            let socket = match create_tcp_socket(family) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.last = Some(Failure::code(e, "socket"));
+                    continue;
+                }
+            };
+            let _ = socket.set_keep_alive_enabled(true);
+            match socket.start_connect(network, addr) {
+                Ok(()) => {
+                    self.phase = Phase::Connecting(socket);
+                    return Ok(());
+                }
+                Err(e) => self.last = Some(Failure::code(e, "connect")),
+            }
+        }
+        self.phase = Phase::Gone;
+        Err(self.last.clone().unwrap_or(Failure {
+            kind: NetError::NameLookup,
+            detail: "name lookup: no address".into(),
+        }))
+    }
+
+    /// Moves the attempt forward without blocking. `Ok(true)` once open;
+    /// an error when every address failed.
+    pub fn advance(&mut self, network: &Network) -> Result<bool, Failure> {
+        loop {
+            match &self.phase {
+                Phase::Open { .. } => return Ok(true),
+                Phase::Gone => {
+                    return Err(self.last.clone().unwrap_or(Failure::other("no connection")))
+                }
+                Phase::Resolving(lookup) => match lookup.resolve_next_address() {
+                    Ok(Some(ip)) => self.addrs.push_back(ip),
+                    Ok(None) => {
+                        self.connect_next(network)?;
+                    }
+                    Err(ErrorCode::WouldBlock) => return Ok(false),
+                    Err(e) => return Err(Failure::code(e, "name lookup")),
+                },
+                Phase::Connecting(socket) => match socket.finish_connect() {
+                    Ok((input, output)) => {
+                        if let Phase::Connecting(socket) =
+                            std::mem::replace(&mut self.phase, Phase::Gone)
+                        {
+                            self.phase = Phase::Open {
+                                input,
+                                output,
+                                socket,
+                            };
+                        }
+                        return Ok(true);
+                    }
+                    Err(ErrorCode::WouldBlock) => return Ok(false),
+                    Err(e) => {
+                        self.last = Some(Failure::code(e, "connect"));
+                        self.connect_next(network)?;
+                    }
+                },
+            }
+        }
+    }
+}
+
+/// Most bytes read (and discarded) per check for end of stream: collectors
+/// send nothing, so this only drains the unexpected.
+const READ_CHUNK: u64 = 4096;
+
+impl Conn {
+    fn open(&self) -> Result<(&InputStream, &OutputStream), Failure> {
+        match &self.phase {
+            Phase::Open { input, output, .. } => Ok((input, output)),
+            _ => Err(Failure::other("not connected")),
+        }
+    }
+
+    /// The pollables worth waiting on: the resolver or the connect while
+    /// opening; once open, the input stream (end of stream) and, when
+    /// `output` is asked for, the output stream (room to write, flush done).
+    pub fn pollables(&self, output: bool) -> Vec<Pollable> {
+        match &self.phase {
+            Phase::Resolving(lookup) => vec![lookup.subscribe()],
+            Phase::Connecting(socket) => vec![socket.subscribe()],
+            Phase::Open {
+                input, output: out, ..
+            } => {
+                let mut v = vec![input.subscribe()];
+                if output {
+                    v.push(out.subscribe());
+                }
+                v
+            }
+            Phase::Gone => Vec::new(),
+        }
+    }
+
+    /// Reads whatever arrived (and drops it); an error once the peer has
+    /// closed or the connection failed.
+    pub fn check_peer(&self) -> Result<(), Failure> {
+        let (input, _) = self.open()?;
+        for _ in 0..16 {
+            match input.read(READ_CHUNK) {
+                Ok(b) if b.is_empty() => return Ok(()),
+                Ok(_) => continue,
+                Err(e) => return Err(Failure::stream(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes as much of `first` then `second` as the stream takes now
+    /// without blocking; returns how much (0: no room now).
+    pub fn write(&self, first: &[u8], second: &[u8]) -> Result<usize, Failure> {
+        let (_, output) = self.open()?;
+        let room = output.check_write().map_err(Failure::stream)?;
+        let room = usize::try_from(room).unwrap_or(usize::MAX);
+        let a = first.len().min(room);
+        if a > 0 {
+            output.write(&first[..a]).map_err(Failure::stream)?;
+        }
+        let b = second.len().min(room - a);
+        if b > 0 {
+            output.write(&second[..b]).map_err(Failure::stream)?;
+        }
+        Ok(a + b)
+    }
+
+    /// True when the output stream takes bytes now (and so any flush asked
+    /// for has completed).
+    pub fn writable(&self) -> Result<bool, Failure> {
+        let (_, output) = self.open()?;
+        output.check_write().map(|n| n > 0).map_err(Failure::stream)
+    }
+
+    /// Asks the runtime to hand everything written to the OS; done when
+    /// [`writable`](Self::writable) says so.
+    pub fn start_flush(&self) -> Result<(), Failure> {
+        let (_, output) = self.open()?;
+        output.flush().map_err(Failure::stream)
+    }
+
+    /// Ends the connection: no more writes (the peer reads end of stream),
+    /// then drops streams and socket.
+    pub fn shutdown(self) -> Result<(), Failure> {
+        match &self.phase {
+            Phase::Open { socket, .. } => socket
+                .shutdown(ShutdownType::Both)
+                .map_err(|e| Failure::code(e, "shutdown")),
+            _ => Err(Failure::other("not connected")),
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The Alooma event SDK for Wasm guests on `wasm32-wasip2`: WASI programs
+//! and edge functions (`wasi:http` components) under wasmtime or any
+//! WASI 0.2 runtime that grants TCP sockets.
+//!
+//! The builder and `report` API are the native SDK's (`alooma-mio`). What
+//! differs is who moves the bytes: a guest has no threads, so
+//! [`Sdk::report`] only buffers, [`Sdk::poll`] sends what it can without
+//! blocking, and [`Sdk::flush`] / [`Sdk::close`] block until done or a
+//! deadline.
+//!
+//! ```no_run
+//! use alooma_wasm::Sdk;
+//! use std::time::Duration;
+//!
+//! let mut sdk = Sdk::builder()
+//!     .token("my-token")
+//!     .server("127.0.0.1:5001")
+//!     .build()
+//!     .expect("valid settings");
+//! sdk.report(&serde_json::json!({"user": "ann", "clicks": 3})).unwrap();
+//! sdk.poll(); // sends what it can, never blocks
+//! let report = sdk.close(Duration::from_secs(2));
+//! assert_eq!(report.unsent, 0);
+//! ```
+//!
+//! # In an edge function
+//!
+//! wasmtime (`wasmtime serve -S cli=y -S inherit-network=y`) makes a new
+//! instance per request by default, and keeps one for several requests with
+//! `--max-instance-reuse-count N`. Keep the SDK in a `thread_local` so a
+//! reused instance keeps its connection, report during the request, send
+//! the response, finish its body, then flush with what is left of the
+//! request's time budget: the client is not kept waiting (like `waitUntil`
+//! elsewhere), and the event is with the OS before the instance can go.
+//!
+//! ```ignore
+//! thread_local! {
+//!     static SDK: RefCell<Option<Sdk>> = const { RefCell::new(None) };
+//! }
+//! // … in `handle`: set and finish the response, then
+//! SDK.with_borrow_mut(|s| s.as_mut().map(|s| s.flush(Duration::from_millis(500))));
+//! ```
+//! (`examples/edge-function` is a complete component.)
+//!
+//! # Permissions
+//!
+//! Runtimes grant sockets explicitly: wasmtime needs `-S inherit-network=y`,
+//! and `-S allow-ip-name-lookup=y` for server names rather than IP
+//! addresses. Denied, every attempt is notified as a connect failure with
+//! [`NetError::Denied`] and a detail naming the flag; events stay buffered
+//! (and are counted unsent by `close`). Nothing traps or panics.
+
+mod builder;
+mod sdk;
+
+pub use alooma_core::{
+    Backoff, CloseReport, ConfigError, Envelope, EventTypeBuf as EventType, FlushError, JsonView,
+    Level, NetError, Notice as Notification, ReportError, Stats, Strategy, TypeName, WhenFull,
+};
+pub use builder::{BuildError, Builder};
+pub use sdk::Sdk;
