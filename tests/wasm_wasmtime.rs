@@ -170,7 +170,9 @@ fn guest_loses_nothing_when_the_collector_restarts() {
         let _ = child.stderr.take().unwrap().read_to_string(&mut err);
         panic!("the guest never got going: {err}");
     }
+    let before = c.count();
     let addr = c.kill();
+    assert!(before < n as usize, "the guest finished before the restart");
     std::thread::sleep(Duration::from_millis(300));
     let c = Collector::on(addr);
     let out = finish(child, Duration::from_secs(120));
@@ -296,22 +298,16 @@ fn serve(collector: &str, reuse: Option<u32>) -> Serve {
 
 fn curl(port: u16, method: &str, paths: &[String]) -> Vec<String> {
     let mut cmd = Command::new("curl");
-    cmd.args([
-        "-s",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}\\n",
-        "-X",
-        method,
-    ]);
+    cmd.args(["-s", "-w", "code:%{http_code}\\n", "-X", method]);
     for p in paths {
         cmd.arg(format!("http://127.0.0.1:{port}{p}"));
     }
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "curl failed: {out:?}");
+    // Bodies and codes interleave on stdout; the codes have a prefix.
     String::from_utf8_lossy(&out.stdout)
         .lines()
+        .filter_map(|l| l.strip_prefix("code:"))
         .map(String::from)
         .collect()
 }

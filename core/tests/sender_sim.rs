@@ -71,9 +71,8 @@ fn ring(cap: usize) -> Ring<Box<[u8]>> {
 
 impl Sim {
     fn new(seed: u64, peers: Vec<Peer>, strategy: Strategy, backoff: Backoff, batch: usize) -> Sim {
-        let servers: Vec<&'static str> = (0..peers.len()).map(|_| "127.0.0.1:1").collect();
-        let servers: &'static [&'static str] = Box::leak(servers.into_boxed_slice());
-        let mut cfg = Config::new("t", servers);
+        let servers: Vec<&str> = (0..peers.len()).map(|_| "127.0.0.1:1").collect();
+        let mut cfg = Config::new("t", &servers);
         cfg.strategy = strategy;
         cfg.backoff = backoff;
         cfg.batch_bytes = batch;

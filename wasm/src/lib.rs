@@ -33,12 +33,27 @@
 //! request's time budget: the client is not kept waiting (like `waitUntil`
 //! elsewhere), and the event is with the OS before the instance can go.
 //!
-//! ```ignore
+//! ```no_run
+//! use alooma_wasm::Sdk;
+//! use std::cell::RefCell;
+//! use std::time::Duration;
+//!
 //! thread_local! {
 //!     static SDK: RefCell<Option<Sdk>> = const { RefCell::new(None) };
 //! }
-//! // … in `handle`: set and finish the response, then
-//! SDK.with_borrow_mut(|s| s.as_mut().map(|s| s.flush(Duration::from_millis(500))));
+//!
+//! /// Called once the response body is finished.
+//! fn after_response(event: &serde_json::Value) {
+//!     SDK.with_borrow_mut(|slot| {
+//!         if slot.is_none() {
+//!             *slot = Sdk::builder().token("t").server("10.0.0.5:5001").build().ok();
+//!         }
+//!         if let Some(sdk) = slot.as_mut() {
+//!             let _ = sdk.report(event);
+//!             let _ = sdk.flush(Duration::from_millis(500));
+//!         }
+//!     });
+//! }
 //! ```
 //! (`examples/edge-function` is a complete component.)
 //!

@@ -42,6 +42,10 @@ impl Failure {
             (ErrorCode::AccessDenied, "name lookup") => {
                 " (the runtime denies name lookup: wasmtime needs -S allow-ip-name-lookup=y)"
             }
+            // wasmtime answers a lookup it does not allow this way.
+            (ErrorCode::PermanentResolverFailure, _) => {
+                " (wasmtime reports a denied lookup this way: it needs -S allow-ip-name-lookup=y)"
+            }
             (ErrorCode::AccessDenied, _) => {
                 " (the runtime denies sockets: wasmtime needs -S inherit-network=y)"
             }
@@ -68,7 +72,10 @@ impl Failure {
                 detail: "closed by the peer".into(),
             },
             StreamError::LastOperationFailed(err) => {
-                let text = err.to_debug_string();
+                // The runtime's debug text; wasmtime appends a backtrace
+                // when RUST_BACKTRACE is set: the first line says it all.
+                let full = err.to_debug_string();
+                let text = full.lines().next().unwrap_or("stream error").to_string();
                 // WASI 0.2 gives streams' errors as text only.
                 let has = |w: &str| {
                     text.as_bytes()
