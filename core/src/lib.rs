@@ -73,6 +73,7 @@ pub use ser::SerError;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 #[doc(hidden)]
 pub use settings::String as __String;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub use settings::{EventTypeBuf, Settings};
 pub use stats::{CloseReport, FlushError, Stats};
 pub use time::Instant;
