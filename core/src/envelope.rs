@@ -37,6 +37,15 @@ pub enum Envelope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct UnixMillis(pub u64);
 
+#[cfg(feature = "std")]
+impl UnixMillis {
+    /// The system's wall clock (feature `std`); 0 before 1970.
+    pub fn now() -> Self {
+        let t = std::time::SystemTime::now().duration_since(std::time::SystemTime::UNIX_EPOCH);
+        UnixMillis(t.map_or(0, |d| d.as_millis() as u64))
+    }
+}
+
 /// Per-event facts the core cannot find out itself: injected by the driver.
 ///
 /// `time` and `uuid` are written only with the crate feature `stamps`

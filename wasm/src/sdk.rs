@@ -9,7 +9,7 @@ use alooma_core::{
 use alooma_wasi::{now, Driver};
 use serde::Serialize;
 use std::panic::Location;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Hands `n` to the callback; a panicking callback is contained.
 pub(crate) fn emit(cb: Option<&Callback>, n: &Notice) {
@@ -126,13 +126,7 @@ impl Sdk {
             return Err(ReportError::Closed);
         }
         let stamp = Stamp {
-            time: self.s.report_time.then(|| {
-                UnixMillis(
-                    SystemTime::now()
-                        .duration_since(SystemTime::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as u64),
-                )
-            }),
+            time: self.s.report_time.then(UnixMillis::now),
             uuid: self.s.uuid.then(|| {
                 let mut u = [0u8; 16];
                 u[..8].copy_from_slice(&random_u64().to_le_bytes());

@@ -248,13 +248,7 @@ impl Sdk {
             return Err(ReportError::Closed);
         }
         let stamp = Stamp {
-            time: sh.s.report_time.then(|| {
-                UnixMillis(
-                    SystemTime::now()
-                        .duration_since(SystemTime::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as u64),
-                )
-            }),
+            time: sh.s.report_time.then(UnixMillis::now),
             uuid: sh.s.uuid.then(uuid_bytes),
             location: Some(loc),
         };
