@@ -274,25 +274,37 @@ impl Drop for Serve {
 fn serve(collector: &str, reuse: Option<u32>) -> Serve {
     require_wasmtime();
     require_tool("curl", "apt-get install -y curl");
-    let port = closed_port();
     let mut cmd = Command::new("wasmtime");
     cmd.args(["serve", "-S", "cli=y", "-S", "inherit-network=y"])
-        .arg(format!("--addr=127.0.0.1:{port}"))
+        .arg("--addr=127.0.0.1:0")
         .arg(format!("--env=ALOOMA_SERVER={collector}"));
     if let Some(n) = reuse {
         cmd.arg(format!("--max-instance-reuse-count={n}"));
     }
-    let child = cmd
+    let mut child = cmd
         .arg(guests().join("alooma_edge_function.wasm"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let s = Serve { child, port };
-    let up = wait_until(Duration::from_secs(60), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    // wasmtime says on stderr which port it bound; the component's own
+    // messages follow there, so keep draining it.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("Serving HTTP on http://127.0.0.1:") {
+                let _ = tx.send(rest.trim_end_matches('/').parse::<u16>().ok());
+            }
+        }
     });
-    assert!(up, "wasmtime serve did not start on port {port}");
+    let port = rx.recv_timeout(Duration::from_secs(60)).ok().flatten();
+    let s = Serve {
+        child,
+        port: port.unwrap_or(0),
+    };
+    assert!(port.is_some(), "wasmtime serve did not start");
     s
 }
 
