@@ -23,9 +23,10 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz@0.13.2 --locked
 # Miri interprets on one core for ~25 min: it runs in the background while
 # the rest (wasmtime's build, the tests) keeps the other core busy.
 miri_log=$(mktemp)
-MIRIFLAGS="-Zmiri-disable-isolation" cargo +nightly miri test -q -p alooma-core >"$miri_log" 2>&1 &
+# Its own process group, so that a failure elsewhere stops all of it.
+MIRIFLAGS="-Zmiri-disable-isolation" setsid cargo +nightly miri test -q -p alooma-core >"$miri_log" 2>&1 &
 miri_pid=$!
-trap 'kill $miri_pid 2>/dev/null || true' EXIT
+trap 'kill -- -$miri_pid 2>/dev/null || true' EXIT
 
 # wasmtime 48.0.8: newer releases need a newer rustc than this machine's.
 wasmtime --version 2>/dev/null | grep -q ' 48\.0\.8' || cargo install wasmtime-cli@48.0.8 --locked
