@@ -242,3 +242,39 @@ fn every_resolved_address_is_tried() {
     sdk.flush(Duration::from_secs(10)).unwrap();
     assert!(wait_until(Duration::from_secs(5), || c.count() == 1));
 }
+
+/// Every report method stamps the caller's file and line (`#[track_caller]`
+/// through the shared method macro), and `report_with` merges metadata.
+#[test]
+fn records_carry_the_callers_file_and_line() {
+    let c = Collector::start();
+    let sdk = Sdk::builder()
+        .token("t")
+        .server(c.server())
+        .build()
+        .unwrap();
+    let mut lines = Vec::new();
+    sdk.report(&json!({"i": 0})).unwrap();
+    lines.push(line!() - 1);
+    sdk.report_with(&json!({"i": 1}), &json!({"team": "a"}))
+        .unwrap();
+    lines.push(line!() - 2);
+    sdk.report_json(r#"{"i": 2}"#).unwrap();
+    lines.push(line!() - 1);
+    assert!(sdk.report_many([json!({"i": 3})]).is_empty());
+    lines.push(line!() - 1);
+    sdk.flush(Duration::from_secs(10)).unwrap();
+    assert!(wait_until(Duration::from_secs(5), || c.count() >= 4));
+    for (k, l) in c.lines().iter().enumerate() {
+        let (_, meta) = alooma_tests::split_record(l);
+        assert!(
+            meta["calling_file"]
+                .as_str()
+                .unwrap()
+                .ends_with("native_api.rs"),
+            "{l}"
+        );
+        assert_eq!(meta["calling_line"], lines[k], "{l}");
+    }
+    assert_eq!(alooma_tests::split_record(&c.lines()[1]).1["team"], "a");
+}

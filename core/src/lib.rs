@@ -70,10 +70,12 @@ pub use out::{Full, Out};
 pub use ring::{Pushed, Ring, RingStats, Storage, Transmit};
 pub use sender::{Action, Sender, SenderConfig, SenderStats, STABLE_AFTER};
 pub use ser::SerError;
-#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 #[doc(hidden)]
-pub use settings::String as __String;
+pub use serde as __serde;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub use settings::{EventTypeBuf, Settings};
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+#[doc(hidden)]
+pub use settings::{String as __String, Vec as __Vec};
 pub use stats::{CloseReport, FlushError, Stats};
 pub use time::Instant;

@@ -8,7 +8,7 @@ use crate::json::JsonView;
 pub use alloc::string::String;
 use alloc::string::ToString;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
+pub use alloc::vec::Vec;
 use core::time::Duration;
 
 /// Where each event's type comes from (owned form of [`EventType`]).
@@ -273,6 +273,84 @@ macro_rules! settings_methods {
             self.s.report_time = report_time;
             self.s.uuid = uuid;
             self
+        }
+    };
+}
+
+/// The reporting methods every SDK shares, written once: expands inside
+/// `impl Sdk` of a type with
+/// `fn push(&self or &mut self, &'static Location<'static>, encode) -> Result<(), ReportError>`
+/// where `encode: Fn(&Encoder, &Stamp, &mut Out) -> Result<usize, EncodeError>`.
+/// The argument is `mut` for SDKs whose methods take `&mut self`, empty
+/// otherwise.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! report_methods {
+    ($($m:ident)?) => {
+        /// Reports an event: anything `Serialize` that is a JSON object or a
+        /// string. Encodes it into the buffer and returns; the transport
+        /// delivers it. No I/O, no blocking, except under
+        /// `WhenFull::Block`/`BlockFor`.
+        #[track_caller]
+        pub fn report<T: $crate::__serde::Serialize + ?Sized>(
+            &$($m)? self,
+            event: &T,
+        ) -> ::core::result::Result<(), $crate::ReportError> {
+            let loc = ::core::panic::Location::caller();
+            self.push(loc, |enc, st, out| enc.encode_value(event, $crate::NO_META, st, out))
+        }
+
+        /// Like [`report`](Self::report), merging `metadata` (a JSON object)
+        /// into the record's metadata.
+        #[track_caller]
+        pub fn report_with<T, M>(
+            &$($m)? self,
+            event: &T,
+            metadata: &M,
+        ) -> ::core::result::Result<(), $crate::ReportError>
+        where
+            T: $crate::__serde::Serialize + ?Sized,
+            M: $crate::__serde::Serialize + ?Sized,
+        {
+            let loc = ::core::panic::Location::caller();
+            self.push(loc, |enc, st, out| {
+                enc.encode_value(event, ::core::option::Option::Some(metadata), st, out)
+            })
+        }
+
+        /// Reports JSON text (an object or a string), validated strictly and
+        /// sent compacted to one line.
+        #[track_caller]
+        pub fn report_json(
+            &$($m)? self,
+            json: &str,
+        ) -> ::core::result::Result<(), $crate::ReportError> {
+            let loc = ::core::panic::Location::caller();
+            self.push(loc, |enc, st, out| {
+                enc.encode_json(json.as_bytes(), $crate::NO_META, st, out)
+            })
+        }
+
+        /// Reports several events; returns the ones refused, with their index.
+        #[track_caller]
+        pub fn report_many<I>(
+            &$($m)? self,
+            events: I,
+        ) -> $crate::__Vec<(usize, $crate::ReportError)>
+        where
+            I: ::core::iter::IntoIterator,
+            I::Item: $crate::__serde::Serialize,
+        {
+            let loc = ::core::panic::Location::caller();
+            let mut failed = $crate::__Vec::new();
+            for (i, ev) in ::core::iter::IntoIterator::into_iter(events).enumerate() {
+                if let ::core::result::Result::Err(e) =
+                    self.push(loc, |enc, st, out| enc.encode_value(&ev, $crate::NO_META, st, out))
+                {
+                    failed.push((i, e));
+                }
+            }
+            failed
         }
     };
 }

@@ -4,10 +4,9 @@
 use crate::builder::{Builder, Callback};
 use alooma_core::{
     CloseReport, EncodeError, Encoder, FlushError, Instant, Notice, Notification, Out, ReportError,
-    Ring, Settings, Stamp, Stats, UnixMillis, WhenFull, NO_META,
+    Ring, Settings, Stamp, Stats, UnixMillis, WhenFull,
 };
 use alooma_wasi::{now, Driver};
-use serde::Serialize;
 use std::panic::Location;
 use std::time::Duration;
 
@@ -66,57 +65,7 @@ impl Sdk {
         }
     }
 
-    /// Reports an event: anything `Serialize` that is a JSON object or a
-    /// string. Encodes it into the buffer and returns; no I/O (except under
-    /// `WhenFull::Block`/`BlockFor`, which drive the connection to make room).
-    #[track_caller]
-    pub fn report<T: Serialize + ?Sized>(&mut self, event: &T) -> Result<(), ReportError> {
-        let loc = Location::caller();
-        self.push(loc, |enc, st, out| {
-            enc.encode_value(event, NO_META, st, out)
-        })
-    }
-
-    /// Like [`report`](Self::report), merging `metadata` (a JSON object)
-    /// into the record's metadata.
-    #[track_caller]
-    pub fn report_with<T, M>(&mut self, event: &T, metadata: &M) -> Result<(), ReportError>
-    where
-        T: Serialize + ?Sized,
-        M: Serialize + ?Sized,
-    {
-        let loc = Location::caller();
-        self.push(loc, |enc, st, out| {
-            enc.encode_value(event, Some(metadata), st, out)
-        })
-    }
-
-    /// Reports JSON text (an object or a string), validated strictly and
-    /// sent compacted to one line.
-    #[track_caller]
-    pub fn report_json(&mut self, json: &str) -> Result<(), ReportError> {
-        let loc = Location::caller();
-        self.push(loc, |enc, st, out| {
-            enc.encode_json(json.as_bytes(), NO_META, st, out)
-        })
-    }
-
-    /// Reports several events; returns the ones refused, with their index.
-    #[track_caller]
-    pub fn report_many<I>(&mut self, events: I) -> Vec<(usize, ReportError)>
-    where
-        I: IntoIterator,
-        I::Item: Serialize,
-    {
-        let loc = Location::caller();
-        let mut failed = Vec::new();
-        for (i, ev) in events.into_iter().enumerate() {
-            if let Err(e) = self.push(loc, |enc, st, out| enc.encode_value(&ev, NO_META, st, out)) {
-                failed.push((i, e));
-            }
-        }
-        failed
-    }
+    alooma_core::report_methods!(mut);
 
     fn push<F>(&mut self, loc: &'static Location<'static>, encode: F) -> Result<(), ReportError>
     where

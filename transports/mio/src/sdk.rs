@@ -6,9 +6,8 @@ use crate::driver;
 use crate::notify::{emit, Callback, Notification};
 use alooma_core::{
     CloseReport, EncodeError, Encoder, FlushError, Out, ReportError, Ring, Sender, Settings, Stamp,
-    Stats, UnixMillis, WhenFull, NO_META,
+    Stats, UnixMillis, WhenFull,
 };
-use serde::Serialize;
 use std::cell::RefCell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -187,57 +186,7 @@ impl Sdk {
         })
     }
 
-    /// Reports an event: anything `Serialize` that is a JSON object or a
-    /// string. Encodes it, buffers it and returns; the sender thread delivers
-    /// it. Never does I/O; blocks only under `WhenFull::Block`/`BlockFor`.
-    #[track_caller]
-    pub fn report<T: Serialize + ?Sized>(&self, event: &T) -> Result<(), ReportError> {
-        let loc = Location::caller();
-        self.push(loc, |enc, st, out| {
-            enc.encode_value(event, NO_META, st, out)
-        })
-    }
-
-    /// Like [`report`](Self::report), merging `metadata` (a JSON object)
-    /// into the record's metadata.
-    #[track_caller]
-    pub fn report_with<T, M>(&self, event: &T, metadata: &M) -> Result<(), ReportError>
-    where
-        T: Serialize + ?Sized,
-        M: Serialize + ?Sized,
-    {
-        let loc = Location::caller();
-        self.push(loc, |enc, st, out| {
-            enc.encode_value(event, Some(metadata), st, out)
-        })
-    }
-
-    /// Reports JSON text (an object or a string), validated strictly and
-    /// sent compacted to one line.
-    #[track_caller]
-    pub fn report_json(&self, json: &str) -> Result<(), ReportError> {
-        let loc = Location::caller();
-        self.push(loc, |enc, st, out| {
-            enc.encode_json(json.as_bytes(), NO_META, st, out)
-        })
-    }
-
-    /// Reports several events; returns the ones refused, with their index.
-    #[track_caller]
-    pub fn report_many<I>(&self, events: I) -> Vec<(usize, ReportError)>
-    where
-        I: IntoIterator,
-        I::Item: Serialize,
-    {
-        let loc = Location::caller();
-        let mut failed = Vec::new();
-        for (i, ev) in events.into_iter().enumerate() {
-            if let Err(e) = self.push(loc, |enc, st, out| enc.encode_value(&ev, NO_META, st, out)) {
-                failed.push((i, e));
-            }
-        }
-        failed
-    }
+    alooma_core::report_methods!();
 
     fn push<F>(&self, loc: &'static Location<'static>, encode: F) -> Result<(), ReportError>
     where
