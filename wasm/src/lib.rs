@@ -65,6 +65,9 @@
 //! [`NetError::Denied`] and a detail naming the flag; events stay buffered
 //! (and are counted unsent by `close`). Nothing traps or panics.
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 mod builder;
 mod sdk;
 

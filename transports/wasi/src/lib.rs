@@ -19,6 +19,9 @@
 //! [`NetError::Denied`](alooma_core::NetError::Denied) and a detail naming
 //! the missing flag; events stay buffered.
 
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
 mod conn;
 mod driver;
 
