@@ -201,6 +201,92 @@ fn guest_loses_nothing_when_the_collector_restarts() {
     }
 }
 
+/// A collector that half-closes (FIN, no reset) after 1,000 lines: the guest
+/// sees end of stream on its input stream, reconnects and sends the rest;
+/// nothing is lost.
+#[test]
+fn peer_close_is_seen_on_the_input_stream() {
+    use std::io::{BufRead, BufReader};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let server = l.local_addr().unwrap().to_string();
+    let n = 5_000u64;
+    let reader = std::thread::spawn(move || {
+        let mut conns: Vec<Vec<String>> = Vec::new();
+        let mut total = 0u64;
+        // Bounded: the guest makes a handful of connections at most.
+        l.set_nonblocking(true).unwrap();
+        for k in 0..10 {
+            let end = Instant::now() + Duration::from_secs(60);
+            let s = loop {
+                match l.accept() {
+                    Ok((s, _)) => break Some(s),
+                    Err(_) if Instant::now() < end => std::thread::sleep(Duration::from_millis(5)),
+                    Err(_) => break None,
+                }
+            };
+            let Some(s) = s else { break };
+            s.set_nonblocking(false).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+            let mut lines = Vec::new();
+            for line in BufReader::new(&s).lines() {
+                let Ok(line) = line else { break };
+                lines.push(line);
+                if k == 0 && lines.len() == 1000 {
+                    // Half-close: our FIN, while still reading what comes.
+                    s.shutdown(std::net::Shutdown::Write).unwrap();
+                }
+            }
+            total += lines.len() as u64;
+            conns.push(lines);
+            if k > 0 && total >= n {
+                break;
+            }
+        }
+        conns
+    });
+    let (ok, out) = run_deliver(
+        &["-S", "inherit-network=y"],
+        &[server, n.to_string(), "10".into()],
+        Duration::from_secs(120),
+    );
+    assert!(ok, "{out}");
+    let kv = close_line(&out);
+    assert_eq!(field(&kv, "delivered"), n.to_string(), "{out}");
+    assert!(out.contains("closed by the peer"), "{out}");
+    let conns = reader.join().unwrap();
+    assert!(
+        conns.len() >= 2,
+        "no reconnect: {} connections",
+        conns.len()
+    );
+    assert!(conns[0].len() >= 1000);
+    check_all_arrived(&conns, n);
+}
+
+/// A connect that never completes (a full accept backlog) hits the connect
+/// timeout, is notified, and is retried; events stay buffered.
+#[test]
+fn connect_timeout_on_a_black_hole() {
+    let hole = alooma_tests::collector::BlackHole::start();
+    let (ok, out) = run_deliver(
+        &["-S", "inherit-network=y"],
+        &[
+            hole.server(),
+            "10".into(),
+            "0".into(),
+            "1500".into(),
+            "200".into(),
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(ok, "{out}");
+    let timeouts = out.matches("failed: timed out").count();
+    assert!(timeouts >= 2, "no connect timeouts:\n{out}");
+    let kv = close_line(&out);
+    assert_eq!(field(&kv, "unsent"), "10", "{out}");
+    assert_eq!(field(&kv, "delivered"), "0", "{out}");
+}
+
 #[test]
 fn denied_sockets_are_notified_and_nothing_traps() {
     let port = closed_port();

@@ -2,11 +2,12 @@
 //! integration tests run it under wasmtime:
 //!
 //! ```text
-//! wasmtime run -S inherit-network=y deliver.wasm SERVER COUNT [PACE_MS [CLOSE_MS]]
+//! wasmtime run -S inherit-network=y deliver.wasm SERVER COUNT [PACE_MS [CLOSE_MS [CONNECT_MS]]]
 //! ```
 //!
 //! Every 100 events it sleeps `PACE_MS` (default 0), polling, so a test can
-//! restart the collector mid-stream. It prints each notification, then one
+//! restart the collector mid-stream; `CLOSE_MS` bounds the final close and
+//! `CONNECT_MS` each connection attempt. It prints each notification, then one
 //! `close:` line with the close report, and exits 0 whatever happened.
 
 use alooma_wasm::Sdk;
@@ -28,10 +29,12 @@ fn main() {
         .cloned()
         .unwrap_or_else(|| "127.0.0.1:5001".into());
     let (count, pace, close_ms) = (arg(1, 10_000), arg(2, 0), arg(3, 30_000));
+    let connect_ms = arg(4, 10_000);
     let sdk = Sdk::builder()
         .token("wasm-test")
         .server(server)
         .buffer_bytes(16 << 20)
+        .connect_timeout(Duration::from_millis(connect_ms))
         .backoff(alooma_wasm::Backoff {
             initial: Duration::from_millis(20),
             max: Duration::from_millis(200),
