@@ -4,9 +4,18 @@
 use alooma_core::{ConfigProblem, Kind, Notification as N};
 use alooma_mio::{BuildError, ReportError, Sdk};
 use alooma_tests::collector::Collector;
-use alooma_tests::{check_all_arrived, ids, notes, wait_until};
+use alooma_tests::{ids, notes, wait_until};
 use serde_json::json;
 use std::time::Duration;
+
+/// An SDK with default settings reporting to `c`.
+fn sdk_for(c: &Collector) -> Sdk {
+    Sdk::builder()
+        .token("t")
+        .server(c.server())
+        .build()
+        .unwrap()
+}
 
 #[test]
 fn bad_events_are_refused_typed_and_notified() {
@@ -165,11 +174,7 @@ fn many_producers_lose_nothing() {
 #[test]
 fn idle_sender_does_not_wake() {
     let c = Collector::start();
-    let sdk = Sdk::builder()
-        .token("t")
-        .server(c.server())
-        .build()
-        .unwrap();
+    let sdk = sdk_for(&c);
     sdk.report(&json!({"i": 0})).unwrap();
     sdk.flush(Duration::from_secs(5)).unwrap();
     assert!(wait_until(Duration::from_secs(5), || c.count() == 1));
@@ -192,11 +197,7 @@ fn idle_sender_does_not_wake() {
 #[test]
 fn drop_delivers_and_close_is_final() {
     let c = Collector::start();
-    let sdk = Sdk::builder()
-        .token("t")
-        .server(c.server())
-        .build()
-        .unwrap();
+    let sdk = sdk_for(&c);
     assert_eq!(sdk.servers(), &[c.server()]);
     let other = sdk.clone();
     for i in 0..100u64 {
@@ -207,11 +208,7 @@ fn drop_delivers_and_close_is_final() {
     assert!(wait_until(Duration::from_secs(5), || c.count() >= 100));
     assert_eq!(ids(&c.lines()), (0..100).collect::<Vec<_>>());
 
-    let sdk = Sdk::builder()
-        .token("t")
-        .server(c.server())
-        .build()
-        .unwrap();
+    let sdk = sdk_for(&c);
     sdk.report(&json!({"i": 0})).unwrap();
     let r1 = sdk.close(Duration::from_secs(5));
     assert_eq!(r1.delivered, 1);
@@ -219,7 +216,6 @@ fn drop_delivers_and_close_is_final() {
     assert_eq!(sdk.close(Duration::from_secs(5)), r1);
     assert_eq!(sdk.report(&json!({"i": 1})), Err(ReportError::Closed));
     assert!(!sdk.is_connected());
-    let _ = check_all_arrived;
 }
 
 #[test]
@@ -248,11 +244,7 @@ fn every_resolved_address_is_tried() {
 #[test]
 fn records_carry_the_callers_file_and_line() {
     let c = Collector::start();
-    let sdk = Sdk::builder()
-        .token("t")
-        .server(c.server())
-        .build()
-        .unwrap();
+    let sdk = sdk_for(&c);
     let mut lines = Vec::new();
     sdk.report(&json!({"i": 0})).unwrap();
     lines.push(line!() - 1);

@@ -190,11 +190,12 @@ impl Sdk {
             return Err(FlushError::Closed);
         }
         let deadline = now() + timeout;
-        match self.drive(deadline, |d, r| d.is_flushed(r)) {
-            true => Ok(()),
-            false => Err(FlushError::Timeout {
+        if self.drive(deadline, |d, r| d.is_flushed(r)) {
+            Ok(())
+        } else {
+            Err(FlushError::Timeout {
                 unsent: self.ring.unsent_records() as u64,
-            }),
+            })
         }
     }
 

@@ -53,6 +53,28 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Waits for progress (records sent, the sender stopped) at most
+    /// `timeout`, counted as a waiter so the sender signals it; `wake`: wake
+    /// the sender first (after counting, so its signal cannot be missed).
+    pub fn wait_progress<'a>(
+        &self,
+        st: MutexGuard<'a, State>,
+        timeout: Duration,
+        wake: bool,
+    ) -> MutexGuard<'a, State> {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        if wake {
+            let _ = self.waker.wake();
+        }
+        let st = self
+            .progress
+            .wait_timeout(st, timeout)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        st
+    }
+
     pub fn encoder(&self) -> Encoder<'_> {
         self.s.encoder()
     }
@@ -288,14 +310,7 @@ impl Sdk {
                         },
                         None => Duration::from_secs(3600),
                     };
-                    sh.waiters.fetch_add(1, Ordering::SeqCst);
-                    let _ = sh.waker.wake();
-                    st = sh
-                        .progress
-                        .wait_timeout(st, timeout)
-                        .unwrap_or_else(|e| e.into_inner())
-                        .0;
-                    sh.waiters.fetch_sub(1, Ordering::SeqCst);
+                    st = sh.wait_progress(st, timeout, true);
                 }
                 Err(e) => break Err(e),
             }
@@ -338,13 +353,7 @@ impl Sdk {
                 st.sleeping = false;
                 let _ = sh.waker.wake();
             }
-            sh.waiters.fetch_add(1, Ordering::SeqCst);
-            st = sh
-                .progress
-                .wait_timeout(st, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-            sh.waiters.fetch_sub(1, Ordering::SeqCst);
+            st = sh.wait_progress(st, left, false);
         }
     }
 

@@ -57,7 +57,8 @@ impl Failure {
         }
     }
 
-    fn other(detail: &str) -> Self {
+    /// An error of kind [`NetError::Other`] with this detail.
+    pub(crate) fn other(detail: &str) -> Self {
         Failure {
             kind: NetError::Other,
             detail: detail.into(),

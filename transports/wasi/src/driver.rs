@@ -15,6 +15,11 @@ pub fn now() -> Instant {
     Instant::from_micros(monotonic_clock::now() / 1000)
 }
 
+/// The instance's network, asked of the runtime once, when first needed.
+fn network(slot: &mut Option<Network>) -> &Network {
+    slot.get_or_insert_with(wasi::sockets::instance_network::instance_network)
+}
+
 /// Most notifications kept for [`Driver::poll_notification`]; older ones go.
 const MAX_NOTES: usize = 64;
 
@@ -136,9 +141,7 @@ impl Driver {
         // 1. The connection's own progress.
         if let Some(conn) = &mut self.conn {
             if !self.sender.is_connected() {
-                let network = self
-                    .network
-                    .get_or_insert_with(wasi::sockets::instance_network::instance_network);
+                let network = network(&mut self.network);
                 match conn.advance(network) {
                     Ok(true) => {
                         busy = true;
@@ -184,16 +187,7 @@ impl Driver {
                 return self.count(busy, None);
             }
             let clean = self.conn.take().is_some_and(|c| c.shutdown().is_ok());
-            self.shutting = false;
-            self.dirty = false;
-            let how = if clean {
-                None
-            } else {
-                Some(Failure {
-                    kind: alooma_core::NetError::Other,
-                    detail: "shutdown failed".into(),
-                })
-            };
+            let how = (!clean).then(|| Failure::other("shutdown failed"));
             self.lost(now, how, ring);
             busy = true;
         }
@@ -203,9 +197,7 @@ impl Driver {
                 Action::Wait { until } => break until,
                 Action::Connect { server } => {
                     busy = true;
-                    let network = self
-                        .network
-                        .get_or_insert_with(wasi::sockets::instance_network::instance_network);
+                    let network = network(&mut self.network);
                     let started = match parse_server(&self.servers[server]) {
                         Ok(a) => Conn::start(network, a.host, a.port),
                         Err(e) => Err(Failure {
@@ -238,10 +230,7 @@ impl Driver {
                     let len = t.len();
                     let written = match &self.conn {
                         Some(c) => c.write(t.first, t.second),
-                        None => Err(Failure {
-                            kind: alooma_core::NetError::Other,
-                            detail: "no connection".into(),
-                        }),
+                        None => Err(Failure::other("no connection")),
                     };
                     match written {
                         Ok(n) => {
