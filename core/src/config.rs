@@ -13,8 +13,14 @@ pub const DEFAULT_PORT: u16 = 5001;
 pub const DEFAULT_INPUT_LABEL: &str = "Rust SDK";
 /// Most servers one configuration may list.
 pub const MAX_SERVERS: usize = 64;
-/// Default replay limit after a lost connection: 16 MiB.
-pub const DEFAULT_REPLAY_LIMIT: usize = 16 << 20;
+/// Default `replay_limit` of [`Config::new`] (devices): 64 KiB, the most a
+/// small TCP stack's send buffer plus a collector's receive window is
+/// assumed to hold. The Wasm SDK sets its own (12 MiB).
+pub const DEFAULT_REPLAY_LIMIT: usize = 64 << 10;
+/// Default `peer_buffer` where the OS reports acknowledged bytes (the
+/// native SDK): 6 MiB, Linux's default `tcp_rmem` maximum, the most a
+/// collector's kernel holds unread unless its owner raised it.
+pub const DEFAULT_PEER_BUFFER: usize = 6 << 20;
 /// Default largest record: 64 KiB (or the whole buffer if smaller).
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 64 * 1024;
 
@@ -118,12 +124,19 @@ pub struct Config<'a> {
     pub connect_timeout: Duration,
     /// Server choice.
     pub strategy: Strategy,
-    /// After a connection is lost abnormally, replay at most this many bytes
-    /// of the records written to it (`None`: everything it carried that is
-    /// still kept). Default 16 MiB: more than Linux's largest TCP send buffer
-    /// (4 MiB) plus a collector's receive buffer (6 MiB), the bytes a dead
-    /// collector can take with it.
-    pub replay_limit: Option<usize>,
+    /// Confirmation where the transport cannot see acknowledgements: a
+    /// record is confirmed (counted delivered, its room freed) once this many
+    /// more bytes were written after it on the same connection. It must be at
+    /// least what can sit between us and the collector's process unread
+    /// (socket buffers both ends, the runtime's own); until then a record
+    /// stays in the replay window and is sent again if the connection is lost.
+    pub replay_limit: usize,
+    /// Confirmation where the transport sees the bytes the collector's kernel
+    /// acknowledged (`Some`: the native SDK on Linux): a record is confirmed
+    /// once acknowledged plus this many more bytes, what the collector's
+    /// receive buffer (and its own read buffer) can hold unread. `None`: use
+    /// `replay_limit`.
+    pub peer_buffer: Option<usize>,
 }
 
 impl core::fmt::Debug for Config<'_> {
@@ -143,6 +156,7 @@ impl core::fmt::Debug for Config<'_> {
             .field("connect_timeout", &self.connect_timeout)
             .field("strategy", &self.strategy)
             .field("replay_limit", &self.replay_limit)
+            .field("peer_buffer", &self.peer_buffer)
             .finish()
     }
 }
@@ -166,8 +180,15 @@ impl<'a> Config<'a> {
             backoff: Backoff::DEFAULT,
             connect_timeout: Duration::from_secs(10),
             strategy: Strategy::Random,
-            replay_limit: Some(DEFAULT_REPLAY_LIMIT),
+            replay_limit: DEFAULT_REPLAY_LIMIT,
+            peer_buffer: None,
         }
+    }
+
+    /// Bytes the replay window may hold under this configuration's
+    /// confirmation rule (plus what the OS has not yet acknowledged).
+    pub fn window(&self) -> usize {
+        self.peer_buffer.unwrap_or(self.replay_limit)
     }
 
     /// The largest record accepted.
@@ -215,6 +236,13 @@ impl<'a> Config<'a> {
                 buffer: self.buffer_bytes,
             });
         }
+        let window = self.window();
+        if self.buffer_bytes >= 256 && window > self.buffer_bytes / 2 {
+            e.push(ConfigProblem::WindowTooLarge {
+                window,
+                buffer: self.buffer_bytes,
+            });
+        }
         if self.batch_bytes == 0 {
             e.push(ConfigProblem::ZeroBatch);
         }
@@ -253,7 +281,12 @@ impl<'a> Config<'a> {
             connect_timeout: self.connect_timeout,
             batch_bytes: self.batch_bytes,
             linger: self.linger,
-            replay_limit: self.replay_limit,
+            confirm: match self.peer_buffer {
+                Some(peer_buffer) => crate::sender::Confirm::Acked { peer_buffer },
+                None => crate::sender::Confirm::Written {
+                    replay_limit: self.replay_limit,
+                },
+            },
         }
     }
 }

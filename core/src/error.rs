@@ -155,6 +155,17 @@ pub enum ConfigProblem {
     /// The buffer is too small to hold even a small record.
     #[error("buffer of {0} bytes is too small (at least 256)")]
     BufferTooSmall(usize),
+    /// The replay window the confirmation rule needs would take more than
+    /// half the buffer (`peer_buffer`, or `replay_limit` where the transport
+    /// cannot see acknowledgements): too little room would be left for new
+    /// events.
+    #[error("the replay window ({window} bytes: peer_buffer or replay_limit) needs a buffer of at least twice that, not {buffer}")]
+    WindowTooLarge {
+        /// Bytes the window may hold.
+        window: usize,
+        /// The buffer size.
+        buffer: usize,
+    },
     /// The maximum record size is zero or larger than the buffer.
     #[error("max event size {max} must be from 64 to the buffer size {buffer}")]
     BadMaxEvent {

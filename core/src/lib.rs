@@ -39,10 +39,12 @@ extern crate std;
 
 mod backoff;
 mod config;
+mod driver;
 mod envelope;
 mod error;
 mod event_type;
 pub mod json;
+mod link;
 mod notify;
 mod out;
 mod ring;
@@ -57,18 +59,20 @@ mod time;
 pub use backoff::{Backoff, Rng};
 pub use config::{
     parse_server, Config, ServerAddr, Strategy, WhenFull, DEFAULT_INPUT_LABEL,
-    DEFAULT_MAX_EVENT_BYTES, DEFAULT_PORT, DEFAULT_REPLAY_LIMIT, MAX_SERVERS,
+    DEFAULT_MAX_EVENT_BYTES, DEFAULT_PEER_BUFFER, DEFAULT_PORT, DEFAULT_REPLAY_LIMIT, MAX_SERVERS,
 };
+pub use driver::Driver;
 pub use envelope::{Encoder, Envelope, Stamp, UnixMillis, INPUT_TYPE, NO_META};
 pub use error::{ConfigError, ConfigProblem, EncodeError, ReportError, ServerError, MAX_PROBLEMS};
 pub use event_type::{EventType, TypeFn, TypeName, MAX_TYPE_BYTES};
 pub use json::{JsonError, JsonErrorKind, JsonStr, JsonView, Kind};
+pub use link::{Failure, Link, Received, RingAccess};
 #[cfg(feature = "std")]
 pub use notify::Notice;
 pub use notify::{Level, NetError, Notification};
 pub use out::{Full, Out};
 pub use ring::{Pushed, Ring, RingStats, Storage, Transmit};
-pub use sender::{Action, Sender, SenderConfig, SenderStats, STABLE_AFTER};
+pub use sender::{Action, Confirm, Sender, SenderConfig, SenderStats, ACK_POLL, STABLE_AFTER};
 pub use ser::SerError;
 #[doc(hidden)]
 pub use serde as __serde;

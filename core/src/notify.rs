@@ -95,6 +95,15 @@ pub enum Notification {
         /// Records to be resent.
         replayed: usize,
     },
+    /// A close ended without the collector closing its side in time: the
+    /// records of the replay window were sent but nothing proves the
+    /// collector read them (counted unconfirmed).
+    CloseUnconfirmed {
+        /// Server index.
+        server: usize,
+        /// Records sent and not confirmed.
+        unconfirmed: usize,
+    },
     /// TLS setup or the TLS session failed.
     TlsFailed {
         /// Server index.
@@ -102,10 +111,13 @@ pub enum Notification {
     },
     /// An event was refused (invalid, too large, or no room).
     EventRejected(ReportError),
-    /// Unsent events were dropped to make room (policy `DropOldest`).
+    /// Events were dropped to make room (policy `DropOldest`): `count`
+    /// unsent ones, and `unconfirmed` sent ones whose fate is unknown.
     EventsDropped {
-        /// How many.
+        /// Unsent events dropped.
         count: usize,
+        /// Sent, unconfirmed events dropped (counted unconfirmed).
+        unconfirmed: usize,
     },
     /// The buffer filled up; events are being dropped. Once per episode.
     BufferFull,
@@ -127,7 +139,9 @@ impl Notification {
             Notification::TlsFailed { .. } => 10,
             Notification::Connecting { .. } => 19,
             Notification::Connected { .. } => 20,
-            Notification::ConnectFailed { .. } | Notification::Disconnected { .. } => 30,
+            Notification::ConnectFailed { .. }
+            | Notification::Disconnected { .. }
+            | Notification::CloseUnconfirmed { .. } => 30,
             Notification::SendFailed { .. } => 40,
             Notification::EventRejected(_) => 45,
             Notification::EventsDropped { .. } => 47,
@@ -145,6 +159,7 @@ impl Notification {
             | Notification::BufferFreed { .. } => Level::Info,
             Notification::ConnectFailed { .. }
             | Notification::Disconnected { .. }
+            | Notification::CloseUnconfirmed { .. }
             | Notification::EventRejected(_)
             | Notification::EventsDropped { .. }
             | Notification::BufferFull => Level::Warn,
@@ -183,10 +198,24 @@ impl core::fmt::Display for Notification {
                     "sending to server #{server} failed: {error}; {replayed} events will be resent"
                 )
             }
+            Notification::CloseUnconfirmed {
+                server,
+                unconfirmed,
+            } => write!(
+                f,
+                "server #{server} did not close its side in time: {unconfirmed} sent events are unconfirmed"
+            ),
             Notification::TlsFailed { server } => write!(f, "TLS with server #{server} failed"),
             Notification::EventRejected(e) => write!(f, "event rejected: {e}"),
-            Notification::EventsDropped { count } => {
-                write!(f, "{count} oldest unsent events dropped: buffer full")
+            Notification::EventsDropped { count, unconfirmed } => {
+                write!(f, "buffer full: {count} oldest unsent events dropped")?;
+                if *unconfirmed > 0 {
+                    write!(
+                        f,
+                        ", and {unconfirmed} sent events released before the collector confirmed them (unconfirmed)"
+                    )?;
+                }
+                Ok(())
             }
             Notification::BufferFull => f.write_str("buffer full: events are being dropped"),
             Notification::BufferFreed { dropped } => {

@@ -2,10 +2,19 @@
 //!
 //! Records are stored whole and contiguous (a bip buffer: data lives in one
 //! or two regions, so the sender writes straight from at most two slices).
-//! Three cursors: records are *written* by `push`, *sent* when the driver
-//! reports bytes written to the connection, and *released* only when room is
-//! needed or the connection closed cleanly: after a connection is lost, the
-//! records it may not have delivered are replayed from the ring.
+//! In stream order the ring holds: the *window* (records sent and not yet
+//! confirmed), then the *unsent* records, then free space. Three cursors
+//! move forward: `push` appends, the driver's writes advance the sent
+//! cursor, and [`Ring::confirm`] advances the confirmed cursor (the oldest
+//! stored byte). A record leaves the window only when it is confirmed; no
+//! full-buffer policy takes its room silently: `DropOldest` may discard
+//! window records, and counts them [`RingStats::discarded`] (sent, fate
+//! unknown). After a connection is lost, [`Ring::rewind`] sends the whole
+//! window again.
+//!
+//! Every accepted record is, at any time, in exactly one of: `delivered`
+//! (confirmed), `discarded` (sent, then dropped unconfirmed), the window,
+//! unsent, or `dropped_oldest` (dropped before it was written).
 //!
 //! Records are compact JSON ending in `\n` and hold no other newline, so the
 //! newline is the record boundary.
@@ -52,23 +61,31 @@ impl Storage for alloc::boxed::Box<[u8]> {
 }
 
 /// Counters kept by a ring, in records unless named otherwise.
+///
+/// `accepted == delivered + discarded + window + unsent + dropped_oldest`
+/// at all times.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RingStats {
     /// Records accepted by `push`.
     pub accepted: u64,
-    /// New records refused because the buffer was full.
+    /// New records refused because the buffer was full (not accepted).
     pub dropped_newest: u64,
     /// Unsent records dropped to make room (policy `DropOldest`).
     pub dropped_oldest: u64,
+    /// Sent records dropped before they were confirmed, to make room
+    /// (policy `DropOldest`): their fate is unknown.
+    pub discarded: u64,
+    /// Records confirmed (the collector has them): removed from the ring.
+    pub delivered: u64,
     /// Records written to a connection (replays included).
     pub sent: u64,
     /// Records written again after a connection was lost (possible duplicates).
     pub replayed: u64,
-    /// Records removed after they were sent.
-    pub released: u64,
+    /// Records sent and kept until they are confirmed (the replay window).
+    pub window: u64,
     /// Records in the ring not yet sent.
     pub unsent: u64,
-    /// Bytes in use (sent-but-kept records included).
+    /// Bytes in use (the window included).
     pub bytes_used: usize,
     /// Capacity in bytes.
     pub capacity: usize,
@@ -81,6 +98,9 @@ pub struct Pushed {
     pub len: usize,
     /// Unsent records dropped to make room for it (policy `DropOldest`).
     pub dropped_oldest: usize,
+    /// Sent, unconfirmed records dropped to make room for it (policy
+    /// `DropOldest`): their fate is unknown.
+    pub discarded: usize,
 }
 
 /// Bytes to write next: at most two slices, in order.
@@ -186,9 +206,11 @@ impl<S: Storage> Ring<S> {
                 accepted: 0,
                 dropped_newest: 0,
                 dropped_oldest: 0,
+                discarded: 0,
+                delivered: 0,
                 sent: 0,
                 replayed: 0,
-                released: 0,
+                window: 0,
                 unsent: 0,
                 bytes_used: 0,
                 capacity: 0,
@@ -209,7 +231,7 @@ impl<S: Storage> Ring<S> {
         self.a_end - self.a_start
     }
 
-    /// Bytes stored (sent-but-kept records included).
+    /// Bytes stored (the window included).
     pub fn len(&self) -> usize {
         self.a_len() + if self.wrapped { self.b_end } else { 0 }
     }
@@ -219,9 +241,19 @@ impl<S: Storage> Ring<S> {
         self.records == 0
     }
 
-    /// Records stored (sent-but-kept included).
+    /// Records stored (the window included).
     pub fn records(&self) -> usize {
         self.records
+    }
+
+    /// Records sent and kept until confirmed (the replay window).
+    pub fn window_records(&self) -> usize {
+        self.sent_records
+    }
+
+    /// Bytes sent and kept until confirmed (a partly sent record included).
+    pub fn window_bytes(&self) -> usize {
+        self.sent
     }
 
     /// Records not yet (completely) sent.
@@ -229,11 +261,10 @@ impl<S: Storage> Ring<S> {
         self.records - self.sent_records
     }
 
-    /// Bytes a new record may use: free space plus sent records that would
-    /// be released to make room (a record also needs them contiguous, so a
-    /// record this large may still not fit right after a wrap).
+    /// Free bytes (a record also needs them contiguous, so a record this
+    /// large may still not fit right after a wrap).
     pub fn available(&self) -> usize {
-        self.capacity() - self.unsent_bytes()
+        self.capacity() - self.len()
     }
 
     /// Bytes not yet sent (in flight included).
@@ -252,15 +283,23 @@ impl<S: Storage> Ring<S> {
         self.in_flight
     }
 
-    /// Absolute position in the record stream up to which bytes were sent
-    /// (bytes ever released plus bytes sent and still kept).
+    /// Absolute position in the record stream up to which bytes were sent.
+    /// Positions of stored bytes never change (a rewind moves this cursor
+    /// back to [`confirmed_position`](Self::confirmed_position)).
     pub fn sent_position(&self) -> u64 {
         self.base + self.sent as u64
+    }
+
+    /// Absolute position in the record stream of the oldest stored byte:
+    /// everything before it was confirmed or dropped.
+    pub fn confirmed_position(&self) -> u64 {
+        self.base
     }
 
     /// Counters.
     pub fn stats(&self) -> RingStats {
         let mut s = self.stats;
+        s.window = self.sent_records as u64;
         s.unsent = self.unsent_records() as u64;
         s.bytes_used = self.len();
         s.capacity = self.capacity();
@@ -331,14 +370,18 @@ impl<S: Storage> Ring<S> {
         self.stats.accepted += 1;
     }
 
-    /// Removes the oldest record; returns whether it had been sent.
-    fn pop_front(&mut self) -> bool {
-        let b = self.buf.bytes();
-        let region = &b[self.a_start..self.a_end];
-        let len = match region.iter().position(|&c| c == b'\n') {
+    /// Length of the oldest record.
+    fn front_len(&self) -> usize {
+        let region = &self.buf.bytes()[self.a_start..self.a_end];
+        match region.iter().position(|&c| c == b'\n') {
             Some(i) => i + 1,
             None => region.len(), // unreachable for well-formed records
-        };
+        }
+    }
+
+    /// Removes the oldest record; returns whether it had been sent.
+    fn pop_front(&mut self) -> bool {
+        let len = self.front_len();
         let was_sent = self.sent_records > 0;
         self.a_start += len;
         self.base += len as u64;
@@ -346,7 +389,6 @@ impl<S: Storage> Ring<S> {
         if was_sent {
             self.sent -= len;
             self.sent_records -= 1;
-            self.stats.released += 1;
         }
         if self.a_start == self.a_end {
             if self.wrapped {
@@ -369,11 +411,13 @@ impl<S: Storage> Ring<S> {
     /// count when the first try does not fit, once more after making room),
     /// so it must write the same bytes each time.
     ///
-    /// Room is made by releasing sent records, oldest first; then, if
-    /// `drop_oldest`, by dropping the oldest unsent records (a record partly
-    /// written to the connection stays whole: the ones after it go). A refused record leaves the ring
-    /// as it was and counts in [`RingStats::dropped_newest`] only when the
-    /// reason was room ([`ReportError::BufferFull`]).
+    /// Only free space is used. When there is not enough and `drop_oldest`
+    /// is set, room is made by dropping the oldest records: the window's
+    /// first (counted [`RingStats::discarded`]), then unsent ones (counted
+    /// [`RingStats::dropped_oldest`]; a record being written stays whole,
+    /// the ones after it go). A refused record leaves the ring as it was and
+    /// counts in [`RingStats::dropped_newest`] only when the reason was room
+    /// ([`ReportError::BufferFull`]).
     pub fn push_with<F>(
         &mut self,
         drop_oldest: bool,
@@ -416,6 +460,7 @@ impl<S: Storage> Ring<S> {
                     return Ok(Pushed {
                         len: n,
                         dropped_oldest: 0,
+                        discarded: 0,
                     });
                 }
                 Err(EncodeError::Full) => {}
@@ -440,19 +485,20 @@ impl<S: Storage> Ring<S> {
         }
         let need = (lower + counter.slack()).min(max).min(cap);
         // 3. Make room.
-        let mut dropped = 0;
+        let (mut dropped, mut discarded) = (0, 0);
         loop {
             if let Some(start) = self.reserve(need) {
                 let mut out = Out::new(&mut self.buf.bytes_mut()[start..start + need]);
                 return match encode(&mut out) {
                     Ok(n) => {
                         self.commit(start, n);
-                        if dropped == 0 {
+                        if dropped + discarded == 0 {
                             self.pushed_ok();
                         }
                         Ok(Pushed {
                             len: n,
                             dropped_oldest: dropped,
+                            discarded,
                         })
                     }
                     Err(EncodeError::Full) => Err(ReportError::TooLarge {
@@ -462,14 +508,21 @@ impl<S: Storage> Ring<S> {
                     Err(e) => Err(e.into()),
                 };
             }
+            if !drop_oldest {
+                break;
+            }
             if self.sent_records > 0 {
+                // The window goes first: sent, never confirmed.
                 self.pop_front();
-            } else if drop_oldest && self.sent == 0 && self.in_flight == 0 && self.records > 0 {
+                discarded += 1;
+                self.stats.discarded += 1;
+                self.note_drop();
+            } else if self.sent == 0 && self.in_flight == 0 && self.records > 0 {
                 self.pop_front();
                 dropped += 1;
                 self.stats.dropped_oldest += 1;
                 self.note_drop();
-            } else if drop_oldest && self.records > 1 {
+            } else if self.records > 1 {
                 // The oldest records are partly written or being written to
                 // the connection: they must stay whole, so drop the ones
                 // after them instead.
@@ -661,11 +714,6 @@ impl<S: Storage> Ring<S> {
         self.in_flight = 0;
         self.sent_records += done;
         self.stats.sent += done as u64;
-        // Room (free plus releasable) is back to half the ring: the full
-        // episode is over even if nobody reports meanwhile.
-        if self.full && self.capacity() - self.len() + self.sent >= self.capacity() / 2 {
-            self.pushed_ok();
-        }
         done
     }
 
@@ -674,43 +722,50 @@ impl<S: Storage> Ring<S> {
         self.in_flight = 0;
     }
 
-    /// The connection was lost: rewind so records it may not have delivered
-    /// are sent again. `limit`: replay at most that many bytes of sent
-    /// records (`None`: all still kept). A partly sent record is always
-    /// resent whole. Returns the number of records that will be replayed.
-    pub fn rewind(&mut self, limit: Option<usize>) -> usize {
-        self.in_flight = 0;
-        let target = match limit {
-            Some(l) => self.sent.saturating_sub(l),
-            None => 0,
-        };
-        // Snap back to the start of the record holding `target`.
-        let start = if target == 0 {
-            0
-        } else {
-            let (a, b) = self.slices(0, target);
-            b.iter()
-                .rposition(|&c| c == b'\n')
-                .map(|i| a.len() + i + 1)
-                .or_else(|| a.iter().rposition(|&c| c == b'\n').map(|i| i + 1))
-                .unwrap_or(0)
-        };
-        let (a, b) = self.slices(start, self.sent);
-        let replayed = count_newlines(a) + count_newlines(b);
-        self.sent = start;
-        self.sent_records -= replayed;
-        self.stats.replayed += replayed as u64;
-        replayed
+    /// Confirms every sent record that ends at or before the absolute
+    /// stream position `pos`: they leave the window, counted
+    /// [`RingStats::delivered`]. Returns how many.
+    pub fn confirm(&mut self, pos: u64) -> usize {
+        let mut n = 0;
+        while self.sent_records > 0 {
+            let len = self.front_len();
+            if self.base + len as u64 > pos {
+                break;
+            }
+            self.pop_front();
+            n += 1;
+        }
+        if n > 0 {
+            self.stats.delivered += n as u64;
+            // Room is back to half the ring: the full episode is over even
+            // if nobody reports meanwhile.
+            if self.full && self.available() >= self.capacity() / 2 {
+                self.pushed_ok();
+            }
+        }
+        n
     }
 
-    /// The connection closed cleanly after everything sent was read: free
-    /// the sent records. A partly sent record is rewound (sent again whole).
-    pub fn release_sent(&mut self) {
+    /// The connection closed cleanly after the collector read everything
+    /// sent: confirms the whole window. A partly sent record is rewound
+    /// (sent again whole). Returns how many records were confirmed.
+    pub fn confirm_sent(&mut self) -> usize {
         self.in_flight = 0;
-        while self.sent_records > 0 {
-            self.pop_front();
-        }
+        let n = self.confirm(u64::MAX);
         self.sent = 0;
+        n
+    }
+
+    /// The connection was lost: every record of the window will be sent
+    /// again (counted [`RingStats::replayed`]), and a partly sent record
+    /// whole. Returns the number of records to be replayed.
+    pub fn rewind(&mut self) -> usize {
+        self.in_flight = 0;
+        let replayed = self.sent_records;
+        self.sent = 0;
+        self.sent_records = 0;
+        self.stats.replayed += replayed as u64;
+        replayed
     }
 }
 
@@ -741,6 +796,7 @@ mod tests {
             got[t.first.len()..n].copy_from_slice(t.second);
             assert_eq!(&got[..n], &r[..40]);
             ring.mark_sent(n);
+            ring.confirm(ring.sent_position());
             next_sent += 1;
         }
         assert_eq!(ring.stats().sent, next_sent);

@@ -15,6 +15,31 @@ use core::time::Duration;
 /// starts over after it is lost.
 pub const STABLE_AFTER: Duration = Duration::from_secs(1);
 
+/// While bytes written are not yet acknowledged and acknowledgements could
+/// confirm records, the sender asks to be polled this often (transports that
+/// see acknowledgements only).
+pub const ACK_POLL: Duration = Duration::from_millis(5);
+
+/// Where a record's confirmation comes from (besides a clean close, which
+/// confirms everything sent on the connection, and the collector's own
+/// acknowledgement, [`Sender::confirm_through`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// The transport reports the bytes the collector's kernel acknowledged
+    /// ([`Sender::on_acked`]): a record is confirmed once acknowledged plus
+    /// `peer_buffer` more bytes (what the collector can hold unread).
+    Acked {
+        /// Bytes the collector's buffers can hold unread.
+        peer_buffer: usize,
+    },
+    /// The transport cannot see acknowledgements: a record is confirmed once
+    /// `replay_limit` more bytes were written after it on the same connection.
+    Written {
+        /// Bytes that can sit between us and the collector's process.
+        replay_limit: usize,
+    },
+}
+
 /// The sender's settings (see [`Config`](crate::Config) for their meaning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SenderConfig {
@@ -30,9 +55,8 @@ pub struct SenderConfig {
     pub batch_bytes: usize,
     /// Wait this long for a fuller batch.
     pub linger: Duration,
-    /// Replay at most this many bytes sent on a lost connection (`None`:
-    /// everything it sent that is still kept).
-    pub replay_limit: Option<usize>,
+    /// The confirmation rule.
+    pub confirm: Confirm,
 }
 
 /// What the driver should do now.
@@ -45,7 +69,8 @@ pub enum Action {
         /// Index into the configured servers.
         server: usize,
     },
-    /// The connection attempt timed out: drop it. Nothing to report back.
+    /// The connection attempt (or the wait for the collector's side of a
+    /// close) timed out: drop the connection. Nothing to report back.
     Abort {
         /// The server that was being connected to.
         server: usize,
@@ -57,7 +82,11 @@ pub enum Action {
         max: usize,
     },
     /// Everything is sent and a close was asked for: shut the connection down
-    /// gracefully and report [`Sender::on_closed`] with `None`.
+    /// for writing (FIN, TLS `close_notify`), wait for the collector to close
+    /// its side, then report [`Sender::on_closed`] with `None` (an error if
+    /// it failed). If the collector does not close its side by the connect
+    /// timeout, the sender asks to [`Abort`](Action::Abort) instead and the
+    /// window stays unconfirmed.
     Shutdown,
     /// Nothing to do until this time (`None`: until an outside event, such as
     /// a new record, writability or a connection outcome).
@@ -83,8 +112,11 @@ enum State {
     },
     ShuttingDown {
         server: usize,
+        deadline: Instant,
     },
-    Closed,
+    Closed {
+        clean: bool,
+    },
 }
 
 /// Connection and delivery counters kept by the sender.
@@ -113,6 +145,8 @@ pub struct Sender {
     pending_since: Option<Instant>,
     /// Ring stream position where the current connection started sending.
     conn_start: Option<u64>,
+    /// Bytes the collector's kernel acknowledged on this connection.
+    acked: u64,
     closing: bool,
     notes: heapless::Deque<Notification, 8>,
     stats: SenderStats,
@@ -133,6 +167,7 @@ impl Sender {
             failed_rounds: 0,
             pending_since: None,
             conn_start: None,
+            acked: 0,
             closing: false,
             notes: heapless::Deque::new(),
             stats: SenderStats::default(),
@@ -157,12 +192,17 @@ impl Sender {
         )
     }
 
+    /// True while a connection is established and not being shut down.
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, State::Connected { .. })
+    }
+
     /// The server connected to or being connected to.
     pub fn server(&self) -> Option<usize> {
         match self.state {
             State::Connecting { server, .. }
             | State::Connected { server, .. }
-            | State::ShuttingDown { server } => Some(server),
+            | State::ShuttingDown { server, .. } => Some(server),
             _ => None,
         }
     }
@@ -174,10 +214,18 @@ impl Sender {
         matches!(self.state, State::Connected { writable: true, .. }) && ring.pending_bytes() == 0
     }
 
-    /// True once a requested close has completed (everything sent and the
-    /// connection shut down).
+    /// True once a requested close has ended: cleanly, or with the
+    /// collector not closing its side in time (see
+    /// [`closed_clean`](Self::closed_clean)).
     pub fn is_closed(&self) -> bool {
-        self.state == State::Closed
+        matches!(self.state, State::Closed { .. })
+    }
+
+    /// True once a requested close ended cleanly: everything sent, and the
+    /// collector closed its side after reading it all (or nothing was ever
+    /// left to prove).
+    pub fn closed_clean(&self) -> bool {
+        self.state == State::Closed { clean: true }
     }
 
     /// Consecutive failed rounds (every server tried) since the last success.
@@ -196,6 +244,12 @@ impl Sender {
             self.notes.pop_front();
         }
         let _ = self.notes.push_back(n);
+    }
+
+    /// Tells the user that TLS with `server` failed (the driver knows why a
+    /// connection attempt failed; the sender only its kind).
+    pub fn note_tls_failed(&mut self, server: usize) {
+        self.note(Notification::TlsFailed { server });
     }
 
     /// The next notification, oldest first.
@@ -246,10 +300,12 @@ impl Sender {
     /// What to do at time `now`.
     pub fn poll<S: Storage>(&mut self, now: Instant, ring: &Ring<S>) -> Action {
         match self.state {
-            State::Closed => Action::Wait { until: None },
+            State::Closed { .. } => Action::Wait { until: None },
             State::Disconnected { retry_at } => {
-                if self.closing && ring.unsent_records() == 0 {
-                    self.state = State::Closed;
+                // A lost connection rewinds its window: nothing unsent means
+                // nothing unconfirmed either.
+                if self.closing && ring.unsent_records() == 0 && ring.window_records() == 0 {
+                    self.state = State::Closed { clean: true };
                     return Action::Wait { until: None };
                 }
                 if now < retry_at {
@@ -285,13 +341,20 @@ impl Sender {
                 if pending == 0 {
                     self.pending_since = None;
                     if self.closing && ring.unsent_bytes() == 0 {
-                        self.state = State::ShuttingDown { server };
+                        self.state = State::ShuttingDown {
+                            server,
+                            deadline: now + self.cfg.connect_timeout,
+                        };
                         return Action::Shutdown;
                     }
-                    return Action::Wait { until: None };
+                    return Action::Wait {
+                        until: self.ack_poll(now, ring),
+                    };
                 }
                 if !writable || ring.in_flight() > 0 {
-                    return Action::Wait { until: None };
+                    return Action::Wait {
+                        until: self.ack_poll(now, ring),
+                    };
                 }
                 let since = *self.pending_since.get_or_insert(now);
                 if !self.cfg.linger.is_zero() && pending < self.cfg.batch_bytes && !self.closing {
@@ -306,8 +369,37 @@ impl Sender {
                     max: self.cfg.batch_bytes.min((ring.capacity() / 4).max(1)),
                 }
             }
-            State::ShuttingDown { .. } => Action::Wait { until: None },
+            State::ShuttingDown { server, deadline } => {
+                if now >= deadline {
+                    // The collector never closed its side: nothing proves
+                    // it read the window, which stays unconfirmed.
+                    self.state = State::Closed { clean: false };
+                    self.conn_start = None;
+                    self.note(Notification::CloseUnconfirmed {
+                        server,
+                        unconfirmed: ring.window_records(),
+                    });
+                    Action::Abort { server }
+                } else {
+                    Action::Wait {
+                        until: Some(deadline),
+                    }
+                }
+            }
         }
+    }
+
+    /// When to poll again to read acknowledgements: only while some are
+    /// outstanding and could confirm a record of the window.
+    fn ack_poll<S: Storage>(&self, now: Instant, ring: &Ring<S>) -> Option<Instant> {
+        let Confirm::Acked { peer_buffer } = self.cfg.confirm else {
+            return None;
+        };
+        let start = self.conn_start?;
+        let written = ring.sent_position().saturating_sub(start);
+        let could = (start + written).saturating_sub(peer_buffer as u64);
+        (self.acked < written && could > ring.confirmed_position() && ring.window_records() > 0)
+            .then(|| now + ACK_POLL)
     }
 
     fn failed(&mut self, now: Instant, server: usize, error: NetError) {
@@ -336,6 +428,8 @@ impl Sender {
             };
             self.tried = 0;
             self.pending_since = None;
+            self.conn_start = None;
+            self.acked = 0;
             self.note(Notification::Connected { server });
         }
     }
@@ -351,6 +445,36 @@ impl Sender {
     pub fn on_sent<S: Storage>(&mut self, _now: Instant, n: usize, ring: &mut Ring<S>) {
         ring.mark_sent(n);
         self.stats.bytes_sent += n as u64;
+        if let Confirm::Written { replay_limit } = self.cfg.confirm {
+            // Records before this connection's start were confirmed or
+            // rewound, so a position before it confirms nothing.
+            if let Some(pos) = ring.sent_position().checked_sub(replay_limit as u64) {
+                ring.confirm(pos);
+            }
+        }
+    }
+
+    /// The collector's kernel has acknowledged `acked` bytes of this
+    /// connection (rule [`Confirm::Acked`]; ignored under the other rule).
+    /// Returns how many records this confirmed.
+    pub fn on_acked<S: Storage>(&mut self, _now: Instant, acked: u64, ring: &mut Ring<S>) -> usize {
+        let (Confirm::Acked { peer_buffer }, Some(start), true) =
+            (self.cfg.confirm, self.conn_start, self.is_connected())
+        else {
+            return 0;
+        };
+        self.acked = self.acked.max(acked);
+        match (start + self.acked).checked_sub(peer_buffer as u64) {
+            Some(pos) => ring.confirm(pos),
+            None => 0,
+        }
+    }
+
+    /// The collector itself acknowledged everything up to the absolute ring
+    /// stream position `pos` (an acknowledged protocol): those records are
+    /// confirmed. Returns how many.
+    pub fn confirm_through<S: Storage>(&mut self, pos: u64, ring: &mut Ring<S>) -> usize {
+        ring.confirm(pos.min(ring.sent_position()))
     }
 
     /// The connection cannot take more bytes now; wait for
@@ -386,7 +510,7 @@ impl Sender {
     ) {
         let (server, since) = match self.state {
             State::Connected { server, since, .. } => (server, Some(since)),
-            State::ShuttingDown { server } => (server, None),
+            State::ShuttingDown { server, .. } => (server, None),
             State::Connecting { server, .. } => {
                 ring.cancel_transmit();
                 self.failed(now, server, error.unwrap_or(NetError::PeerClosed));
@@ -398,24 +522,17 @@ impl Sender {
             }
         };
         self.pending_since = None;
-        match error {
-            None if matches!(self.state, State::ShuttingDown { .. }) => {
-                ring.release_sent();
-                self.state = State::Closed;
-                return;
-            }
-            _ => {}
+        self.conn_start = None;
+        if error.is_none() && matches!(self.state, State::ShuttingDown { .. }) {
+            // We ended our side, the collector read to the end and ended
+            // its own: it has everything sent on this connection.
+            ring.confirm_sent();
+            self.state = State::Closed { clean: true };
+            return;
         }
         let error = error.unwrap_or(NetError::PeerClosed);
-        // Only what this connection carried can be lost with it (earlier
-        // connections' losses were replayed on this one), and of that at
-        // most the replay limit (the bytes that can sit in socket buffers).
-        let on_this = match self.conn_start.take() {
-            Some(start) => ring.sent_position().saturating_sub(start) as usize,
-            None => 0,
-        };
-        let limit = self.cfg.replay_limit.map_or(on_this, |l| l.min(on_this));
-        let replayed = ring.rewind(Some(limit));
+        // Nothing proves the collector read the window: send it all again.
+        let replayed = ring.rewind();
         self.stats.disconnects += 1;
         let n = if matches!(error, NetError::PeerClosed) {
             Notification::Disconnected {

@@ -97,8 +97,11 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// Server choice.
     pub strategy: Strategy,
-    /// Most bytes replayed after a lost connection.
-    pub replay_limit: Option<usize>,
+    /// Confirmation by bytes written after a record (see [`Config::replay_limit`]).
+    pub replay_limit: usize,
+    /// Confirmation by the collector's kernel acknowledgements (see
+    /// [`Config::peer_buffer`]); `None` where the transport cannot see them.
+    pub peer_buffer: Option<usize>,
     /// Records carry `report_time`.
     pub report_time: bool,
     /// Records carry `@uuid`.
@@ -124,6 +127,7 @@ impl Default for Settings {
             connect_timeout: d.connect_timeout,
             strategy: d.strategy,
             replay_limit: d.replay_limit,
+            peer_buffer: d.peer_buffer,
             report_time: true,
             uuid: true,
         }
@@ -153,6 +157,7 @@ impl Settings {
         c.connect_timeout = self.connect_timeout;
         c.strategy = self.strategy;
         c.replay_limit = self.replay_limit;
+        c.peer_buffer = self.peer_buffer;
         f(&c)
     }
 
@@ -262,8 +267,13 @@ macro_rules! settings_methods {
             self
         }
 
-        /// Most bytes replayed after a connection is lost (default 16 MiB).
-        pub fn replay_limit(mut self, n: Option<usize>) -> Self {
+        /// Where the transport cannot see acknowledgements, a record is
+        /// confirmed once this many more bytes were written after it on the
+        /// same connection; until then it is kept, and sent again if the
+        /// connection is lost. Set it to at least what can sit unread between
+        /// this program and the collector's process. The buffer must be at
+        /// least twice the window this rule needs.
+        pub fn replay_limit(mut self, n: usize) -> Self {
             self.s.replay_limit = n;
             self
         }

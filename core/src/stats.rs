@@ -6,23 +6,43 @@ use crate::ring::RingStats;
 use crate::sender::SenderStats;
 
 /// Counters of an SDK, in events unless named otherwise.
+///
+/// Every valid event reported is counted once in `accepted` and, at any
+/// time, in exactly one of `delivered`, `unconfirmed`, `unsent` and
+/// `dropped`: `delivered + unconfirmed + unsent + dropped == accepted`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Events accepted into the buffer.
+    /// Valid events reported (the ones then refused for lack of room
+    /// included; invalid ones are `rejected`).
     pub accepted: u64,
-    /// Events refused as invalid or too large.
+    /// Events the collector is known to have: confirmed by a clean close,
+    /// by the collector's kernel acknowledging them plus its buffer, or by
+    /// the replay limit (see the transport's delivery guarantees).
+    pub delivered: u64,
+    /// Events sent and not confirmed: the replay window (`in_window`, still
+    /// held: they will be confirmed, or sent again if the connection is
+    /// lost) plus sent events released unconfirmed (`discarded`).
+    pub unconfirmed: u64,
+    /// Events in the buffer not yet sent.
+    pub unsent: u64,
+    /// Events dropped before they were sent: `dropped_newest +
+    /// dropped_oldest`.
+    pub dropped: u64,
+    /// Events refused as invalid or too large (not in `accepted`).
     pub rejected: u64,
     /// New events refused because the buffer was full.
     pub dropped_newest: u64,
     /// Unsent events dropped to make room (`WhenFull::DropOldest`).
     pub dropped_oldest: u64,
+    /// Sent events dropped unconfirmed to make room (`WhenFull::DropOldest`).
+    pub discarded: u64,
+    /// Events sent and held until confirmed (the replay window).
+    pub in_window: u64,
     /// Events written to a connection (replays included).
     pub sent: u64,
     /// Events written again after a lost connection (possible duplicates).
     pub replayed: u64,
-    /// Events in the buffer not yet sent.
-    pub unsent: u64,
-    /// Buffer bytes in use.
+    /// Buffer bytes in use (the replay window included).
     pub buffer_used: usize,
     /// Buffer capacity in bytes.
     pub buffer_capacity: usize,
@@ -43,13 +63,18 @@ impl Stats {
     /// Combines the ring's and the sender's counters with the SDK's own.
     pub fn new(ring: RingStats, sender: SenderStats, rejected: u64, wakeups: u64) -> Self {
         Stats {
-            accepted: ring.accepted,
+            accepted: ring.accepted + ring.dropped_newest,
+            delivered: ring.delivered,
+            unconfirmed: ring.window + ring.discarded,
+            unsent: ring.unsent,
+            dropped: ring.dropped_newest + ring.dropped_oldest,
             rejected,
             dropped_newest: ring.dropped_newest,
             dropped_oldest: ring.dropped_oldest,
+            discarded: ring.discarded,
+            in_window: ring.window,
             sent: ring.sent,
             replayed: ring.replayed,
-            unsent: ring.unsent,
             buffer_used: ring.bytes_used,
             buffer_capacity: ring.capacity,
             connects: sender.connects,
@@ -61,16 +86,24 @@ impl Stats {
     }
 }
 
-/// What closing an SDK achieved.
+/// What closing an SDK achieved: where every event ended.
+/// `delivered + unconfirmed + unsent + dropped == accepted`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CloseReport {
-    /// Events written to a collector (each counted once).
+    /// Valid events reported (refused ones included; see [`Stats::accepted`]).
+    pub accepted: u64,
+    /// Events the collector is known to have (confirmed; each counted once).
     pub delivered: u64,
-    /// Events still buffered when the deadline passed: not delivered.
+    /// Events sent without proof that the collector has them: the window of
+    /// a connection that did not end cleanly, and sent events dropped
+    /// unconfirmed under `DropOldest`.
+    pub unconfirmed: u64,
+    /// Events never written (still buffered when the deadline passed).
     pub unsent: u64,
-    /// Events dropped for lack of room (newest refused plus oldest dropped).
+    /// Events dropped before they were written: new ones refused for lack
+    /// of room plus old ones dropped (`DropOldest`).
     pub dropped: u64,
-    /// Events refused as invalid or too large.
+    /// Events refused as invalid or too large (not in `accepted`).
     pub rejected: u64,
     /// Events sent more than once after lost connections (the collector may
     /// hold duplicates; `@uuid` tells them apart).
@@ -80,10 +113,13 @@ pub struct CloseReport {
 }
 
 impl CloseReport {
-    /// The report for a ring in this state; `clean` when the sender closed.
+    /// The report for a ring in this state; `clean` when the sender's close
+    /// ended cleanly.
     pub fn new(ring: RingStats, rejected: u64, clean: bool) -> Self {
         CloseReport {
-            delivered: ring.accepted - ring.dropped_oldest - ring.unsent,
+            accepted: ring.accepted + ring.dropped_newest,
+            delivered: ring.delivered,
+            unconfirmed: ring.window + ring.discarded,
             unsent: ring.unsent,
             dropped: ring.dropped_newest + ring.dropped_oldest,
             rejected,

@@ -54,6 +54,10 @@ static SERVERS: [&str; 1] = ["127.0.0.1:5001"];
 fn reporting_allocates_nothing() {
     let mut cfg = Config::new("token", &SERVERS);
     cfg.event_type = EventType::Field("kind");
+    // A record is confirmed once 2 KiB more were written after it.
+    cfg.buffer_bytes = 8192;
+    cfg.replay_limit = 2048;
+    cfg.validate().unwrap();
     let enc = cfg.encoder();
     let mut ring: Ring<[u8; 8192]> = Ring::new();
     let mut sender = Sender::new(cfg.sender(), 1);

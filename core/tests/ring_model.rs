@@ -1,6 +1,9 @@
 //! Property tests of the ring against a plain model: capacity never
 //! exceeded, records never torn or reordered, drop counts exact,
-//! wrap-around, replay after a lost connection.
+//! wrap-around, the window kept until confirmed (never released to make
+//! room), replay of the whole window after a lost connection, and the
+//! partition `delivered + discarded + window + unsent + dropped_oldest ==
+//! accepted` after every step.
 
 use alooma_core::{ReportError, Ring};
 use proptest::prelude::*;
@@ -19,8 +22,10 @@ enum Op {
         max: usize,
         part: u8,
     },
-    Lose(Option<usize>),
+    Lose,
     CleanClose,
+    /// Confirm this many bytes past the confirmed cursor.
+    Confirm(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -28,8 +33,9 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (4usize..MAXLEN).prop_map(Op::Push),
         2 => (4usize..MAXLEN, 1usize..200).prop_map(|(l, m)| Op::PushInFlight(l, m)),
         3 => (1usize..300, 0u8..=4).prop_map(|(max, part)| Op::Send { max, part }),
-        1 => prop_oneof![Just(None), (0usize..400).prop_map(Some)].prop_map(Op::Lose),
+        1 => Just(Op::Lose),
         1 => Just(Op::CleanClose),
+        2 => (0usize..600).prop_map(Op::Confirm),
     ]
 }
 
@@ -55,12 +61,23 @@ struct Model {
     accepted: u64,
     dropped_newest: u64,
     dropped_oldest: u64,
+    discarded: u64,
+    delivered: u64,
     replayed: u64,
 }
 
 impl Model {
     fn stored(&self) -> Vec<u8> {
         self.recs.iter().flatten().copied().collect()
+    }
+    /// Drops the oldest `n` sent records (`DropOldest`, window first).
+    fn discard(&mut self, n: usize) {
+        for _ in 0..n {
+            let r = self.recs.pop_front().unwrap();
+            assert!(r.len() <= self.sent, "discarded an unsent record");
+            self.sent -= r.len();
+            self.discarded += 1;
+        }
     }
     fn sent_records(&self) -> usize {
         let mut acc = 0;
@@ -79,52 +96,44 @@ fn run(ops: Vec<Op>, drop_oldest: bool) -> Result<(), TestCaseError> {
     let mut ring: Ring<[u8; CAP]> = Ring::new();
     let mut m = Model::default();
     let mut next_id = 0u64;
-    let mut released = 0u64;
     for op in ops {
         match op {
             Op::PushInFlight(len, max) => {
                 let stored = m.stored();
                 let t = bytes(ring.transmit(max));
                 prop_assert!(stored[m.sent..].starts_with(&t));
-                let protected = m.sent + t.len();
                 let rec = record(next_id, len);
                 next_id += 1;
+                let window = ring.window_records();
                 match ring.push(&rec, drop_oldest) {
                     Ok(p) => {
-                        let st = ring.stats();
-                        while released < st.released {
-                            let r = m.recs.pop_front().unwrap();
-                            m.sent -= r.len();
-                            released += 1;
-                        }
+                        m.discard(p.discarded);
                         // Dropped: the first records after the protected
-                        // head (sent-but-kept records were released first).
-                        let protected = protected - (stored.len() - m.stored().len());
+                        // head (the window went first).
+                        let protected = m.sent + t.len();
                         for _ in 0..p.dropped_oldest {
-                            let mut acc = 0;
-                            let idx = m.recs.iter().position(|r| {
-                                let start = acc;
-                                acc += r.len();
-                                start >= protected.max(1) || (protected == 0 && start == 0)
-                            });
                             let idx = if m.sent == 0 && t.is_empty() {
-                                Some(0)
+                                0
                             } else {
-                                idx
+                                let mut acc = 0;
+                                m.recs
+                                    .iter()
+                                    .position(|r| {
+                                        let start = acc;
+                                        acc += r.len();
+                                        start >= protected.max(1)
+                                    })
+                                    .unwrap()
                             };
-                            m.recs.remove(idx.unwrap()).unwrap();
+                            m.recs.remove(idx).unwrap();
                             m.dropped_oldest += 1;
                         }
                         m.recs.push_back(rec);
                         m.accepted += 1;
                     }
                     Err(ReportError::BufferFull { .. }) => {
-                        let st = ring.stats();
-                        while released < st.released {
-                            let r = m.recs.pop_front().unwrap();
-                            m.sent -= r.len();
-                            released += 1;
-                        }
+                        // Nothing of the window was released for it.
+                        prop_assert!(drop_oldest || ring.window_records() == window);
                         m.dropped_newest += 1;
                     }
                     Err(e) => return Err(TestCaseError::fail(format!("{e:?}"))),
@@ -139,16 +148,10 @@ fn run(ops: Vec<Op>, drop_oldest: bool) -> Result<(), TestCaseError> {
                 let rec = record(next_id, len);
                 next_id += 1;
                 let unsent_before = ring.unsent_bytes();
+                let window = ring.window_records();
                 match ring.push(&rec, drop_oldest) {
                     Ok(p) => {
-                        // The ring released sent records and maybe dropped
-                        // unsent ones: mirror it from its counters.
-                        let st = ring.stats();
-                        while released < st.released {
-                            let r = m.recs.pop_front().unwrap();
-                            m.sent -= r.len();
-                            released += 1;
-                        }
+                        m.discard(p.discarded);
                         for _ in 0..p.dropped_oldest {
                             // The oldest unsent record goes, unless it is
                             // partly sent: then the one after it.
@@ -159,28 +162,28 @@ fn run(ops: Vec<Op>, drop_oldest: bool) -> Result<(), TestCaseError> {
                             }
                             m.dropped_oldest += 1;
                         }
+                        if !drop_oldest {
+                            prop_assert_eq!(ring.window_records(), window);
+                        }
                         m.recs.push_back(rec);
                         m.accepted += 1;
                     }
                     Err(ReportError::BufferFull { size }) => {
                         prop_assert_eq!(size, rec.len());
-                        let st = ring.stats();
-                        while released < st.released {
-                            let r = m.recs.pop_front().unwrap();
-                            m.sent -= r.len();
-                            released += 1;
-                        }
                         m.dropped_newest += 1;
-                        // Refused only when no sent record was left to free
-                        // and the free space (less at most one record's
-                        // worth lost at the wrap) was too small.
-                        prop_assert_eq!(m.sent_records(), 0);
+                        // The window is kept: nothing released for it.
+                        prop_assert_eq!(ring.window_records(), window);
+                        // Refused only when the free space (less at most one
+                        // record's worth lost at the wrap) was too small.
                         let free = CAP - ring.len();
                         prop_assert!(rec.len() + MAXLEN > free, "len {} free {}", rec.len(), free);
-                        if drop_oldest && ring.in_flight() == 0 && m.sent == 0 {
-                            prop_assert!(
-                                unsent_before == 0 || ring.records() == 0 || rec.len() > CAP
-                            );
+                        if drop_oldest {
+                            prop_assert_eq!(window, 0);
+                            if ring.in_flight() == 0 && m.sent == 0 {
+                                prop_assert!(
+                                    unsent_before == 0 || ring.records() == 0 || rec.len() > CAP
+                                );
+                            }
                         }
                     }
                     Err(e) => return Err(TestCaseError::fail(format!("{e:?}"))),
@@ -203,39 +206,41 @@ fn run(ops: Vec<Op>, drop_oldest: bool) -> Result<(), TestCaseError> {
                 ring.mark_sent(n);
                 m.sent += n;
             }
-            Op::Lose(limit) => {
-                let target = match limit {
-                    Some(l) => m.sent.saturating_sub(l),
-                    None => 0,
-                };
-                // Start of the record holding `target`.
-                let mut acc = 0;
-                let mut start = 0;
-                for r in &m.recs {
-                    if acc + r.len() > target {
-                        break;
-                    }
-                    acc += r.len();
-                    start = acc;
-                }
-                if target == 0 {
-                    start = 0;
-                }
-                let before = m.sent_records();
-                m.sent = start;
-                let replayed = before - m.sent_records();
+            Op::Lose => {
+                // Everything sent is unconfirmed: all of it goes again.
+                let replayed = m.sent_records();
+                m.sent = 0;
                 m.replayed += replayed as u64;
-                prop_assert_eq!(ring.rewind(limit), replayed);
+                prop_assert_eq!(ring.rewind(), replayed);
             }
             Op::CleanClose => {
-                ring.release_sent();
                 let n = m.sent_records();
+                prop_assert_eq!(ring.confirm_sent(), n);
                 for _ in 0..n {
                     let r = m.recs.pop_front().unwrap();
                     m.sent -= r.len();
                 }
-                released += n as u64;
+                m.delivered += n as u64;
                 m.sent = 0;
+            }
+            Op::Confirm(k) => {
+                let pos = ring.confirmed_position() + k as u64;
+                // Whole sent records that end within `k` bytes.
+                let mut n = 0;
+                let mut acc = 0;
+                for r in &m.recs {
+                    acc += r.len();
+                    if acc > k || acc > m.sent {
+                        break;
+                    }
+                    n += 1;
+                }
+                prop_assert_eq!(ring.confirm(pos), n);
+                for _ in 0..n {
+                    let r = m.recs.pop_front().unwrap();
+                    m.sent -= r.len();
+                }
+                m.delivered += n as u64;
             }
         }
         // Invariants after every step.
@@ -247,8 +252,14 @@ fn run(ops: Vec<Op>, drop_oldest: bool) -> Result<(), TestCaseError> {
         prop_assert_eq!(st.accepted, m.accepted);
         prop_assert_eq!(st.dropped_newest, m.dropped_newest);
         prop_assert_eq!(st.dropped_oldest, m.dropped_oldest);
+        prop_assert_eq!(st.discarded, m.discarded);
+        prop_assert_eq!(st.delivered, m.delivered);
         prop_assert_eq!(st.replayed, m.replayed);
-        prop_assert_eq!(st.released, released);
+        prop_assert_eq!(st.window as usize, m.sent_records());
+        prop_assert_eq!(
+            st.delivered + st.discarded + st.window + st.unsent + st.dropped_oldest,
+            st.accepted
+        );
     }
     // Drain: what is left comes out whole and in order.
     let mut out = Vec::new();
@@ -322,12 +333,16 @@ fn full_episode_notified_once() {
         Some(alooma_core::Notification::BufferFull)
     );
     assert_eq!(ring.poll_notification(), None);
-    // Send everything: room returns, and the episode ends once.
+    // Sent is not enough: the window keeps its room until confirmed.
     let n = ring.transmit(1000).len();
     ring.mark_sent(n);
+    assert_eq!(ring.poll_notification(), None);
+    assert!(ring.push(&record(98, 50), false).is_err());
+    // Confirmed: room returns, and the episode ends once.
+    assert_eq!(ring.confirm_sent(), 5);
     assert_eq!(
         ring.poll_notification(),
-        Some(alooma_core::Notification::BufferFreed { dropped: 15 })
+        Some(alooma_core::Notification::BufferFreed { dropped: 16 })
     );
     ring.push(&record(99, 50), false).unwrap();
     assert_eq!(ring.poll_notification(), None);
@@ -382,5 +397,33 @@ fn drop_oldest_never_refuses_while_writing() {
         };
         ring.mark_sent(n);
     }
-    assert!(ring.stats().dropped_oldest > 0);
+    let st = ring.stats();
+    assert!(st.dropped_oldest + st.discarded > 0);
+    assert_eq!(
+        st.delivered + st.discarded + st.window + st.unsent + st.dropped_oldest,
+        st.accepted
+    );
+}
+
+/// `DropOldest` takes the window first, counting it discarded (sent, fate
+/// unknown), never as delivered or dropped.
+#[test]
+fn drop_oldest_discards_the_window_first() {
+    let mut ring: Ring<[u8; 256]> = Ring::new();
+    for id in 0..4 {
+        ring.push(&record(id, 50), true).unwrap();
+    }
+    let n = ring.transmit(100).len();
+    assert_eq!(ring.mark_sent(n), 2);
+    // Two unsent, two in the window; three more need room.
+    for id in 4..7 {
+        ring.push(&record(id, 50), true).unwrap();
+    }
+    let st = ring.stats();
+    assert_eq!(st.discarded, 2, "{st:?}");
+    assert_eq!(st.dropped_oldest, 0);
+    assert_eq!(st.window, 0);
+    assert_eq!(st.delivered, 0);
+    let all = bytes(ring.contents());
+    assert!(all.starts_with(&record(2, 50)));
 }

@@ -1,12 +1,18 @@
-//! Deterministic simulation of the sender state machine: a seeded fake
-//! clock and fake network (collectors that die and come back, refuse, never
-//! answer, take short writes, lose what they had not read yet), driven the
-//! way every transport drives the core.
+//! Deterministic simulation of the driver loop every transport ships
+//! ([`Driver`] over a [`Link`]): a seeded fake clock and fake network
+//! (collectors that die and come back, refuse, never answer, take short
+//! writes, lose what they had not read yet, never close their side).
+//! Checks: nothing lost or reordered, no record confirmed before the
+//! collector read it, the four-way count adds up, replay after every kind
+//! of close, backoff, failover, batching.
 
 use alooma_core::{
-    Action, Backoff, Config, Instant, NetError, Notification, Ring, Rng, Sender, Strategy,
+    Backoff, Config, Driver, Failure, Instant, Link, NetError, Notification, Received, Ring, Rng,
+    Strategy,
 };
-use std::collections::VecDeque;
+use std::cell::RefCell;
+use std::collections::{HashSet, VecDeque};
+use std::rc::Rc;
 use std::time::Duration;
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -23,45 +29,213 @@ struct Conn {
     unread: VecDeque<u8>,
     /// What the collector read on this connection.
     read: Vec<u8>,
+    /// Bytes the peer's kernel took (and acknowledged).
+    acked: u64,
     blocked_until: Option<Instant>,
+    /// The collector died: the next operation fails with a reset.
+    reset: bool,
+    /// We ended our side.
+    shut: bool,
 }
 
 struct World {
     rng: Rng,
+    now: Instant,
     peers: Vec<Peer>,
     conn: Option<Conn>,
     connecting: Option<usize>,
-    /// Complete lines the collectors read, per connection.
+    /// Complete records the collectors read, per connection.
     delivered: Vec<Vec<u64>>,
+    /// Bytes of the current connection's `read` already parsed.
+    parsed: usize,
+    /// Every id any collector read.
+    read_ids: HashSet<u64>,
     attempts: Vec<(Instant, usize)>,
+    /// Most bytes a collector's kernel holds unread.
     peer_buffer: usize,
+    /// The transport reports acknowledged bytes.
+    acks: bool,
+    /// Collectors close their side after ours (a clean close is possible).
+    closes_back: bool,
+    /// Most bytes per write.
+    batch: usize,
+    /// Largest write seen.
+    largest_write: usize,
+}
+
+fn ids_in(bytes: &[u8]) -> Vec<u64> {
+    let mut ids = Vec::new();
+    let complete = match bytes.iter().rposition(|&b| b == b'\n') {
+        Some(i) => &bytes[..i + 1],
+        None => &[][..],
+    };
+    for line in complete.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let v: serde_json::Value = serde_json::from_slice(line).expect("torn record on the wire");
+        ids.push(v["id"].as_u64().unwrap());
+    }
+    ids
 }
 
 impl World {
-    fn finish_conn(&mut self) {
-        if let Some(c) = self.conn.take() {
-            let mut ids = Vec::new();
-            for line in c.read.split(|&b| b == b'\n') {
-                // A line cut by the connection's end is not a record.
-                if line.last() == Some(&b'}') {
-                    let v: serde_json::Value =
-                        serde_json::from_slice(line).expect("torn record on the wire");
-                    ids.push(v["id"].as_u64().unwrap());
+    /// The collector reads part of what arrived.
+    fn collector_reads(&mut self) {
+        if let Some(c) = &mut self.conn {
+            let k = self.rng.below(c.unread.len() as u64 + 1) as usize;
+            c.read.extend(c.unread.drain(..k));
+            // Only lines completed since the last look.
+            if let Some(end) = c.read.iter().rposition(|&b| b == b'\n') {
+                if end + 1 > self.parsed {
+                    let ids = ids_in(&c.read[self.parsed..end + 1]);
+                    self.read_ids.extend(ids);
+                    self.parsed = end + 1;
                 }
             }
-            if !c.read.is_empty() && *c.read.last().unwrap() != b'\n' {
-                ids.pop();
-            }
+        }
+    }
+
+    fn finish_conn(&mut self) {
+        if let Some(c) = self.conn.take() {
+            let ids = ids_in(&c.read);
+            self.read_ids.extend(ids.iter().copied());
             self.delivered.push(ids);
         }
+        self.parsed = 0;
+    }
+}
+
+/// The fake network as a link.
+struct SimLink(Rc<RefCell<World>>);
+
+const RESET: Failure<&str> = Failure {
+    kind: NetError::Reset,
+    detail: "reset",
+};
+
+impl Link for SimLink {
+    type Detail = &'static str;
+
+    fn connect(&mut self, server: usize) -> Result<(), Failure<&'static str>> {
+        let mut w = self.0.borrow_mut();
+        let now = w.now;
+        w.attempts.push((now, server));
+        match w.peers[server] {
+            Peer::Up => {
+                w.conn = Some(Conn {
+                    server,
+                    unread: VecDeque::new(),
+                    read: Vec::new(),
+                    acked: 0,
+                    blocked_until: None,
+                    reset: false,
+                    shut: false,
+                });
+                Ok(())
+            }
+            Peer::Down => Err(Failure::new(NetError::Refused, "refused")),
+            Peer::BlackHole => {
+                w.connecting = Some(server);
+                Ok(())
+            }
+        }
+    }
+
+    fn poll_connect(&mut self) -> Result<bool, Failure<&'static str>> {
+        let w = self.0.borrow();
+        match &w.conn {
+            Some(c) if c.reset => Err(RESET),
+            Some(_) => Ok(true),
+            None => Ok(false),
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<usize, Failure<&'static str>> {
+        let w = &mut *self.0.borrow_mut();
+        let c = w.conn.as_mut().expect("write without a connection");
+        if c.reset {
+            return Err(RESET);
+        }
+        assert!(!c.shut, "write after our side ended");
+        assert!(
+            bytes.len() <= w.batch,
+            "a write of {} bytes, over the batch",
+            bytes.len()
+        );
+        w.largest_write = w.largest_write.max(bytes.len());
+        if c.blocked_until.is_some_and(|t| t > w.now) {
+            return Ok(0);
+        }
+        c.blocked_until = None;
+        let room = w.peer_buffer.saturating_sub(c.unread.len());
+        let k = (w.rng.below(bytes.len() as u64 + 1) as usize).min(room);
+        c.unread.extend(&bytes[..k]);
+        c.acked += k as u64;
+        if k < bytes.len() {
+            c.blocked_until = Some(w.now + Duration::from_millis(1 + w.rng.below(5)));
+        }
+        Ok(k)
+    }
+
+    fn writable(&mut self) -> Result<bool, Failure<&'static str>> {
+        let w = self.0.borrow();
+        let c = w.conn.as_ref().expect("no connection");
+        if c.reset {
+            return Err(RESET);
+        }
+        Ok(c.blocked_until.is_none_or(|t| t <= w.now))
+    }
+
+    fn flush(&mut self) -> Result<bool, Failure<&'static str>> {
+        Ok(true)
+    }
+
+    fn read(&mut self, _buf: &mut [u8]) -> Result<Received, Failure<&'static str>> {
+        let w = self.0.borrow();
+        let c = w.conn.as_ref().expect("no connection");
+        if c.reset {
+            return Err(RESET);
+        }
+        // A collector closes its side once it has read our end of stream.
+        Ok(if c.shut && c.unread.is_empty() && w.closes_back {
+            Received::End
+        } else {
+            Received::Nothing
+        })
+    }
+
+    fn shutdown(&mut self) -> Result<bool, Failure<&'static str>> {
+        let mut w = self.0.borrow_mut();
+        let c = w.conn.as_mut().expect("no connection");
+        if c.reset {
+            return Err(RESET);
+        }
+        c.shut = true;
+        Ok(true)
+    }
+
+    fn acked(&mut self) -> Option<u64> {
+        let w = self.0.borrow();
+        if !w.acks {
+            return None;
+        }
+        w.conn.as_ref().filter(|c| !c.reset).map(|c| c.acked)
+    }
+
+    fn close(&mut self) {
+        let mut w = self.0.borrow_mut();
+        w.connecting = None;
+        w.finish_conn();
     }
 }
 
 struct Sim {
-    w: World,
+    w: Rc<RefCell<World>>,
     ring: Ring<Box<[u8]>>,
-    sender: Sender,
-    now: Instant,
+    driver: Driver<SimLink, Box<[u8]>>,
+    /// End position of every record pushed, by id (no drops in these runs).
+    ends: Vec<u64>,
+    /// Records already checked to be read before their confirmation.
+    checked: std::cell::Cell<usize>,
+    pushed_bytes: u64,
     batch: usize,
 }
 
@@ -69,32 +243,64 @@ fn ring(cap: usize) -> Ring<Box<[u8]>> {
     Ring::with_storage(vec![0u8; cap].into_boxed_slice())
 }
 
+const PEER_BUFFER: usize = 2048;
+
 impl Sim {
     fn new(seed: u64, peers: Vec<Peer>, strategy: Strategy, backoff: Backoff, batch: usize) -> Sim {
+        Sim::with(seed, peers, strategy, backoff, batch, seed % 2 == 0)
+    }
+
+    fn with(
+        seed: u64,
+        peers: Vec<Peer>,
+        strategy: Strategy,
+        backoff: Backoff,
+        batch: usize,
+        acks: bool,
+    ) -> Sim {
         let servers: Vec<&str> = (0..peers.len()).map(|_| "127.0.0.1:1").collect();
         let mut cfg = Config::new("t", &servers);
         cfg.strategy = strategy;
         cfg.backoff = backoff;
         cfg.batch_bytes = batch;
+        cfg.buffer_bytes = 256 * 1024;
         cfg.connect_timeout = Duration::from_millis(500);
-        // What a dead collector can take with it: its unread buffer plus
-        // what was in flight.
-        cfg.replay_limit = Some(2048 + batch);
-        Sim {
-            w: World {
-                rng: Rng::new(seed),
-                peers,
-                conn: None,
-                connecting: None,
-                delivered: Vec::new(),
-                attempts: Vec::new(),
-                peer_buffer: 2048,
-            },
-            ring: ring(256 * 1024),
-            sender: Sender::new(cfg.sender(), seed),
+        // What a dead collector can take with it: its unread buffer. With
+        // acknowledgements, what its kernel acknowledged plus that; without,
+        // that many bytes written after a record prove it was read.
+        cfg.replay_limit = PEER_BUFFER;
+        cfg.peer_buffer = acks.then_some(PEER_BUFFER);
+        cfg.validate().unwrap();
+        let w = Rc::new(RefCell::new(World {
+            rng: Rng::new(seed),
             now: Instant::ZERO,
+            peers,
+            conn: None,
+            connecting: None,
+            delivered: Vec::new(),
+            parsed: 0,
+            read_ids: HashSet::new(),
+            attempts: Vec::new(),
+            peer_buffer: PEER_BUFFER,
+            acks,
+            closes_back: true,
+            batch,
+            largest_write: 0,
+        }));
+        let scratch = vec![0u8; batch].into_boxed_slice();
+        Sim {
+            driver: Driver::new(cfg.sender(), SimLink(w.clone()), scratch, seed),
+            w,
+            ring: ring(cfg.buffer_bytes),
+            ends: Vec::new(),
+            checked: std::cell::Cell::new(0),
+            pushed_bytes: 0,
             batch,
         }
+    }
+
+    fn now(&self) -> Instant {
+        self.w.borrow().now
     }
 
     fn push(&mut self, id: u64) {
@@ -103,120 +309,86 @@ impl Sim {
         self.ring
             .push(rec.as_bytes(), false)
             .expect("ring sized to never refuse here");
+        assert_eq!(self.ends.len() as u64, id);
+        self.pushed_bytes += rec.len() as u64;
+        self.ends.push(self.pushed_bytes);
     }
 
     fn kill(&mut self, server: usize) {
-        self.w.peers[server] = Peer::Down;
-        if self.w.conn.as_ref().is_some_and(|c| c.server == server) {
+        let mut w = self.w.borrow_mut();
+        w.peers[server] = Peer::Down;
+        if let Some(c) = w.conn.as_mut().filter(|c| c.server == server) {
             // The collector dies: what it had not read is gone; we see a reset.
-            self.w.conn.as_mut().unwrap().unread.clear();
-            self.w.finish_conn();
-            self.sender
-                .on_closed(self.now, Some(NetError::Reset), &mut self.ring);
+            c.unread.clear();
+            c.reset = true;
         }
     }
 
-    /// Runs the driver loop until the sender waits; returns the wait.
+    /// One turn: the collector reads, the driver runs until it waits;
+    /// returns when it wants to run again.
     fn step(&mut self) -> Option<Instant> {
-        // The collector reads some of what arrived.
-        if let Some(c) = &mut self.w.conn {
-            let k = self.w.rng.below(c.unread.len() as u64 + 1) as usize;
-            c.read.extend(c.unread.drain(..k));
-            if c.blocked_until.is_some_and(|t| t <= self.now) {
-                c.blocked_until = None;
-                self.sender.on_writable();
-            }
+        self.w.borrow_mut().collector_reads();
+        let now = self.now();
+        let wait = self.driver.poll(now, &mut self.ring);
+        self.check_confirmed();
+        let blocked = self.w.borrow().conn.as_ref().and_then(|c| c.blocked_until);
+        match (wait, blocked) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
-        let mut actions = 0;
-        loop {
-            actions += 1;
+    }
+
+    /// No record is confirmed before a collector read it, and the counts
+    /// add up.
+    fn check_confirmed(&self) {
+        let confirmed = self.ring.confirmed_position();
+        let w = self.w.borrow();
+        let n = self.ends.partition_point(|&e| e <= confirmed);
+        for id in self.checked.replace(n) as u64..n as u64 {
             assert!(
-                actions < 64,
-                "sender spins: {actions} actions without waiting"
+                w.read_ids.contains(&id),
+                "record {id} confirmed (position {confirmed}) but never read"
             );
-            match self.sender.poll(self.now, &self.ring) {
-                Action::Wait { until } => {
-                    let blocked = self.w.conn.as_ref().and_then(|c| c.blocked_until);
-                    return match (until, blocked) {
-                        (Some(a), Some(b)) => Some(a.min(b)),
-                        (a, b) => a.or(b),
-                    };
-                }
-                Action::Connect { server } => {
-                    self.w.attempts.push((self.now, server));
-                    match self.w.peers[server] {
-                        Peer::Up => {
-                            self.w.conn = Some(Conn {
-                                server,
-                                unread: VecDeque::new(),
-                                read: Vec::new(),
-                                blocked_until: None,
-                            });
-                            self.sender.on_connected(self.now);
-                        }
-                        Peer::Down => self.sender.on_connect_failed(self.now, NetError::Refused),
-                        Peer::BlackHole => self.w.connecting = Some(server),
-                    }
-                }
-                Action::Abort { server } => {
-                    assert_eq!(self.w.connecting.take(), Some(server));
-                }
-                Action::Transmit { max } => {
-                    // The batch size, or a quarter of the ring if smaller.
-                    assert_eq!(max, self.batch.min(self.ring.capacity() / 4));
-                    let t = self.ring.transmit(max);
-                    let mut bytes = t.first.to_vec();
-                    bytes.extend_from_slice(t.second);
-                    let records = bytes.iter().filter(|&&b| b == b'\n').count();
-                    assert!(
-                        bytes.len() <= max || records == 1,
-                        "batch of {} bytes over {max}",
-                        bytes.len()
-                    );
-                    assert_eq!(bytes.last(), Some(&b'\n'));
-                    let c = self.w.conn.as_mut().expect("transmit without a connection");
-                    let room = self.w.peer_buffer.saturating_sub(c.unread.len());
-                    let k = (self.w.rng.below(bytes.len() as u64 + 1) as usize).min(room);
-                    c.unread.extend(&bytes[..k]);
-                    if k < bytes.len() {
-                        c.blocked_until =
-                            Some(self.now + Duration::from_millis(1 + self.w.rng.below(5)));
-                        self.sender.on_blocked(self.now, k, &mut self.ring);
-                    } else {
-                        self.sender.on_sent(self.now, k, &mut self.ring);
-                    }
-                }
-                Action::Shutdown => {
-                    if let Some(c) = &mut self.w.conn {
-                        let rest: Vec<u8> = c.unread.drain(..).collect();
-                        c.read.extend(rest);
-                    }
-                    self.w.finish_conn();
-                    self.sender.on_closed(self.now, None, &mut self.ring);
-                }
-            }
         }
+        let st = self.ring.stats();
+        assert_eq!(
+            st.delivered + st.discarded + st.window + st.unsent + st.dropped_oldest,
+            st.accepted
+        );
+        assert_eq!(st.delivered as usize, n);
     }
 
     fn advance(&mut self, wait: Option<Instant>, step: Duration) {
-        let next = self.now + step;
-        self.now = match wait {
-            Some(t) if t < next => t.max(self.now),
+        let mut w = self.w.borrow_mut();
+        let next = w.now + step;
+        w.now = match wait {
+            Some(t) if t < next => t.max(w.now),
             _ => next,
         };
     }
+
+    fn notes(&mut self) -> Vec<Notification> {
+        let mut v = Vec::new();
+        while let Some((n, _)) = self.driver.poll_notification() {
+            v.push(n);
+        }
+        v
+    }
 }
 
-fn check_delivery(delivered: &[Vec<u64>], total: u64) {
+fn check_delivery(delivered: &[Vec<u64>], total: u64) -> u64 {
     let mut seen = vec![false; total as usize];
     let mut first_order = Vec::new();
+    let mut dups = 0;
     for conn in delivered {
         assert!(
             conn.windows(2).all(|w| w[0] < w[1]),
             "reordered within a connection: {conn:?}"
         );
         for &id in conn {
-            if !seen[id as usize] {
+            if seen[id as usize] {
+                dups += 1;
+            } else {
                 seen[id as usize] = true;
                 first_order.push(id);
             }
@@ -238,10 +410,13 @@ fn check_delivery(delivered: &[Vec<u64>], total: u64) {
         first_order.windows(2).all(|w| w[0] < w[1]),
         "order lost across connections"
     );
+    dups
 }
 
 /// Collectors die and come back at random; producers keep reporting.
-/// Everything arrives, in order, duplicates only from replays.
+/// Everything arrives, in order, duplicates only from replays; no record is
+/// confirmed before it was read; a clean close confirms everything.
+/// Even seeds confirm by acknowledgements, odd ones by bytes written after.
 #[test]
 fn nothing_lost_across_failures() {
     let seeds = if cfg!(miri) { 2 } else { 40 };
@@ -267,7 +442,6 @@ fn nothing_lost_across_failures() {
         let total = if cfg!(miri) { 100 } else { 2000u64 };
         let mut produced = 0u64;
         let mut chaos = Rng::new(seed ^ 0xabcdef);
-        let mut wait = None;
         for _ in 0..200_000 {
             if produced < total {
                 for _ in 0..chaos.below(4) {
@@ -280,54 +454,220 @@ fn nothing_lost_across_failures() {
             // Chaos: kill a live collector, revive a dead one.
             if chaos.below(100) < 2 {
                 let s = chaos.below(n_servers as u64) as usize;
-                if sim.w.peers[s] == Peer::Up {
+                if sim.w.borrow().peers[s] == Peer::Up {
                     sim.kill(s);
                 } else {
-                    sim.w.peers[s] = Peer::Up;
+                    sim.w.borrow_mut().peers[s] = Peer::Up;
                 }
             }
             // Never leave every collector dead for good.
-            if produced == total && sim.w.peers.iter().all(|p| *p != Peer::Up) {
-                sim.w.peers[0] = Peer::Up;
+            if produced == total && sim.w.borrow().peers.iter().all(|p| *p != Peer::Up) {
+                sim.w.borrow_mut().peers[0] = Peer::Up;
             }
-            wait = sim.step();
+            let wait = sim.step();
             if produced == total && sim.ring.unsent_records() == 0 {
                 break;
             }
             sim.advance(wait, Duration::from_millis(1));
         }
-        let _ = wait;
         assert_eq!(
             sim.ring.unsent_records(),
             0,
-            "seed {seed}: not drained: {:?} {:?} now {:?} peers {:?} attempts {}",
-            sim.sender,
+            "seed {seed}: not drained: {:?} {:?}",
+            sim.driver,
             sim.ring,
-            sim.now,
-            sim.w.peers,
-            sim.w.attempts.len()
         );
         // Close gracefully: the last connection delivers everything.
-        sim.sender.close();
+        sim.driver.close();
         for _ in 0..10_000 {
-            if sim.sender.is_closed() {
+            if sim.driver.is_closed() {
                 break;
             }
             let w = sim.step();
             sim.advance(w, Duration::from_millis(1));
         }
-        assert!(sim.sender.is_closed(), "seed {seed}: close did not finish");
-        sim.w.finish_conn();
-        assert_eq!(sim.ring.stats().dropped_newest, 0);
-        check_delivery(&sim.w.delivered, total);
+        assert!(
+            sim.driver.closed_clean(),
+            "seed {seed}: close did not finish cleanly"
+        );
+        sim.w.borrow_mut().finish_conn();
+        let dups = check_delivery(&sim.w.borrow().delivered, total);
         let st = sim.ring.stats();
         assert_eq!(st.accepted, total);
+        assert_eq!(
+            st.delivered, total,
+            "seed {seed}: a clean close confirms all"
+        );
+        assert_eq!(st.dropped_newest + st.dropped_oldest + st.discarded, 0);
+        assert!(
+            dups <= st.replayed,
+            "seed {seed}: {dups} duplicates, {} replayed",
+            st.replayed
+        );
         assert_eq!(
             st.sent,
             total + st.replayed,
             "seed {seed}: sent = first sends + replays"
         );
     }
+}
+
+/// The window is confirmed as it goes, not only at the close: under
+/// sustained traffic with acknowledgements, and with bytes written after.
+#[test]
+fn window_confirmed_while_streaming() {
+    for acks in [true, false] {
+        let mut sim = Sim::with(
+            7,
+            vec![Peer::Up],
+            Strategy::Random,
+            Backoff::default(),
+            1024,
+            acks,
+        );
+        for id in 0..3000 {
+            sim.push(id);
+            if id % 5 == 0 {
+                let w = sim.step();
+                sim.advance(w, Duration::from_millis(1));
+            }
+        }
+        for _ in 0..2000 {
+            let w = sim.step();
+            sim.advance(w, Duration::from_millis(1));
+        }
+        let st = sim.ring.stats();
+        assert_eq!(st.unsent, 0);
+        assert!(st.delivered > 2500, "acks {acks}: {st:?}");
+        // What stays in the window is at most the peer's buffer's worth
+        // (plus one batch not yet acknowledged).
+        assert!(
+            sim.ring.window_bytes() <= PEER_BUFFER + 1024,
+            "acks {acks}: window {} bytes",
+            sim.ring.window_bytes()
+        );
+    }
+}
+
+/// A connection reset replays the whole window, counted and notified.
+#[test]
+fn replay_after_reset_is_counted() {
+    for acks in [true, false] {
+        let mut sim = Sim::with(
+            2,
+            vec![Peer::Up],
+            Strategy::Random,
+            Backoff::default(),
+            1 << 16,
+            acks,
+        );
+        for id in 0..50 {
+            sim.push(id);
+        }
+        for _ in 0..1000 {
+            let w = sim.step();
+            sim.advance(w, Duration::from_millis(1));
+        }
+        assert_eq!(sim.ring.unsent_records(), 0);
+        let window = sim.ring.window_records();
+        assert!(
+            window > 0,
+            "the last bytes are never confirmed by acknowledgements alone"
+        );
+        sim.kill(0);
+        sim.step();
+        let replayed = sim.notes().into_iter().find_map(|n| match n {
+            Notification::SendFailed { replayed, .. } => Some(replayed),
+            _ => None,
+        });
+        assert_eq!(replayed, Some(window));
+        assert_eq!(sim.ring.stats().replayed, window as u64);
+        assert_eq!(sim.ring.unsent_records(), window);
+    }
+}
+
+/// A collector that never closes its side after ours: the close ends by
+/// its deadline, not clean, the window counted unconfirmed and notified.
+#[test]
+fn close_without_the_collectors_end_is_unconfirmed() {
+    let mut sim = Sim::with(
+        3,
+        vec![Peer::Up],
+        Strategy::Random,
+        Backoff::default(),
+        4096,
+        true,
+    );
+    sim.w.borrow_mut().closes_back = false;
+    for id in 0..100 {
+        sim.push(id);
+    }
+    sim.driver.close();
+    for _ in 0..2000 {
+        if sim.driver.is_closed() {
+            break;
+        }
+        let w = sim.step();
+        sim.advance(w, Duration::from_millis(1));
+    }
+    assert!(sim.driver.is_closed() && !sim.driver.closed_clean());
+    // The shutdown waited the connect timeout (500 ms), no longer.
+    assert!(sim.now() <= Instant::from_millis(520), "{:?}", sim.now());
+    let st = sim.ring.stats();
+    assert_eq!(st.unsent, 0);
+    assert!(st.window > 0);
+    assert_eq!(st.delivered + st.window, 100);
+    let r = alooma_core::CloseReport::new(st, 0, false);
+    assert_eq!(r.unconfirmed, st.window);
+    assert_eq!(
+        r.delivered + r.unconfirmed + r.unsent + r.dropped,
+        r.accepted
+    );
+    assert!(sim.notes().iter().any(|n| matches!(
+        n,
+        Notification::CloseUnconfirmed { unconfirmed, .. } if *unconfirmed as u64 == st.window
+    )));
+}
+
+/// A reset while closing is a loss like any other: the window is replayed on
+/// a new connection and the close then ends cleanly.
+#[test]
+fn reset_during_close_replays() {
+    let mut sim = Sim::with(
+        4,
+        vec![Peer::Up],
+        Strategy::Random,
+        Backoff::default(),
+        4096,
+        true,
+    );
+    sim.w.borrow_mut().closes_back = false;
+    for id in 0..100 {
+        sim.push(id);
+    }
+    sim.driver.close();
+    for _ in 0..20 {
+        let w = sim.step();
+        sim.advance(w, Duration::from_millis(1));
+    }
+    assert!(!sim.driver.is_closed());
+    // The collector dies instead of closing; it comes back, and closes.
+    sim.kill(0);
+    sim.w.borrow_mut().peers[0] = Peer::Up;
+    sim.w.borrow_mut().closes_back = true;
+    for _ in 0..2000 {
+        if sim.driver.is_closed() {
+            break;
+        }
+        let w = sim.step();
+        sim.advance(w, Duration::from_millis(1));
+    }
+    assert!(sim.driver.closed_clean());
+    sim.w.borrow_mut().finish_conn();
+    check_delivery(&sim.w.borrow().delivered, 100);
+    let st = sim.ring.stats();
+    assert_eq!(st.delivered, 100);
+    assert!(st.replayed > 0);
 }
 
 /// Every server refuses: rounds try each server once, delays double up to
@@ -348,10 +688,11 @@ fn backoff_grows_capped_and_servers_rotate() {
         sim.push(0);
         for _ in 0..200 {
             let w = sim.step().expect("a refused sender waits with a deadline");
-            assert!(w > sim.now, "wait must be in the future");
-            sim.now = w;
+            assert!(w > sim.now(), "wait must be in the future");
+            sim.w.borrow_mut().now = w;
         }
-        let a = &sim.w.attempts;
+        let w = sim.w.borrow();
+        let a = &w.attempts;
         assert!(a.len() >= 60);
         // Rounds of 3 attempts at one instant, each round every server once.
         for round in a.chunks(3).take(60) {
@@ -390,13 +731,13 @@ fn jitter_bounds() {
     };
     let mut sim = Sim::new(3, vec![Peer::Down], Strategy::Random, backoff, 1024);
     sim.push(0);
-    let mut last = sim.now;
+    let mut last = sim.now();
     let mut gaps = Vec::new();
     for _ in 0..40 {
         let w = sim.step().unwrap();
         gaps.push(w.saturating_since(last).as_millis() as u64);
         last = w;
-        sim.now = w;
+        sim.w.borrow_mut().now = w;
     }
     for (i, g) in gaps.iter().enumerate() {
         let full = (100u64 << i.min(20)).min(2000);
@@ -411,12 +752,11 @@ fn jitter_bounds() {
 /// Failover: one server is dead, the other takes everything.
 #[test]
 fn failover_to_live_server() {
-    let backoff = Backoff::default();
     let mut sim = Sim::new(
         5,
         vec![Peer::Down, Peer::Up],
         Strategy::PreferFirst,
-        backoff,
+        Backoff::default(),
         4096,
     );
     for id in 0..100 {
@@ -427,14 +767,13 @@ fn failover_to_live_server() {
         sim.advance(w, Duration::from_millis(1));
     }
     assert_eq!(sim.ring.unsent_records(), 0);
-    assert_eq!(sim.w.attempts[0].1, 0);
-    assert_eq!(sim.w.attempts[1].1, 1);
-    assert_eq!(
-        sim.w.attempts[1].0, sim.w.attempts[0].0,
-        "failover is immediate"
-    );
-    sim.w.finish_conn();
-    check_delivery(&sim.w.delivered, 100);
+    let w = sim.w.borrow();
+    assert_eq!(w.attempts[0].1, 0);
+    assert_eq!(w.attempts[1].1, 1);
+    assert_eq!(w.attempts[1].0, w.attempts[0].0, "failover is immediate");
+    drop(w);
+    sim.w.borrow_mut().finish_conn();
+    check_delivery(&sim.w.borrow().delivered, 100);
 }
 
 /// A connect that never completes is aborted at the connect timeout and the
@@ -451,17 +790,14 @@ fn connect_timeout() {
     sim.push(0);
     let w = sim.step();
     assert_eq!(w, Some(Instant::from_millis(500)));
-    sim.now = w.unwrap();
+    sim.w.borrow_mut().now = w.unwrap();
     sim.step();
-    assert_eq!(sim.w.connecting, None);
+    assert_eq!(sim.w.borrow().connecting, None);
     assert_eq!(
-        sim.w.attempts,
+        sim.w.borrow().attempts,
         vec![(Instant::ZERO, 0), (Instant::from_millis(500), 1)]
     );
-    let mut notes = Vec::new();
-    while let Some(n) = sim.sender.poll_notification() {
-        notes.push(n);
-    }
+    let notes = sim.notes();
     assert!(notes.contains(&Notification::ConnectFailed {
         server: 0,
         error: NetError::TimedOut
@@ -470,24 +806,32 @@ fn connect_timeout() {
 }
 
 /// Idle: connected with nothing to send, every poll is a wait without a
-/// deadline (no timer wake-ups at all).
+/// deadline (no timer wake-ups at all), acknowledgements or not.
 #[test]
 fn idle_never_wakes() {
-    let mut sim = Sim::new(
-        1,
-        vec![Peer::Up],
-        Strategy::Random,
-        Backoff::default(),
-        4096,
-    );
-    assert_eq!(sim.step(), None);
-    assert!(sim.sender.is_connected());
-    for _ in 0..1000 {
-        assert_eq!(
-            sim.sender.poll(sim.now, &sim.ring),
-            Action::Wait { until: None }
+    for acks in [true, false] {
+        let mut sim = Sim::with(
+            1,
+            vec![Peer::Up],
+            Strategy::Random,
+            Backoff::default(),
+            4096,
+            acks,
         );
-        sim.now = sim.now + Duration::from_secs(1);
+        assert_eq!(sim.step(), None);
+        assert!(sim.driver.is_connected());
+        // Traffic, then idle: once nothing more can be confirmed, no timer.
+        for id in 0..20 {
+            sim.push(id);
+        }
+        for _ in 0..100 {
+            let w = sim.step();
+            sim.advance(w, Duration::from_millis(1));
+        }
+        for _ in 0..1000 {
+            assert_eq!(sim.step(), None);
+            sim.advance(None, Duration::from_secs(1));
+        }
     }
 }
 
@@ -497,24 +841,24 @@ fn linger_batches() {
     let mut cfg = Config::new("t", &["127.0.0.1:1"]);
     cfg.linger = Duration::from_millis(20);
     cfg.batch_bytes = 200;
-    let mut sender = Sender::new(cfg.sender(), 1);
+    let mut sender = alooma_core::Sender::new(cfg.sender(), 1);
     let mut ring = ring(4096);
     assert!(matches!(
         sender.poll(Instant::ZERO, &ring),
-        Action::Connect { .. }
+        alooma_core::Action::Connect { .. }
     ));
     sender.on_connected(Instant::ZERO);
     ring.push(b"{\"a\":1}\n", false).unwrap();
     let t0 = Instant::from_millis(5);
     assert_eq!(
         sender.poll(t0, &ring),
-        Action::Wait {
+        alooma_core::Action::Wait {
             until: Some(Instant::from_millis(25))
         }
     );
     assert_eq!(
         sender.poll(Instant::from_millis(25), &ring),
-        Action::Transmit { max: 200 }
+        alooma_core::Action::Transmit { max: 200 }
     );
     let n = ring.transmit(200).len();
     sender.on_sent(Instant::from_millis(25), n, &mut ring);
@@ -523,40 +867,34 @@ fn linger_batches() {
     }
     assert_eq!(
         sender.poll(Instant::from_millis(26), &ring),
-        Action::Transmit { max: 200 }
+        alooma_core::Action::Transmit { max: 200 }
     );
     let t = ring.transmit(200);
     assert!(t.len() <= 200 && t.len() > 190);
 }
 
-/// A connection reset mid-stream replays what the peer may have lost, and
-/// the replay is counted.
+/// Batches respect their limit and end on a record boundary.
 #[test]
-fn replay_after_reset_is_counted() {
+fn batches_respect_their_limit() {
     let mut sim = Sim::new(
-        2,
+        11,
         vec![Peer::Up],
         Strategy::Random,
         Backoff::default(),
-        1 << 20,
+        700,
     );
-    sim.w.peer_buffer = 1 << 20;
-    for id in 0..50 {
+    for id in 0..500 {
         sim.push(id);
     }
-    for _ in 0..1000 {
+    for _ in 0..2000 {
         let w = sim.step();
         sim.advance(w, Duration::from_millis(1));
     }
     assert_eq!(sim.ring.unsent_records(), 0);
-    sim.kill(0);
-    assert_eq!(sim.ring.unsent_records(), 50, "everything kept is replayed");
-    let mut replayed = None;
-    while let Some(n) = sim.sender.poll_notification() {
-        if let Notification::SendFailed { replayed: r, .. } = n {
-            replayed = Some(r);
-        }
-    }
-    assert_eq!(replayed, Some(50));
-    assert_eq!(sim.ring.stats().replayed, 50);
+    // Writes came in batches of up to 700 bytes (checked on every write),
+    // whole records apart from short writes' remainders.
+    let largest = sim.w.borrow().largest_write;
+    assert!(largest > 600 && largest <= sim.batch, "{largest}");
+    let st = sim.driver.stats();
+    assert!(st.bytes_sent >= sim.pushed_bytes);
 }

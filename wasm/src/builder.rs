@@ -4,6 +4,18 @@ use crate::sdk::Sdk;
 use alooma_core::{ConfigError, Notice, Settings};
 use std::time::Duration;
 
+/// Default `replay_limit` in a guest: 12 MiB. A guest cannot see what the
+/// collector's kernel acknowledged, so a record counts as delivered only
+/// once this many bytes were written after it on the same connection: more
+/// than Linux's largest send buffer (4 MiB) plus a collector's receive
+/// buffer (6 MiB) plus what the runtime itself buffers.
+pub const DEFAULT_REPLAY_LIMIT: usize = 12 << 20;
+
+/// Default buffer in a guest: 32 MiB, so that the replay window (at most
+/// `replay_limit`) leaves well over half for new events. Linear memory is
+/// touched only as records fill it.
+pub const DEFAULT_BUFFER_BYTES: usize = 32 << 20;
+
 /// A notification callback. A guest has one thread: no `Send` needed.
 pub(crate) type Callback = Box<dyn Fn(&Notice)>;
 
@@ -27,8 +39,11 @@ pub struct Builder {
 impl Default for Builder {
     fn default() -> Self {
         Builder {
-            // 1 MiB: edge runtimes give an instance little memory.
-            s: Settings::default(),
+            s: Settings {
+                buffer_bytes: DEFAULT_BUFFER_BYTES,
+                replay_limit: DEFAULT_REPLAY_LIMIT,
+                ..Settings::default()
+            },
             drop_timeout: Duration::from_secs(2),
             notify: None,
         }
@@ -36,7 +51,7 @@ impl Default for Builder {
 }
 
 impl Builder {
-    alooma_core::settings_methods!("1 MiB");
+    alooma_core::settings_methods!("32 MiB");
 
     /// How long dropping the [`Sdk`] waits to deliver (default 2 s).
     pub fn drop_timeout(mut self, d: Duration) -> Self {

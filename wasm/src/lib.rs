@@ -75,5 +75,5 @@ pub use alooma_core::{
     Backoff, CloseReport, ConfigError, Envelope, EventTypeBuf as EventType, FlushError, JsonView,
     Level, NetError, Notice as Notification, ReportError, Stats, Strategy, TypeName, WhenFull,
 };
-pub use builder::{BuildError, Builder};
+pub use builder::{BuildError, Builder, DEFAULT_BUFFER_BYTES, DEFAULT_REPLAY_LIMIT};
 pub use sdk::Sdk;

@@ -130,9 +130,10 @@ impl Sdk {
 
     fn pushed(&mut self, r: Result<alooma_core::Pushed, ReportError>) -> Result<(), ReportError> {
         match &r {
-            Ok(p) if p.dropped_oldest > 0 => self.note(
+            Ok(p) if p.dropped_oldest + p.discarded > 0 => self.note(
                 Notification::EventsDropped {
                     count: p.dropped_oldest,
+                    unconfirmed: p.discarded,
                 },
                 None,
             ),
@@ -224,7 +225,8 @@ impl Sdk {
         }
         self.driver.close();
         let deadline = now() + timeout;
-        let clean = self.drive(deadline, |d, _| d.is_closed());
+        self.drive(deadline, |d, _| d.is_closed());
+        let clean = self.driver.closed_clean();
         let r = CloseReport::new(self.ring.stats(), self.rejected, clean);
         self.closed = Some(r);
         r

@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let mut pending_partial: Vec<u8> = Vec::new();
     for pair in data.chunks(2) {
         let (op, arg) = (pair[0], *pair.get(1).unwrap_or(&0));
-        match op % 5 {
+        match op % 6 {
             0 | 1 => {
                 let len = 4 + arg as usize % 100;
                 let mut r = format!("{next}:").into_bytes();
@@ -40,11 +40,14 @@ fuzz_target!(|data: &[u8]| {
                 ring.mark_sent(n);
             }
             3 => {
-                ring.rewind(if arg % 2 == 0 { None } else { Some(arg as usize * 3) });
+                ring.rewind();
                 pending_partial.clear();
             }
+            4 => {
+                ring.confirm(ring.confirmed_position() + arg as u64 * 3);
+            }
             _ => {
-                ring.release_sent();
+                ring.confirm_sent();
                 pending_partial.clear();
             }
         }
@@ -62,7 +65,11 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         let st = ring.stats();
-        assert_eq!(st.accepted - st.dropped_oldest - st.released, ring.records() as u64);
+        assert_eq!(st.window + st.unsent, ring.records() as u64);
+        assert_eq!(
+            st.delivered + st.discarded + st.window + st.unsent + st.dropped_oldest,
+            st.accepted
+        );
     }
     let _ = last_sent_id;
 });

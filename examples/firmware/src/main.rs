@@ -35,7 +35,7 @@ static CONFIG: Config<'static> = {
     c.buffer_bytes = 4096;
     c.max_event_bytes = Some(512);
     // A UART loses nothing it took: resend only a record a failure cut.
-    c.replay_limit = Some(0);
+    c.replay_limit = 0;
     // The link comes back at once: retry quickly.
     c.backoff = alooma_core::Backoff {
         initial: core::time::Duration::from_millis(5),

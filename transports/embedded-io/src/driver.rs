@@ -1,127 +1,158 @@
-//! The device driver: carries out the sender state machine's actions on a
-//! blocking `embedded-io` stream, a small chunk at a time.
+//! The device driver: the core's driver loop over the user's blocking
+//! `embedded-io` stream, a small chunk at a time.
 
-use crate::irq_ring::RingAccess;
 use crate::stream::{net_error, Connector, Stream};
-use alooma_core::{parse_server, Action, Config, Instant, NetError, Notification, Sender};
+use alooma_core::{
+    parse_server, Config, Failure, Instant, Link, NetError, Notification, Received, RingAccess,
+    SenderStats,
+};
 use embedded_io::{Error as _, Write as _};
 
 /// Bytes copied out of the ring per write: the ring is never held while
 /// the stream blocks, so interrupts can keep reporting.
 pub const CHUNK: usize = 64;
 
-/// Drives one connection at a time to the configured servers.
-pub struct Driver<'a, C: Connector> {
-    sender: Sender,
+/// The user's connector and stream as the core's [`Link`].
+pub struct StreamLink<'a, C: Connector> {
     connector: C,
     servers: &'a [&'a str],
     stream: Option<C::Stream>,
+}
+
+fn failure(kind: NetError, detail: &'static str) -> Failure<&'static str> {
+    Failure::new(kind, detail)
+}
+
+impl<C: Connector> StreamLink<'_, C> {
+    fn stream(&mut self) -> Result<&mut C::Stream, Failure<&'static str>> {
+        self.stream
+            .as_mut()
+            .ok_or(failure(NetError::Other, "no connection"))
+    }
+}
+
+impl<C: Connector> Link for StreamLink<'_, C> {
+    type Detail = &'static str;
+
+    fn connect(&mut self, server: usize) -> Result<(), Failure<&'static str>> {
+        let addr = self
+            .servers
+            .get(server)
+            .and_then(|s| parse_server(s).ok())
+            .ok_or(failure(NetError::NameLookup, "bad server"))?;
+        let s = self
+            .connector
+            .connect(addr)
+            .map_err(|kind| failure(kind, "connect failed"))?;
+        self.stream = Some(s);
+        Ok(())
+    }
+
+    fn poll_connect(&mut self) -> Result<bool, Failure<&'static str>> {
+        Ok(self.stream.is_some())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<usize, Failure<&'static str>> {
+        match self.stream()?.write(bytes) {
+            Ok(0) if !bytes.is_empty() => {
+                Err(failure(NetError::PeerClosed, "the stream took nothing"))
+            }
+            Ok(n) => Ok(n),
+            Err(e) => Err(failure(net_error(e.kind()), "write failed")),
+        }
+    }
+
+    fn writable(&mut self) -> Result<bool, Failure<&'static str>> {
+        Ok(true)
+    }
+
+    fn flush(&mut self) -> Result<bool, Failure<&'static str>> {
+        self.stream()?
+            .flush()
+            .map(|()| true)
+            .map_err(|e| failure(net_error(e.kind()), "flush failed"))
+    }
+
+    fn read(&mut self, _buf: &mut [u8]) -> Result<Received, Failure<&'static str>> {
+        Ok(if self.stream()?.peer_closed() {
+            Received::End
+        } else {
+            Received::Nothing
+        })
+    }
+
+    fn shutdown(&mut self) -> Result<bool, Failure<&'static str>> {
+        let s = self.stream()?;
+        s.flush()
+            .and_then(|()| s.close_write())
+            .map(|()| true)
+            .map_err(|e| failure(net_error(e.kind()), "shutdown failed"))
+    }
+
+    fn close(&mut self) {
+        self.stream = None;
+    }
+}
+
+/// Drives one connection at a time to the configured servers: the core's
+/// [`Driver`](alooma_core::Driver) over the user's stream.
+pub struct Driver<'a, C: Connector> {
+    inner: alooma_core::Driver<StreamLink<'a, C>, [u8; CHUNK]>,
 }
 
 impl<'a, C: Connector> Driver<'a, C> {
     /// A driver for `config` (validate it first) using `connector`.
     /// `seed` drives backoff jitter and server choice.
     pub fn new(config: &Config<'a>, connector: C, seed: u64) -> Self {
-        Driver {
-            sender: Sender::new(config.sender(), seed),
+        let link = StreamLink {
             connector,
             servers: config.servers,
             stream: None,
+        };
+        Driver {
+            inner: alooma_core::Driver::new(config.sender(), link, [0; CHUNK], seed),
         }
     }
 
     /// True while a stream is connected.
     pub fn is_connected(&self) -> bool {
-        self.sender.is_connected()
+        self.inner.is_connected()
     }
 
     /// The sender's counters.
-    pub fn stats(&self) -> alooma_core::SenderStats {
-        self.sender.stats()
+    pub fn stats(&self) -> SenderStats {
+        self.inner.stats()
     }
 
     /// The next connection notification, oldest first (buffer notifications
     /// come from the ring's own `poll_notification`).
     pub fn poll_notification(&mut self) -> Option<Notification> {
-        self.sender.poll_notification()
+        self.inner.poll_notification().map(|(n, _)| n)
     }
 
-    /// Asks for a graceful close: everything buffered is sent, then the
-    /// stream is flushed and dropped.
+    /// Asks for a graceful close: everything buffered is sent, the stream
+    /// flushed and its writing side closed ([`Stream::close_write`]); the
+    /// close is clean once the collector closes its side
+    /// ([`Stream::peer_closed`]).
     pub fn close(&mut self) {
-        self.sender.close();
+        self.inner.close();
     }
 
-    /// True once a requested close completed.
+    /// True once a requested close ended (cleanly or not).
     pub fn is_closed(&self) -> bool {
-        self.sender.is_closed()
+        self.inner.is_closed()
+    }
+
+    /// True once a requested close ended cleanly: the collector closed its
+    /// side after reading everything, so every record sent is confirmed.
+    pub fn closed_clean(&self) -> bool {
+        self.inner.closed_clean()
     }
 
     /// Does all the work possible at `now`: connects, writes everything
     /// buffered, reconnects after failures. Returns when to call again at the
     /// latest (`None`: when something new is reported).
-    pub fn poll<R: RingAccess>(&mut self, now: Instant, mut ring: R) -> Option<Instant> {
-        loop {
-            if self.stream.as_mut().is_some_and(|s| s.peer_closed()) {
-                self.stream = None;
-                ring.with(|r| self.sender.on_closed(now, Some(NetError::PeerClosed), r));
-            }
-            let action = ring.with(|r| self.sender.poll(now, r))?;
-            match action {
-                Action::Wait { until } => return until,
-                Action::Connect { server } => {
-                    let r = match parse_server(self.servers[server]) {
-                        Ok(addr) => self.connector.connect(addr),
-                        Err(_) => Err(NetError::NameLookup),
-                    };
-                    match r {
-                        Ok(s) => {
-                            self.stream = Some(s);
-                            self.sender.on_connected(now);
-                        }
-                        Err(e) => self.sender.on_connect_failed(now, e),
-                    }
-                }
-                Action::Abort { .. } => self.stream = None,
-                Action::Transmit { max } => {
-                    let mut chunk = [0u8; CHUNK];
-                    let n = ring
-                        .with(|r| {
-                            let t = r.transmit(max.min(CHUNK));
-                            // Copy at most one chunk; the rest stays unsent.
-                            let a = t.first.len().min(CHUNK);
-                            chunk[..a].copy_from_slice(&t.first[..a]);
-                            let b = t.second.len().min(CHUNK - a);
-                            chunk[a..a + b].copy_from_slice(&t.second[..b]);
-                            a + b
-                        })
-                        .unwrap_or(0);
-                    let Some(s) = self.stream.as_mut() else {
-                        ring.with(|r| self.sender.on_closed(now, Some(NetError::Other), r));
-                        continue;
-                    };
-                    match s.write(&chunk[..n]) {
-                        Ok(w) if w > 0 || n == 0 => {
-                            ring.with(|r| self.sender.on_sent(now, w, r));
-                        }
-                        Ok(_) => {
-                            self.stream = None;
-                            ring.with(|r| {
-                                self.sender.on_closed(now, Some(NetError::PeerClosed), r)
-                            });
-                        }
-                        Err(e) => {
-                            self.stream = None;
-                            ring.with(|r| self.sender.on_closed(now, Some(net_error(e.kind())), r));
-                        }
-                    }
-                }
-                Action::Shutdown => {
-                    let clean = self.stream.take().is_some_and(|mut s| s.flush().is_ok());
-                    let how = if clean { None } else { Some(NetError::Other) };
-                    ring.with(|r| self.sender.on_closed(now, how, r));
-                }
-            }
-        }
+    pub fn poll<R: RingAccess>(&mut self, now: Instant, ring: R) -> Option<Instant> {
+        self.inner.poll(now, ring)
     }
 }

@@ -1,25 +1,8 @@
 //! A ring shared between interrupt handlers and the main loop.
 
-use alooma_core::{EncodeError, Out, Pushed, ReportError, Ring, Storage};
+use alooma_core::{EncodeError, Out, Pushed, ReportError, Ring, RingAccess};
 use core::cell::RefCell;
 use critical_section::Mutex;
-
-/// How the driver reaches the ring: directly (`&mut Ring`) or through a
-/// critical section ([`IrqRing`]). Each call holds access only briefly;
-/// the driver never writes to the network while holding it.
-pub trait RingAccess {
-    /// The ring's storage.
-    type S: Storage;
-    /// Runs `f` on the ring; `None` if the ring is busy (re-entered).
-    fn with<R>(&mut self, f: impl FnOnce(&mut Ring<Self::S>) -> R) -> Option<R>;
-}
-
-impl<S: Storage> RingAccess for &mut Ring<S> {
-    type S = S;
-    fn with<R>(&mut self, f: impl FnOnce(&mut Ring<S>) -> R) -> Option<R> {
-        Some(f(self))
-    }
-}
 
 /// A `static` ring that interrupt handlers report into. Guarded by a
 /// critical section (provide one: `cortex-m`'s `critical-section-single-core`

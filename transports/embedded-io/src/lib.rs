@@ -47,8 +47,9 @@ mod driver;
 mod irq_ring;
 mod stream;
 
-pub use driver::Driver;
-pub use irq_ring::{IrqRing, RingAccess};
+pub use alooma_core::RingAccess;
+pub use driver::{Driver, StreamLink, CHUNK};
+pub use irq_ring::IrqRing;
 pub use stream::{net_error, Connector, ReadEof, Stream};
 
 pub use alooma_core::{Instant, NetError, ServerAddr};

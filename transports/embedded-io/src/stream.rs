@@ -6,11 +6,24 @@ use embedded_io::{ErrorKind, Read, ReadReady, Write};
 
 /// A connected byte stream. `write` may take fewer bytes than offered; the
 /// driver resumes where it stopped.
+///
+/// A close is clean (every record sent is confirmed) only when the stream
+/// can end its writing side ([`close_write`](Stream::close_write), a TCP
+/// FIN) and then see the collector close its side
+/// ([`peer_closed`](Stream::peer_closed)). With the defaults it cannot: a
+/// close then ends after the connect timeout with the last records counted
+/// unconfirmed.
 pub trait Stream: Write {
     /// True when the peer is known to have closed the stream (checked
     /// without blocking). The default never knows; see [`ReadEof`].
     fn peer_closed(&mut self) -> bool {
         false
+    }
+
+    /// Ends the writing side (a TCP FIN), so that the collector reads to
+    /// the end and closes its side. The default does nothing.
+    fn close_write(&mut self) -> Result<(), Self::Error> {
+        Ok(())
     }
 }
 

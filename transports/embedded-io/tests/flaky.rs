@@ -93,7 +93,7 @@ fn config() -> Config<'static> {
     };
     // A byte stream that errors loses nothing it took: replay only the
     // record a failure cut.
-    c.replay_limit = Some(0);
+    c.replay_limit = 0;
     c.buffer_bytes = 8192;
     c
 }

@@ -34,11 +34,24 @@ pub struct Builder {
     pub(crate) tls: Option<crate::tls::Tls>,
 }
 
+/// Default buffer of the native SDK: 16 MiB, so that the replay window
+/// (`peer_buffer` plus what the collector's kernel has not acknowledged yet,
+/// measured under sustained load on loopback: see README) leaves at least
+/// half for new events.
+pub const DEFAULT_BUFFER_BYTES: usize = 16 << 20;
+
+/// Default `replay_limit` of the native SDK, used where the OS does not tell
+/// acknowledged bytes (not Linux): 12 MiB, more than Linux's largest send
+/// buffer (4 MiB) plus a collector's receive buffer (6 MiB).
+pub const DEFAULT_REPLAY_LIMIT: usize = 12 << 20;
+
 impl Default for Builder {
     fn default() -> Self {
         Builder {
             s: Settings {
-                buffer_bytes: 8 << 20,
+                buffer_bytes: DEFAULT_BUFFER_BYTES,
+                replay_limit: DEFAULT_REPLAY_LIMIT,
+                peer_buffer: cfg!(target_os = "linux").then_some(alooma_core::DEFAULT_PEER_BUFFER),
                 ..Settings::default()
             },
             drop_timeout: Duration::from_secs(2),
@@ -50,7 +63,21 @@ impl Default for Builder {
 }
 
 impl Builder {
-    alooma_core::settings_methods!("8 MiB");
+    alooma_core::settings_methods!("16 MiB");
+
+    /// What the collector can hold unread: its kernel's receive buffer plus
+    /// its own read buffer (default 6 MiB, Linux's default `tcp_rmem`
+    /// maximum). On Linux a record counts as delivered, and leaves the replay
+    /// window, once the collector's kernel has acknowledged it plus this many
+    /// more bytes: a collector killed with unread data can lose no more. This
+    /// is the one assumption of plain TCP delivery; raise it with the
+    /// collector's buffers. The buffer must be at least twice this.
+    pub fn peer_buffer(mut self, n: usize) -> Self {
+        if self.s.peer_buffer.is_some() {
+            self.s.peer_buffer = Some(n);
+        }
+        self
+    }
 
     /// How long dropping the last handle waits to deliver (default 2 s).
     pub fn drop_timeout(mut self, d: Duration) -> Self {

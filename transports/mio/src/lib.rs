@@ -25,11 +25,13 @@
 //! copies it into a bounded buffer under a short lock. Everything else
 //! happens on the sender thread, which sleeps when there is nothing to do.
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+// One `unsafe` block: the `SIOCOUTQ` ioctl in `conn.rs` (acknowledged bytes).
+#![deny(unsafe_code)]
 
 mod builder;
 mod conn;
 mod driver;
+mod link;
 mod notify;
 mod sdk;
 #[cfg(feature = "tls")]
@@ -40,7 +42,7 @@ pub use alooma_core::{
     WhenFull,
 };
 pub use alooma_core::{CloseReport, EventTypeBuf as EventType, FlushError, Stats};
-pub use builder::{BuildError, Builder};
+pub use builder::{BuildError, Builder, DEFAULT_BUFFER_BYTES, DEFAULT_REPLAY_LIMIT};
 pub use notify::Notification;
 pub use sdk::Sdk;
 #[cfg(feature = "tls")]

@@ -5,8 +5,8 @@ use crate::builder::Builder;
 use crate::driver;
 use crate::notify::{emit, Callback, Notification};
 use alooma_core::{
-    CloseReport, EncodeError, Encoder, FlushError, Out, ReportError, Ring, Sender, Settings, Stamp,
-    Stats, UnixMillis, WhenFull,
+    CloseReport, EncodeError, Encoder, FlushError, Out, ReportError, Ring, SenderStats, Settings,
+    Stamp, Stats, UnixMillis, WhenFull,
 };
 use std::cell::RefCell;
 use std::panic::Location;
@@ -24,7 +24,7 @@ pub(crate) struct Shared {
     /// blocking reports, close wait on it).
     pub progress: Condvar,
     pub waiters: AtomicUsize,
-    pub waker: mio::Waker,
+    pub waker: Arc<mio::Waker>,
     pub notify: Option<Callback>,
     pub connected: AtomicBool,
     pub closed: AtomicBool,
@@ -36,14 +36,18 @@ pub(crate) struct Shared {
 /// Guarded by [`Shared::state`].
 pub(crate) struct State {
     pub ring: Ring<Box<[u8]>>,
-    pub sender: Sender,
+    /// The sender's counters, as of the thread's last step.
+    pub sender_stats: SenderStats,
     /// The sender thread is (about to be) blocked in `poll` waiting for
     /// records: a new record must wake it. Flush, close and a report waiting
     /// for room wake it regardless.
     pub sleeping: bool,
     pub closing: bool,
     pub abort: bool,
+    /// The sender thread has stopped.
     pub done: bool,
+    /// The close ended cleanly (everything sent was confirmed).
+    pub clean: bool,
 }
 
 impl Shared {
@@ -173,15 +177,22 @@ impl Sdk {
         #[cfg(not(feature = "tls"))]
         let tls = None;
         let poll = mio::Poll::new()?;
-        let waker = mio::Waker::new(poll.registry(), driver::WAKER)?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), driver::WAKER)?);
+        let link = crate::link::MioLink::new(
+            poll.registry().try_clone()?,
+            waker.clone(),
+            b.s.servers.clone(),
+            tls,
+        );
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 ring: Ring::with_storage(vec![0u8; b.s.buffer_bytes].into_boxed_slice()),
-                sender: Sender::new(sender_cfg, seed()),
+                sender_stats: SenderStats::default(),
                 sleeping: false,
                 closing: false,
                 abort: false,
                 done: false,
+                clean: false,
             }),
             s: b.s,
             drop_timeout: b.drop_timeout,
@@ -198,7 +209,7 @@ impl Sdk {
         let sh = shared.clone();
         let thread = std::thread::Builder::new()
             .name("alooma-sender".into())
-            .spawn(move || driver::run(sh, poll, tls))?;
+            .spawn(move || driver::run(sh, poll, link, sender_cfg, seed()))?;
         Ok(Sdk {
             h: Arc::new(Handle {
                 shared,
@@ -292,9 +303,10 @@ impl Sdk {
             };
             match r {
                 Ok(p) => {
-                    if p.dropped_oldest > 0 {
+                    if p.dropped_oldest + p.discarded > 0 {
                         let _ = notes.push(alooma_core::Notification::EventsDropped {
                             count: p.dropped_oldest,
+                            unconfirmed: p.discarded,
                         });
                     }
                     break Ok(());
@@ -371,7 +383,7 @@ impl Sdk {
         let st = sh.lock();
         Stats::new(
             st.ring.stats(),
-            st.sender.stats(),
+            st.sender_stats,
             sh.rejected.load(Ordering::Relaxed),
             sh.wakeups.load(Ordering::Relaxed),
         )
@@ -436,7 +448,7 @@ fn close(
     let out = CloseReport::new(
         st.ring.stats(),
         sh.rejected.load(Ordering::Relaxed),
-        st.sender.is_closed(),
+        st.done && st.clean,
     );
     *rep = Some(out);
     out

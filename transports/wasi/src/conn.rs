@@ -58,7 +58,7 @@ impl Failure {
     }
 
     /// An error of kind [`NetError::Other`] with this detail.
-    pub(crate) fn other(detail: &str) -> Self {
+    pub fn other(detail: &str) -> Self {
         Failure {
             kind: NetError::Other,
             detail: detail.into(),
@@ -242,10 +242,6 @@ impl Conn {
     }
 }
 
-/// Most bytes read (and discarded) per check for end of stream: collectors
-/// send nothing, so this only drains the unexpected.
-const READ_CHUNK: u64 = 4096;
-
 impl Conn {
     fn open(&self) -> Result<(&InputStream, &OutputStream), Failure> {
         match &self.phase {
@@ -255,7 +251,7 @@ impl Conn {
     }
 
     /// The pollables worth waiting on: the resolver or the connect while
-    /// opening; once open, the input stream (end of stream) and, when
+    /// opening; once open, the input stream (data, end of stream) and, when
     /// `output` is asked for, the output stream (room to write, flush done).
     pub fn pollables(&self, output: bool) -> Vec<Pollable> {
         match &self.phase {
@@ -274,18 +270,19 @@ impl Conn {
         }
     }
 
-    /// Reads whatever arrived (and drops it); an error once the peer has
-    /// closed or the connection failed.
-    pub fn check_peer(&self) -> Result<(), Failure> {
+    /// Reads what arrived into `buf` without blocking: `Ok(Some(0))` when
+    /// nothing did, `Ok(None)` at end of stream.
+    pub fn read(&self, buf: &mut [u8]) -> Result<Option<usize>, Failure> {
         let (input, _) = self.open()?;
-        for _ in 0..16 {
-            match input.read(READ_CHUNK) {
-                Ok(b) if b.is_empty() => return Ok(()),
-                Ok(_) => continue,
-                Err(e) => return Err(Failure::stream(e)),
+        match input.read(buf.len() as u64) {
+            Ok(b) => {
+                let n = b.len().min(buf.len());
+                buf[..n].copy_from_slice(&b[..n]);
+                Ok(Some(n))
             }
+            Err(StreamError::Closed) => Ok(None),
+            Err(e) => Err(Failure::stream(e)),
         }
-        Ok(())
     }
 
     /// Writes as much of `first` then `second` as the stream takes now
@@ -319,12 +316,12 @@ impl Conn {
         output.flush().map_err(Failure::stream)
     }
 
-    /// Ends the connection: no more writes (the peer reads end of stream),
-    /// then drops streams and socket.
-    pub fn shutdown(self) -> Result<(), Failure> {
+    /// Ends our side for writing (the peer reads end of stream); reading
+    /// goes on, to see the peer end its side.
+    pub fn shutdown_send(&self) -> Result<(), Failure> {
         match &self.phase {
             Phase::Open { socket, .. } => socket
-                .shutdown(ShutdownType::Both)
+                .shutdown(ShutdownType::Send)
                 .map_err(|e| Failure::code(e, "shutdown")),
             _ => Err(Failure::other("not connected")),
         }
