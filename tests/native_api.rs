@@ -139,6 +139,7 @@ fn many_producers_lose_nothing() {
         .server(c.server())
         .when_full(alooma_mio::WhenFull::Block)
         .buffer_bytes(1 << 20)
+        .peer_buffer(Collector::UNREAD_MAX)
         .build()
         .unwrap();
     let per = 10_000u64;
