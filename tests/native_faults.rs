@@ -7,9 +7,14 @@
 
 use alooma_core::Notification as N;
 use alooma_mio::{Backoff, ReportError, Sdk, Strategy, WhenFull};
-use alooma_tests::collector::{BlackHole, Collector, Faults};
+use alooma_tests::collector::{BlackHole, Collector};
+use alooma_tests::sustained::{
+    self, check, killed_with_unread_data, resets, resets_and_down, wait_resets, Arrived, Counts,
+    Schedule, PAD, RING,
+};
 use alooma_tests::{check_all_arrived, closed_port, notes, wait_until};
 use serde_json::json;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 fn fast_backoff() -> Backoff {
@@ -48,30 +53,17 @@ fn collector_down_at_start() {
     assert!(codes.contains(&30) && codes.contains(&20), "{codes:?}");
 }
 
-/// The family of sustained-load fault tests: a producer that never pauses
-/// reports `N` events of ~300 bytes into a 2 MiB ring (far less than the
-/// 90 MB reported) while the collector fails again and again. The SDK
-/// assumes of the collector only what is true of it: `peer_buffer` is what
-/// it can hold unread.
-const N: u64 = 300_000;
-
-struct Outcome {
-    /// Ids the collector has, each once.
-    arrived: u64,
-    dups: u64,
-    report: alooma_mio::CloseReport,
-    stats: alooma_mio::Stats,
-}
-
-fn sustained(
-    policy: WhenFull,
-    c: Collector,
-    during: impl FnOnce(Collector) -> Collector,
-) -> Outcome {
+/// The sustained-load fault family (see `alooma_tests::sustained`) on the
+/// native SDK. The SDK assumes of the collector only what is true of it:
+/// `peer_buffer` is what it can hold unread.
+fn sustained<F>(policy: WhenFull, c: Collector, faults: F, expect: usize) -> (Arrived, Counts)
+where
+    F: FnOnce(Collector, &AtomicBool) -> (Collector, usize) + Send + 'static,
+{
     let sdk = Sdk::builder()
         .token("t")
         .server(c.server())
-        .buffer_bytes(2 << 20)
+        .buffer_bytes(RING)
         .peer_buffer(Collector::UNREAD_MAX)
         .when_full(policy)
         .backoff(fast_backoff())
@@ -79,9 +71,9 @@ fn sustained(
         .unwrap();
     let s2 = sdk.clone();
     let producer = std::thread::spawn(move || {
-        let pad = "x".repeat(280);
+        let pad = "x".repeat(PAD);
         let mut refused = 0u64;
-        for i in 0..N {
+        for i in 0..sustained::N {
             match s2.report(&json!({"i": i, "pad": pad})) {
                 Ok(()) => {}
                 Err(ReportError::BufferFull { .. }) => refused += 1,
@@ -90,128 +82,65 @@ fn sustained(
         }
         refused
     });
-    let c = during(c);
+    let schedule = Schedule::start(c, faults);
     let refused = producer.join().unwrap();
-    let report = sdk.close(Duration::from_secs(60));
-    let stats = sdk.stats();
-    // The collector read everything it will ever read.
-    std::thread::sleep(Duration::from_millis(200));
-    let mut seen = vec![false; N as usize];
-    let mut dups = 0;
-    for conn in c.connections() {
-        let ids = alooma_tests::ids(&conn);
-        assert!(
-            ids.windows(2).all(|w| w[0] < w[1]),
-            "reordered within a connection"
-        );
-        for id in ids {
-            if std::mem::replace(&mut seen[id as usize], true) {
-                dups += 1;
-            }
-        }
+    let r = sdk.close(Duration::from_secs(60));
+    let (c, done) = schedule.finish();
+    // Block delivers everything, so every scheduled fault happens; a drop
+    // policy may finish first.
+    if policy == WhenFull::Block {
+        assert_eq!(done, expect, "faults that happened");
     }
-    let arrived = seen.iter().filter(|s| **s).count() as u64;
-    // Every count is true and they add up.
-    assert_eq!(report.accepted, N, "{report:?}");
-    assert_eq!(
-        report.delivered + report.unconfirmed + report.unsent + report.dropped,
-        report.accepted,
-        "{report:?}"
-    );
-    assert_eq!(stats.dropped_newest, refused);
-    assert!(
-        dups <= report.replayed,
-        "{dups} duplicates, {} replayed",
-        report.replayed
-    );
-    // No event counted delivered is missing: whatever is missing is counted
-    // unconfirmed, unsent or dropped.
-    assert!(
-        N - arrived <= report.unconfirmed + report.unsent + report.dropped,
-        "{} missing, but {report:?}",
-        N - arrived
-    );
-    assert!(arrived >= report.delivered, "{arrived} arrived, {report:?}");
-    Outcome {
-        arrived,
-        dups,
-        report,
-        stats,
-    }
+    let st = sdk.stats();
+    assert_eq!(st.dropped_newest, refused);
+    assert!(st.disconnects >= 3, "{st:?}");
+    let k = Counts {
+        accepted: r.accepted,
+        delivered: r.delivered,
+        unconfirmed: r.unconfirmed,
+        unsent: r.unsent,
+        dropped: r.dropped,
+        replayed: r.replayed,
+        clean: r.clean,
+    };
+    (check(&c, &k), k)
 }
 
-/// Resets after every 5,000 lines, ten times (the collector listens on).
-fn resets() -> Collector {
-    Collector::with_faults(Faults {
-        reset_every: Some((5_000, 10)),
-        down_for: None,
-    })
+fn resets_10(c: Collector, stop: &AtomicBool) -> (Collector, usize) {
+    wait_resets(c, 10, stop)
 }
 
-/// Resets after every 20,000 lines, three times, each time down (connects
-/// refused) for 0.5 s before accepting again.
-fn resets_and_down() -> Collector {
-    Collector::with_faults(Faults {
-        reset_every: Some((20_000, 3)),
-        down_for: Some(Duration::from_millis(500)),
-    })
-}
-
-/// Killed with unread data (it stopped reading first), three times, each
-/// time restarted on the same port.
-fn killed_with_unread_data(mut c: Collector) -> Collector {
-    for k in 0..3 {
-        let goal = (k + 1) * 30_000;
-        assert!(wait_until(Duration::from_secs(60), || c.count() > goal));
-        c.pause_reading(true);
-        std::thread::sleep(Duration::from_millis(200));
-        c = c.restart(Duration::from_millis(100));
-    }
-    c
-}
-
-fn wait_resets(c: Collector, n: usize) -> Collector {
-    assert!(
-        wait_until(Duration::from_secs(60), || c.resets() >= n),
-        "only {} resets",
-        c.resets()
-    );
-    c
-}
-
-fn check_block(o: Outcome) {
-    assert_eq!(o.arrived, N, "Block loses nothing: {:?}", o.report);
-    assert_eq!(o.report.delivered, N, "{:?}", o.report);
-    assert!(o.report.clean);
-    assert!(o.stats.disconnects >= 3, "{:?}", o.stats);
-    assert!(o.dups <= o.report.replayed);
+fn resets_3(c: Collector, stop: &AtomicBool) -> (Collector, usize) {
+    wait_resets(c, 3, stop)
 }
 
 #[test]
 fn block_resets_every_5000_lines() {
-    check_block(sustained(WhenFull::Block, resets(), |c| wait_resets(c, 10)));
+    let (a, k) = sustained(WhenFull::Block, resets(), resets_10, 10);
+    sustained::check_block(&a, &k);
 }
 
 #[test]
 fn block_killed_with_unread_data() {
-    check_block(sustained(
+    let (a, k) = sustained(
         WhenFull::Block,
         Collector::start(),
         killed_with_unread_data,
-    ));
+        3,
+    );
+    sustained::check_block(&a, &k);
 }
 
 #[test]
 fn block_down_between_connections() {
-    check_block(sustained(WhenFull::Block, resets_and_down(), |c| {
-        wait_resets(c, 3)
-    }));
+    let (a, k) = sustained(WhenFull::Block, resets_and_down(), resets_3, 3);
+    sustained::check_block(&a, &k);
 }
 
 #[test]
 fn drop_newest_resets_every_5000_lines() {
-    let o = sustained(WhenFull::DropNewest, resets(), |c| wait_resets(c, 10));
-    assert_eq!(o.report.unconfirmed + o.report.unsent, 0, "{:?}", o.report);
+    let (_, k) = sustained(WhenFull::DropNewest, resets(), resets_10, 10);
+    assert_eq!(k.unconfirmed + k.unsent, 0, "{k:?}");
 }
 
 #[test]
@@ -220,22 +149,18 @@ fn drop_newest_killed_with_unread_data() {
         WhenFull::DropNewest,
         Collector::start(),
         killed_with_unread_data,
+        3,
     );
 }
 
 #[test]
 fn drop_newest_down_between_connections() {
-    let o = sustained(WhenFull::DropNewest, resets_and_down(), |c| {
-        wait_resets(c, 3)
-    });
-    // Down for 0.5 s three times while the producer never pauses: the
-    // 2 MiB ring fills, and what it refused is counted.
-    assert!(o.report.dropped > 0, "{:?}", o.report);
+    sustained(WhenFull::DropNewest, resets_and_down(), resets_3, 3);
 }
 
 #[test]
 fn drop_oldest_resets_every_5000_lines() {
-    sustained(WhenFull::DropOldest, resets(), |c| wait_resets(c, 10));
+    sustained(WhenFull::DropOldest, resets(), resets_10, 10);
 }
 
 #[test]
@@ -244,19 +169,13 @@ fn drop_oldest_killed_with_unread_data() {
         WhenFull::DropOldest,
         Collector::start(),
         killed_with_unread_data,
+        3,
     );
 }
 
 #[test]
 fn drop_oldest_down_between_connections() {
-    let o = sustained(WhenFull::DropOldest, resets_and_down(), |c| {
-        wait_resets(c, 3)
-    });
-    assert!(
-        o.report.dropped + o.report.unconfirmed > 0,
-        "{:?}",
-        o.report
-    );
+    sustained(WhenFull::DropOldest, resets_and_down(), resets_3, 3);
 }
 
 #[test]

@@ -6,10 +6,15 @@
 //! sockets or name lookup gets a clear notification and no trap.
 
 use alooma_tests::collector::Collector;
+use alooma_tests::sustained::{
+    self, check, killed_with_unread_data, resets, resets_and_down, wait_resets, Arrived, Counts,
+    Schedule, PAD, RING,
+};
 use alooma_tests::{check_all_arrived, closed_port, require_tool, split_record, wait_until};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -63,8 +68,30 @@ fn deliver_wasm() -> PathBuf {
     guests().join("examples/deliver.wasm")
 }
 
-/// Waits for a child at most `limit`, killing it after; its output.
+/// Waits for a child at most `limit`, killing it after; its output (read
+/// as it comes, so a talkative child never blocks on a full pipe).
 fn finish(mut child: Child, limit: Duration) -> Output {
+    let drain = |r: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut v);
+            }
+            v
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    );
     let end = Instant::now() + limit;
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > end {
@@ -73,7 +100,12 @@ fn finish(mut child: Child, limit: Duration) -> Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    child.wait_with_output().unwrap()
+    let status = child.wait().unwrap();
+    Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
 }
 
 fn run_deliver(flags: &[&str], args: &[String], limit: Duration) -> (bool, String) {
@@ -490,4 +522,129 @@ fn edge_function_new_instance_per_request() {
 #[test]
 fn edge_function_with_instance_reuse() {
     edge_function(Some(1000));
+}
+
+/// The sustained-load fault family (see `alooma_tests::sustained`) on a
+/// guest under wasmtime: 300,000 events into a 2 MiB ring, polled every 100
+/// events, never pausing. A guest cannot see acknowledgements: a record is
+/// confirmed once `replay_limit` (1 MiB) more bytes were written after it,
+/// which covers its socket's send buffer (an eighth of that asked for,
+/// doubled by Linux), the runtime's buffer and what the collector can hold
+/// unread.
+fn guest_sustained<F>(policy: &str, c: Collector, faults: F, expect: usize) -> (Arrived, Counts)
+where
+    F: FnOnce(Collector, &AtomicBool) -> (Collector, usize) + Send + 'static,
+{
+    require_wasmtime();
+    let replay = RING / 2;
+    assert!(replay >= Collector::UNREAD_MAX + replay / 4 + 64 * 1024);
+    let child = Command::new("wasmtime")
+        .args(["run", "-S", "inherit-network=y"])
+        .arg(deliver_wasm())
+        .args([
+            c.server(),
+            sustained::N.to_string(),
+            "0".into(),
+            "60000".into(),
+            "2000".into(),
+            RING.to_string(),
+            replay.to_string(),
+            policy.into(),
+            PAD.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let schedule = Schedule::start(c, faults);
+    let out = finish(child, Duration::from_secs(300));
+    let (c, done) = schedule.finish();
+    if policy == "block" {
+        assert_eq!(done, expect, "faults that happened");
+    }
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "guest failed:\n{text}");
+    let kv = close_line(&text);
+    let num = |k: &str| field(&kv, k).parse::<u64>().unwrap();
+    let k = Counts {
+        accepted: num("accepted"),
+        delivered: num("delivered"),
+        unconfirmed: num("unconfirmed"),
+        unsent: num("unsent"),
+        dropped: num("dropped"),
+        replayed: num("replayed"),
+        clean: field(&kv, "clean") == "true",
+    };
+    assert!(num("connects") > done as u64, "{text}");
+    (check(&c, &k), k)
+}
+
+fn resets_10(c: Collector, stop: &AtomicBool) -> (Collector, usize) {
+    wait_resets(c, 10, stop)
+}
+
+fn resets_3(c: Collector, stop: &AtomicBool) -> (Collector, usize) {
+    wait_resets(c, 3, stop)
+}
+
+#[test]
+fn guest_block_resets_every_5000_lines() {
+    let (a, k) = guest_sustained("block", resets(), resets_10, 10);
+    sustained::check_block(&a, &k);
+}
+
+#[test]
+fn guest_block_killed_with_unread_data() {
+    let (a, k) = guest_sustained("block", Collector::start(), killed_with_unread_data, 3);
+    sustained::check_block(&a, &k);
+}
+
+#[test]
+fn guest_block_down_between_connections() {
+    let (a, k) = guest_sustained("block", resets_and_down(), resets_3, 3);
+    sustained::check_block(&a, &k);
+}
+
+#[test]
+fn guest_drop_newest_resets_every_5000_lines() {
+    guest_sustained("drop-newest", resets(), resets_10, 10);
+}
+
+#[test]
+fn guest_drop_newest_killed_with_unread_data() {
+    guest_sustained(
+        "drop-newest",
+        Collector::start(),
+        killed_with_unread_data,
+        3,
+    );
+}
+
+#[test]
+fn guest_drop_newest_down_between_connections() {
+    guest_sustained("drop-newest", resets_and_down(), resets_3, 3);
+}
+
+#[test]
+fn guest_drop_oldest_resets_every_5000_lines() {
+    guest_sustained("drop-oldest", resets(), resets_10, 10);
+}
+
+#[test]
+fn guest_drop_oldest_killed_with_unread_data() {
+    guest_sustained(
+        "drop-oldest",
+        Collector::start(),
+        killed_with_unread_data,
+        3,
+    );
+}
+
+#[test]
+fn guest_drop_oldest_down_between_connections() {
+    guest_sustained("drop-oldest", resets_and_down(), resets_3, 3);
 }

@@ -1,7 +1,7 @@
 //! The device driver: the core's driver loop over the user's blocking
 //! `embedded-io` stream, a small chunk at a time.
 
-use crate::stream::{net_error, Connector, Stream};
+use crate::stream::{net_error, Connector, PeerState, Stream};
 use alooma_core::{
     parse_server, Config, Failure, Instant, Link, NetError, Notification, Received, RingAccess,
     SenderStats,
@@ -74,11 +74,11 @@ impl<C: Connector> Link for StreamLink<'_, C> {
     }
 
     fn read(&mut self, _buf: &mut [u8]) -> Result<Received, Failure<&'static str>> {
-        Ok(if self.stream()?.peer_closed() {
-            Received::End
-        } else {
-            Received::Nothing
-        })
+        match self.stream()?.peer_state() {
+            PeerState::Open => Ok(Received::Nothing),
+            PeerState::Ended => Ok(Received::End),
+            PeerState::Failed(kind) => Err(failure(net_error(kind), "connection failed")),
+        }
     }
 
     fn shutdown(&mut self) -> Result<bool, Failure<&'static str>> {
@@ -133,7 +133,7 @@ impl<'a, C: Connector> Driver<'a, C> {
     /// Asks for a graceful close: everything buffered is sent, the stream
     /// flushed and its writing side closed ([`Stream::close_write`]); the
     /// close is clean once the collector closes its side
-    /// ([`Stream::peer_closed`]).
+    /// ([`Stream::peer_state`]).
     pub fn close(&mut self) {
         self.inner.close();
     }

@@ -50,6 +50,6 @@ mod stream;
 pub use alooma_core::RingAccess;
 pub use driver::{Driver, StreamLink, CHUNK};
 pub use irq_ring::IrqRing;
-pub use stream::{net_error, Connector, ReadEof, Stream};
+pub use stream::{net_error, Connector, PeerState, ReadEof, Stream};
 
 pub use alooma_core::{Instant, NetError, ServerAddr};

@@ -4,20 +4,31 @@
 use alooma_core::{NetError, ServerAddr};
 use embedded_io::{ErrorKind, Read, ReadReady, Write};
 
+/// What the peer did, as far as the stream can tell without blocking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerState {
+    /// Nothing known: the connection is (as far as we know) open.
+    Open,
+    /// The peer closed its side cleanly (end of stream, a TCP FIN).
+    Ended,
+    /// The connection failed (reset, aborted): not a clean end.
+    Failed(ErrorKind),
+}
+
 /// A connected byte stream. `write` may take fewer bytes than offered; the
 /// driver resumes where it stopped.
 ///
 /// A close is clean (every record sent is confirmed) only when the stream
 /// can end its writing side ([`close_write`](Stream::close_write), a TCP
-/// FIN) and then see the collector close its side
-/// ([`peer_closed`](Stream::peer_closed)). With the defaults it cannot: a
-/// close then ends after the connect timeout with the last records counted
-/// unconfirmed.
+/// FIN) and then see the collector close its side cleanly
+/// ([`peer_state`](Stream::peer_state) says [`PeerState::Ended`], never for a
+/// reset). With the defaults it cannot: a close then ends after the connect
+/// timeout with the last records counted unconfirmed.
 pub trait Stream: Write {
-    /// True when the peer is known to have closed the stream (checked
-    /// without blocking). The default never knows; see [`ReadEof`].
-    fn peer_closed(&mut self) -> bool {
-        false
+    /// What the peer did (checked without blocking). The default never
+    /// knows; see [`ReadEof`].
+    fn peer_state(&mut self) -> PeerState {
+        PeerState::Open
     }
 
     /// Ends the writing side (a TCP FIN), so that the collector reads to
@@ -37,7 +48,8 @@ pub trait Connector {
 }
 
 /// Adapts a stream that can also read: the peer closing (a read of 0
-/// bytes when data is ready) is noticed without blocking.
+/// bytes when data is ready) or failing (a read error) is noticed without
+/// blocking.
 pub struct ReadEof<T>(pub T);
 
 impl<T: embedded_io::ErrorType> embedded_io::ErrorType for ReadEof<T> {
@@ -54,17 +66,18 @@ impl<T: Write> Write for ReadEof<T> {
 }
 
 impl<T: Write + Read + ReadReady> Stream for ReadEof<T> {
-    fn peer_closed(&mut self) -> bool {
+    fn peer_state(&mut self) -> PeerState {
+        use embedded_io::Error as _;
         let mut sink = [0u8; 32];
         loop {
             match self.0.read_ready() {
                 Ok(true) => match self.0.read(&mut sink) {
-                    Ok(0) => return true,
+                    Ok(0) => return PeerState::Ended,
                     Ok(_) => continue, // collectors send nothing we need
-                    Err(_) => return true,
+                    Err(e) => return PeerState::Failed(e.kind()),
                 },
-                Ok(false) => return false,
-                Err(_) => return true,
+                Ok(false) => return PeerState::Open,
+                Err(e) => return PeerState::Failed(e.kind()),
             }
         }
     }

@@ -23,7 +23,7 @@ enum State {
         host: String,
         slot: LookupSlot,
     },
-    Open(Conn),
+    Open(Box<Conn>),
 }
 
 /// The native transport's link.
@@ -97,7 +97,7 @@ impl MioLink {
         let tls = self.tls_start(host)?;
         let c = Conn::start(addrs, &self.registry, tls)?;
         self.writable = false;
-        self.state = State::Open(c);
+        self.state = State::Open(Box::new(c));
         Ok(())
     }
 }

@@ -118,6 +118,7 @@ pub struct Conn {
     port: u16,
     addrs: VecDeque<IpAddress>,
     last: Option<Failure>,
+    send_buffer: u64,
 }
 
 fn to_wasi(ip: IpAddr) -> IpAddress {
@@ -135,8 +136,14 @@ fn to_wasi(ip: IpAddr) -> IpAddress {
 
 impl Conn {
     /// Starts connecting to `host:port`: an IP literal directly, a name
-    /// after the runtime resolved it.
-    pub fn start(network: &Network, host: &str, port: u16) -> Result<Conn, Failure> {
+    /// after the runtime resolved it. `send_buffer`: the socket's send
+    /// buffer size to ask for.
+    pub fn start(
+        network: &Network,
+        host: &str,
+        port: u16,
+        send_buffer: u64,
+    ) -> Result<Conn, Failure> {
         let literal = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = literal.parse::<IpAddr>() {
             let mut c = Conn {
@@ -144,6 +151,7 @@ impl Conn {
                 port,
                 addrs: VecDeque::from([to_wasi(ip)]),
                 last: None,
+                send_buffer,
             };
             c.connect_next(network)?;
             return Ok(c);
@@ -155,6 +163,7 @@ impl Conn {
             port,
             addrs: VecDeque::new(),
             last: None,
+            send_buffer,
         })
     }
 
@@ -186,6 +195,9 @@ impl Conn {
                 }
             };
             let _ = socket.set_keep_alive_enabled(true);
+            // Bounds what our own kernel holds unsent or unacknowledged
+            // (part of what the replay limit must cover).
+            let _ = socket.set_send_buffer_size(self.send_buffer);
             match socket.start_connect(network, addr) {
                 Ok(()) => {
                     self.phase = Phase::Connecting(socket);

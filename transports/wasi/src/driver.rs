@@ -31,6 +31,8 @@ pub struct WasiLink {
     conn: Option<Conn>,
     /// A flush of the output stream was asked for and has not completed.
     flushing: bool,
+    /// The send buffer asked of each socket.
+    send_buffer: u64,
 }
 
 impl WasiLink {
@@ -54,8 +56,9 @@ impl Link for WasiLink {
         let server = self.servers.get(server).cloned().unwrap_or_default();
         let addr = parse_server(&server)
             .map_err(|e| CoreFailure::new(NetError::NameLookup, e.to_string()))?;
+        let send_buffer = self.send_buffer;
         let network = self.network();
-        let c = Conn::start(network, addr.host, addr.port).map_err(core_failure)?;
+        let c = Conn::start(network, addr.host, addr.port, send_buffer).map_err(core_failure)?;
         self.conn = Some(c);
         Ok(())
     }
@@ -130,6 +133,10 @@ impl Driver {
             network: None,
             conn: None,
             flushing: false,
+            // An eighth of the replay limit: the kernel holds up to twice
+            // what is asked (Linux), leaving the rest of the limit to the
+            // runtime's own buffer and the collector's.
+            send_buffer: (config.replay_limit / 8).max(4096) as u64,
         };
         // A batch at most: the core copies each batch out of the ring.
         let scratch = vec![0u8; config.batch_bytes.clamp(1, 1 << 20)].into_boxed_slice();
