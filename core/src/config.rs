@@ -137,6 +137,10 @@ pub struct Config<'a> {
     /// receive buffer (and its own read buffer) can hold unread. `None`: use
     /// `replay_limit`.
     pub peer_buffer: Option<usize>,
+    /// After records were dropped, write one loss marker record (event type
+    /// `alooma_loss`, counts by cause, time span) before the next records,
+    /// so whoever reads the collector's output sees the gap. Default on.
+    pub loss_markers: bool,
 }
 
 impl core::fmt::Debug for Config<'_> {
@@ -157,6 +161,7 @@ impl core::fmt::Debug for Config<'_> {
             .field("strategy", &self.strategy)
             .field("replay_limit", &self.replay_limit)
             .field("peer_buffer", &self.peer_buffer)
+            .field("loss_markers", &self.loss_markers)
             .finish()
     }
 }
@@ -182,6 +187,7 @@ impl<'a> Config<'a> {
             strategy: Strategy::Random,
             replay_limit: DEFAULT_REPLAY_LIMIT,
             peer_buffer: None,
+            loss_markers: true,
         }
     }
 

@@ -6,9 +6,11 @@
 //! how to wait (a thread in `mio::Poll`, WASI pollables, a device's main
 //! loop).
 
+use crate::error::EncodeError;
 use crate::link::{Failure, Link, Received, RingAccess};
 use crate::notify::{NetError, Notification};
-use crate::ring::{Ring, Storage};
+use crate::out::Out;
+use crate::ring::{Loss, Ring, Storage};
 use crate::sender::{Action, Sender, SenderConfig, SenderStats};
 use crate::time::Instant;
 
@@ -20,6 +22,44 @@ const READ_CHUNK: usize = 512;
 
 /// Reads per poll at most (a collector that floods us cannot hold the loop).
 const MAX_READS: usize = 16;
+
+/// Loss markers written and not yet confirmed, at most; past that a new
+/// marker waits (its loss keeps adding up).
+const MAX_MARKERS: usize = 8;
+
+/// Writes the in-band loss marker record for `loss` (one line, newline
+/// included) and returns its length: after records were dropped, the
+/// collector receives one before the next records, so whoever reads its
+/// output sees the gap. SDKs stamp it as they stamp events (see
+/// [`Encoder::encode_loss`](crate::Encoder::encode_loss)).
+pub trait Marker {
+    /// Encodes the marker.
+    fn encode(&mut self, loss: &Loss, out: &mut Out<'_>) -> Result<usize, EncodeError>;
+}
+
+impl<F: FnMut(&Loss, &mut Out<'_>) -> Result<usize, EncodeError>> Marker for F {
+    fn encode(&mut self, loss: &Loss, out: &mut Out<'_>) -> Result<usize, EncodeError> {
+        self(loss, out)
+    }
+}
+
+/// Markers without stamps (no `report_time` or `@uuid`): what a device
+/// without a wall clock writes.
+impl Marker for crate::envelope::Encoder<'_> {
+    fn encode(&mut self, loss: &Loss, out: &mut Out<'_>) -> Result<usize, EncodeError> {
+        self.encode_loss(loss, &crate::envelope::Stamp::default(), out)
+    }
+}
+
+/// No loss markers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMarker;
+
+impl Marker for NoMarker {
+    fn encode(&mut self, _: &Loss, _: &mut Out<'_>) -> Result<usize, EncodeError> {
+        Err(EncodeError::Full)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Conn {
@@ -39,12 +79,18 @@ enum Shut {
 
 /// The sender state machine driven over a link. `B` is the scratch buffer
 /// a batch is copied into (out of the ring, so the ring is never held
-/// during I/O): a quarter of the ring or a batch on hosts, 64 bytes on a
-/// device.
-pub struct Driver<L: Link, B: Storage> {
+/// during I/O): a batch on hosts, a few hundred bytes on a device. `M`
+/// writes loss markers ([`NoMarker`]: none).
+pub struct Driver<L: Link, B: Storage, M: Marker = NoMarker> {
     sender: Sender,
     link: L,
     scratch: B,
+    marker: Option<M>,
+    /// Bytes of a marker in `scratch` not yet written (a short write).
+    marker_rest: core::ops::Range<usize>,
+    /// Markers written and not yet confirmed: the stream position they
+    /// precede, and what they told.
+    markers: heapless::Deque<(u64, Loss), MAX_MARKERS>,
     conn: Conn,
     shut: Shut,
     /// The last write took less than offered: wait for writability.
@@ -55,7 +101,7 @@ pub struct Driver<L: Link, B: Storage> {
     busy_polls: u64,
 }
 
-impl<L: Link, B: Storage> core::fmt::Debug for Driver<L, B> {
+impl<L: Link, B: Storage, M: Marker> core::fmt::Debug for Driver<L, B, M> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Driver")
             .field("sender", &self.sender)
@@ -67,14 +113,31 @@ impl<L: Link, B: Storage> core::fmt::Debug for Driver<L, B> {
     }
 }
 
-impl<L: Link, B: Storage> Driver<L, B> {
-    /// A driver over `link`, copying batches through `scratch`. `seed`
-    /// drives backoff jitter and random server choice.
+impl<L: Link, B: Storage> Driver<L, B, NoMarker> {
+    /// A driver over `link`, copying batches through `scratch`, writing no
+    /// loss markers. `seed` drives backoff jitter and random server choice.
     pub fn new(config: SenderConfig, link: L, scratch: B, seed: u64) -> Self {
+        Driver::with_marker(config, link, scratch, seed, None)
+    }
+}
+
+impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
+    /// A driver that writes a loss marker (`Some`) before the first record
+    /// sent after records were dropped. A marker must fit in `scratch`.
+    pub fn with_marker(
+        config: SenderConfig,
+        link: L,
+        scratch: B,
+        seed: u64,
+        marker: Option<M>,
+    ) -> Self {
         Driver {
             sender: Sender::new(config, seed),
             link,
             scratch,
+            marker,
+            marker_rest: 0..0,
+            markers: heapless::Deque::new(),
             conn: Conn::Idle,
             shut: Shut::No,
             blocked: false,
@@ -173,6 +236,47 @@ impl<L: Link, B: Storage> Driver<L, B> {
         }
     }
 
+    /// Markers whose following record was confirmed were read too.
+    fn markers_confirmed<R: RingAccess>(&mut self, ring: &mut R) {
+        if self.markers.is_empty() {
+            return;
+        }
+        if let Some(c) = ring.with(|r| r.confirmed_position()) {
+            while self.markers.front().is_some_and(|(pos, _)| *pos < c) {
+                self.markers.pop_front();
+            }
+        }
+    }
+
+    /// The connection is gone: markers not known to be read go out again.
+    fn markers_lost<R: RingAccess>(&mut self, ring: &mut R) {
+        self.marker_rest = 0..0;
+        while let Some((pos, loss)) = self.markers.pop_front() {
+            ring.with(|r| r.restore_loss(&Loss { at: pos, ..loss }));
+        }
+    }
+
+    /// Writes what is left of a marker cut by a short write. `Ok(true)`:
+    /// nothing is left.
+    fn write_marker_rest(&mut self, now: Instant) -> Result<bool, Failure<L::Detail>> {
+        if self.marker_rest.is_empty() {
+            return Ok(true);
+        }
+        let rest = self.marker_rest.clone();
+        let w = self
+            .link
+            .write(&self.scratch.bytes()[rest.clone()])?
+            .min(rest.len());
+        self.marker_rest.start += w;
+        let done = self.marker_rest.is_empty();
+        self.sender.on_extra_sent(w, done);
+        if !done {
+            self.blocked = true;
+            self.sender.on_blocked_extra(now);
+        }
+        Ok(done)
+    }
+
     fn drop_link(&mut self) {
         self.link.close();
         self.conn = Conn::Idle;
@@ -185,6 +289,13 @@ impl<L: Link, B: Storage> Driver<L, B> {
     /// collector's), anything else a loss.
     fn lost<R: RingAccess>(&mut self, now: Instant, f: Option<Failure<L::Detail>>, ring: &mut R) {
         self.drop_link();
+        if f.is_some() {
+            self.markers_lost(ring);
+        } else {
+            // A clean end: the collector read every marker.
+            self.markers.clear();
+            self.marker_rest = 0..0;
+        }
         let (kind, detail) = match f {
             Some(f) => (Some(f.kind), Some(f.detail)),
             None => (None, None),
@@ -229,6 +340,45 @@ impl<L: Link, B: Storage> Driver<L, B> {
             self.dirty = false;
         }
         Ok(())
+    }
+
+    /// Puts a loss marker at the start of `scratch` when records were lost
+    /// before the next byte to send; returns its length (0: none).
+    fn encode_marker<R: RingAccess>(&mut self, ring: &mut R) -> usize {
+        let Some(marker) = self.marker.as_mut() else {
+            return 0;
+        };
+        if self.markers.is_full() {
+            return 0;
+        }
+        let taken = ring.with(|r| {
+            if r.at_record_boundary() {
+                r.take_loss(r.sent_position())
+                    .map(|l| (l, r.sent_position()))
+            } else {
+                None
+            }
+        });
+        let Some(Some((loss, pos))) = taken else {
+            return 0;
+        };
+        let buf = self.scratch.bytes_mut();
+        // Leave room for at least some of the records it precedes.
+        let room = buf.len() - buf.len() / 4;
+        match marker.encode(&loss, &mut Out::new(&mut buf[..room])) {
+            Ok(n) => {
+                let _ = self.markers.push_back((pos, loss));
+                n
+            }
+            Err(_) => {
+                // It does not fit (a device's small scratch, a huge
+                // token): no markers on this driver; the loss stays
+                // counted in the ring.
+                ring.with(|r| r.restore_loss(&loss));
+                self.marker = None;
+                0
+            }
+        }
     }
 
     /// Does all the work possible at `now` without blocking (a device's
@@ -315,12 +465,23 @@ impl<L: Link, B: Storage> Driver<L, B> {
                 }
                 Action::Transmit { max } => {
                     busy = true;
+                    match self.write_marker_rest(now) {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(f) => {
+                            self.lost(now, Some(f), &mut ring);
+                            continue;
+                        }
+                    }
+                    self.markers_confirmed(&mut ring);
+                    let off = self.encode_marker(&mut ring);
                     let buf = self.scratch.bytes_mut();
-                    let cap = buf.len();
+                    let cap = buf.len() - off;
                     let n = ring
                         .with(|r| {
                             let t = r.transmit(max.min(cap));
                             // Copy what fits; the rest stays unsent.
+                            let buf = &mut buf[off..];
                             let a = t.first.len().min(cap);
                             buf[..a].copy_from_slice(&t.first[..a]);
                             let b = t.second.len().min(cap - a);
@@ -328,12 +489,19 @@ impl<L: Link, B: Storage> Driver<L, B> {
                             a + b
                         })
                         .unwrap_or(0);
-                    match self.link.write(&self.scratch.bytes()[..n]) {
+                    match self.link.write(&self.scratch.bytes()[..off + n]) {
                         Ok(w) => {
-                            let w = w.min(n);
+                            let w = w.min(off + n);
                             if w > 0 {
                                 self.dirty = true;
                             }
+                            if off > 0 {
+                                self.sender.on_extra_sent(w.min(off), w >= off);
+                                if w < off {
+                                    self.marker_rest = w..off;
+                                }
+                            }
+                            let w = w.saturating_sub(off);
                             let sender = &mut self.sender;
                             if w < n {
                                 self.blocked = true;

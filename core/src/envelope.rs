@@ -85,6 +85,28 @@ impl core::fmt::Debug for Encoder<'_> {
     }
 }
 
+/// The event type of the in-band loss marker record.
+pub const LOSS_EVENT_TYPE: &str = "alooma_loss";
+
+/// The loss marker's event fields.
+struct LossEvent<'a>(&'a crate::ring::Loss);
+
+impl Serialize for LossEvent<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let l = self.0;
+        let mut st = s.serialize_struct("alooma_loss", 5)?;
+        st.serialize_field("refused", &l.refused)?;
+        st.serialize_field("dropped_oldest", &l.dropped_oldest)?;
+        st.serialize_field("unconfirmed", &l.discarded)?;
+        if let (Some(a), Some(b)) = (l.first_ms, l.last_ms) {
+            st.serialize_field("first_ms", &a)?;
+            st.serialize_field("last_ms", &b)?;
+        }
+        st.end()
+    }
+}
+
 /// No caller metadata (for the `meta` argument of the encode functions).
 pub const NO_META: Option<&()> = None;
 
@@ -108,6 +130,23 @@ impl<'a> Encoder<'a> {
             stamp,
             out,
         )
+    }
+
+    /// Encodes the in-band loss marker for `loss` as one record: event type
+    /// [`LOSS_EVENT_TYPE`], fields `refused`, `dropped_oldest`,
+    /// `unconfirmed` and, when known, `first_ms`/`last_ms` (the episode's
+    /// time span, Unix ms).
+    pub fn encode_loss(
+        &self,
+        loss: &crate::ring::Loss,
+        stamp: &Stamp,
+        out: &mut Out<'_>,
+    ) -> Result<usize, EncodeError> {
+        let enc = Encoder {
+            event_type: EventType::Fixed(LOSS_EVENT_TYPE),
+            ..*self
+        };
+        enc.encode_value(&LossEvent(loss), NO_META, stamp, out)
     }
 
     /// Validates JSON text strictly and encodes it (compacted) as one

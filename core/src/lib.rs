@@ -61,8 +61,8 @@ pub use config::{
     parse_server, Config, ServerAddr, Strategy, WhenFull, DEFAULT_INPUT_LABEL,
     DEFAULT_MAX_EVENT_BYTES, DEFAULT_PEER_BUFFER, DEFAULT_PORT, DEFAULT_REPLAY_LIMIT, MAX_SERVERS,
 };
-pub use driver::Driver;
-pub use envelope::{Encoder, Envelope, Stamp, UnixMillis, INPUT_TYPE, NO_META};
+pub use driver::{Driver, Marker, NoMarker};
+pub use envelope::{Encoder, Envelope, Stamp, UnixMillis, INPUT_TYPE, LOSS_EVENT_TYPE, NO_META};
 pub use error::{ConfigError, ConfigProblem, EncodeError, ReportError, ServerError, MAX_PROBLEMS};
 pub use event_type::{EventType, TypeFn, TypeName, MAX_TYPE_BYTES};
 pub use json::{JsonError, JsonErrorKind, JsonStr, JsonView, Kind};
@@ -71,7 +71,7 @@ pub use link::{Failure, Link, Received, RingAccess};
 pub use notify::Notice;
 pub use notify::{Level, NetError, Notification};
 pub use out::{Full, Out};
-pub use ring::{Pushed, Ring, RingStats, Storage, Transmit};
+pub use ring::{Loss, Pushed, Ring, RingStats, Storage, Transmit};
 pub use sender::{Action, Confirm, Sender, SenderConfig, SenderStats, ACK_POLL, STABLE_AFTER};
 pub use ser::SerError;
 #[doc(hidden)]

@@ -103,6 +103,61 @@ pub struct Pushed {
     pub discarded: usize,
 }
 
+/// Records lost since the last loss marker was taken
+/// ([`Ring::take_loss`]): what an in-band marker record tells the collector.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Loss {
+    /// New records refused for lack of room.
+    pub refused: u64,
+    /// Unsent records dropped to make room (`DropOldest`).
+    pub dropped_oldest: u64,
+    /// Sent, unconfirmed records dropped to make room (`DropOldest`): the
+    /// collector may or may not have them.
+    pub discarded: u64,
+    /// Wall-clock time (Unix ms) of the first and of the last loss, when
+    /// the ring was told the time ([`Ring::set_clock`]).
+    pub first_ms: Option<u64>,
+    /// See `first_ms`.
+    pub last_ms: Option<u64>,
+    /// Stream position of the earliest gap: a marker goes before the first
+    /// record sent from here on.
+    pub at: u64,
+}
+
+impl Loss {
+    /// True when nothing was lost.
+    pub fn is_empty(&self) -> bool {
+        self.refused + self.dropped_oldest + self.discarded == 0
+    }
+
+    /// Adds `other` to this loss (counts, time span, earliest gap).
+    pub fn merge(&mut self, other: &Loss) {
+        if other.is_empty() {
+            return;
+        }
+        if self.is_empty() {
+            *self = *other;
+            return;
+        }
+        self.refused += other.refused;
+        self.dropped_oldest += other.dropped_oldest;
+        self.discarded += other.discarded;
+        self.first_ms = match (self.first_ms, other.first_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_ms = self.last_ms.max(other.last_ms);
+        self.at = self.at.min(other.at);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Lost {
+    Refused,
+    DroppedOldest(u64),
+    Discarded,
+}
+
 /// Bytes to write next: at most two slices, in order.
 #[derive(Debug, Clone, Copy)]
 pub struct Transmit<'a> {
@@ -146,6 +201,8 @@ pub struct Ring<S> {
     dropped_in_episode: u64,
     note_full: bool,
     note_freed: Option<u64>,
+    loss: Loss,
+    clock_ms: Option<u64>,
 }
 
 impl<S> core::fmt::Debug for Ring<S> {
@@ -219,6 +276,15 @@ impl<S: Storage> Ring<S> {
             dropped_in_episode: 0,
             note_full: false,
             note_freed: None,
+            loss: Loss {
+                refused: 0,
+                dropped_oldest: 0,
+                discarded: 0,
+                first_ms: None,
+                last_ms: None,
+                at: 0,
+            },
+            clock_ms: None,
         }
     }
 
@@ -288,6 +354,17 @@ impl<S: Storage> Ring<S> {
     /// back to [`confirmed_position`](Self::confirmed_position)).
     pub fn sent_position(&self) -> u64 {
         self.base + self.sent as u64
+    }
+
+    /// True when the next byte to send starts a record (nothing of a record
+    /// was written partly): something else may be written to the
+    /// connection here without tearing a record.
+    pub fn at_record_boundary(&self) -> bool {
+        if self.sent == 0 {
+            return true;
+        }
+        let (a, b) = self.slices(self.sent - 1, self.sent);
+        a.last().or(b.last()) == Some(&b'\n')
     }
 
     /// Absolute position in the record stream of the oldest stored byte:
@@ -516,12 +593,12 @@ impl<S: Storage> Ring<S> {
                 self.pop_front();
                 discarded += 1;
                 self.stats.discarded += 1;
-                self.note_drop();
+                self.note_drop(Lost::Discarded);
             } else if self.sent == 0 && self.in_flight == 0 && self.records > 0 {
                 self.pop_front();
                 dropped += 1;
                 self.stats.dropped_oldest += 1;
-                self.note_drop();
+                self.note_drop(Lost::DroppedOldest(1));
             } else if self.records > 1 {
                 // The oldest records are partly written or being written to
                 // the connection: they must stay whole, so drop the ones
@@ -531,7 +608,7 @@ impl<S: Storage> Ring<S> {
                     k => {
                         dropped += k;
                         self.stats.dropped_oldest += k as u64;
-                        self.note_drop();
+                        self.note_drop(Lost::DroppedOldest(k as u64));
                     }
                 }
             } else {
@@ -549,7 +626,7 @@ impl<S: Storage> Ring<S> {
     /// and finally gave up.
     pub fn count_refusal(&mut self) {
         self.stats.dropped_newest += 1;
-        self.note_drop();
+        self.note_drop(Lost::Refused);
     }
 
     /// Like [`push_with`](Self::push_with) with drop-newest, except that a
@@ -639,7 +716,46 @@ impl<S: Storage> Ring<S> {
         })
     }
 
-    fn note_drop(&mut self) {
+    /// The wall-clock time (Unix ms) recorded with losses from now on.
+    pub fn set_clock(&mut self, unix_ms: u64) {
+        self.clock_ms = Some(unix_ms);
+    }
+
+    /// Takes the records lost since the last call, if any were, and at or
+    /// before stream position `pos` (a marker for them may go there).
+    pub fn take_loss(&mut self, pos: u64) -> Option<Loss> {
+        if self.loss.is_empty() || self.loss.at > pos {
+            return None;
+        }
+        Some(core::mem::take(&mut self.loss))
+    }
+
+    /// Puts back a loss whose marker the collector may not have received
+    /// (its connection was lost): it goes out again.
+    pub fn restore_loss(&mut self, loss: &Loss) {
+        self.loss.merge(loss);
+    }
+
+    fn note_drop(&mut self, what: Lost) {
+        // Where the gap is: a refused record would have come at the end;
+        // dropped ones were at the front (after a record being written).
+        let at = match what {
+            Lost::Refused => self.base + self.len() as u64,
+            _ => self.base + (self.sent + self.in_flight) as u64,
+        };
+        let (refused, dropped_oldest, discarded) = match what {
+            Lost::Refused => (1, 0, 0),
+            Lost::DroppedOldest(k) => (0, k, 0),
+            Lost::Discarded => (0, 0, 1),
+        };
+        self.loss.merge(&Loss {
+            refused,
+            dropped_oldest,
+            discarded,
+            first_ms: self.clock_ms,
+            last_ms: self.clock_ms,
+            at,
+        });
         self.dropped_in_episode += 1;
         if !self.full {
             self.full = true;

@@ -130,6 +130,9 @@ pub struct SenderStats {
     pub disconnects: u64,
     /// Bytes written to connections.
     pub bytes_sent: u64,
+    /// In-band loss marker records written (a marker whose connection was
+    /// lost before it was confirmed is written again, and counted again).
+    pub loss_markers: u64,
 }
 
 /// The sender state machine.
@@ -147,6 +150,9 @@ pub struct Sender {
     conn_start: Option<u64>,
     /// Bytes the collector's kernel acknowledged on this connection.
     acked: u64,
+    /// Bytes written on this connection that are not the ring's (loss
+    /// markers).
+    extra: u64,
     closing: bool,
     notes: heapless::Deque<Notification, 8>,
     stats: SenderStats,
@@ -168,6 +174,7 @@ impl Sender {
             pending_since: None,
             conn_start: None,
             acked: 0,
+            extra: 0,
             closing: false,
             notes: heapless::Deque::new(),
             stats: SenderStats::default(),
@@ -396,8 +403,8 @@ impl Sender {
             return None;
         };
         let start = self.conn_start?;
-        let written = ring.sent_position().saturating_sub(start);
-        let could = (start + written).saturating_sub(peer_buffer as u64);
+        let written = ring.sent_position().saturating_sub(start) + self.extra;
+        let could = (start + written).saturating_sub(self.extra + peer_buffer as u64);
         (self.acked < written && could > ring.confirmed_position() && ring.window_records() > 0)
             .then(|| now + ACK_POLL)
     }
@@ -430,6 +437,7 @@ impl Sender {
             self.pending_since = None;
             self.conn_start = None;
             self.acked = 0;
+            self.extra = 0;
             self.note(Notification::Connected { server });
         }
     }
@@ -464,10 +472,20 @@ impl Sender {
             return 0;
         };
         self.acked = self.acked.max(acked);
-        match (start + self.acked).checked_sub(peer_buffer as u64) {
+        // Marker bytes are in the acknowledged count but not in the ring:
+        // taking all of them off counts low, never high.
+        match (start + self.acked).checked_sub(self.extra + peer_buffer as u64) {
             Some(pos) => ring.confirm(pos),
             None => 0,
         }
+    }
+
+    /// `n` bytes that are not the ring's (a loss marker) were written to the
+    /// connection; `marker`: a whole marker record was completed.
+    pub fn on_extra_sent(&mut self, n: usize, marker: bool) {
+        self.extra += n as u64;
+        self.stats.bytes_sent += n as u64;
+        self.stats.loss_markers += marker as u64;
     }
 
     /// The collector itself acknowledged everything up to the absolute ring
@@ -481,6 +499,17 @@ impl Sender {
     /// [`on_writable`](Self::on_writable). `n` bytes were written first.
     pub fn on_blocked<S: Storage>(&mut self, now: Instant, n: usize, ring: &mut Ring<S>) {
         self.on_sent(now, n, ring);
+        if let State::Connected {
+            ref mut writable, ..
+        } = self.state
+        {
+            *writable = false;
+        }
+    }
+
+    /// The connection cannot take more bytes now (after writing bytes that
+    /// are not the ring's); wait for [`on_writable`](Self::on_writable).
+    pub fn on_blocked_extra(&mut self, _now: Instant) {
         if let State::Connected {
             ref mut writable, ..
         } = self.state

@@ -102,6 +102,8 @@ pub struct Settings {
     /// Confirmation by the collector's kernel acknowledgements (see
     /// [`Config::peer_buffer`]); `None` where the transport cannot see them.
     pub peer_buffer: Option<usize>,
+    /// Loss markers (see [`Config::loss_markers`]).
+    pub loss_markers: bool,
     /// Records carry `report_time`.
     pub report_time: bool,
     /// Records carry `@uuid`.
@@ -128,6 +130,7 @@ impl Default for Settings {
             strategy: d.strategy,
             replay_limit: d.replay_limit,
             peer_buffer: d.peer_buffer,
+            loss_markers: d.loss_markers,
             report_time: true,
             uuid: true,
         }
@@ -158,6 +161,7 @@ impl Settings {
         c.strategy = self.strategy;
         c.replay_limit = self.replay_limit;
         c.peer_buffer = self.peer_buffer;
+        c.loss_markers = self.loss_markers;
         f(&c)
     }
 
@@ -275,6 +279,15 @@ macro_rules! settings_methods {
         /// least twice the window this rule needs.
         pub fn replay_limit(mut self, n: usize) -> Self {
             self.s.replay_limit = n;
+            self
+        }
+
+        /// After events were dropped (either full-buffer policy), write one
+        /// marker record (event type `alooma_loss`, with counts by cause and
+        /// the time span) before the next events, so whoever reads the
+        /// collector's output sees the gap (default on).
+        pub fn loss_markers(mut self, on: bool) -> Self {
+            self.s.loss_markers = on;
             self
         }
 

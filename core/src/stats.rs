@@ -54,6 +54,8 @@ pub struct Stats {
     pub disconnects: u64,
     /// Bytes written to connections.
     pub bytes_sent: u64,
+    /// Loss marker records written (not events: in no other count).
+    pub loss_markers: u64,
     /// Times the driver woke up to do work (a thread's wakeups, or a
     /// guest's non-idle polls).
     pub wakeups: u64,
@@ -81,6 +83,7 @@ impl Stats {
             connect_failures: sender.connect_failures,
             disconnects: sender.disconnects,
             bytes_sent: sender.bytes_sent,
+            loss_markers: sender.loss_markers,
             wakeups,
         }
     }

@@ -64,10 +64,30 @@ pub fn split_record(line: &str) -> (serde_json::Value, serde_json::Value) {
     (v, meta)
 }
 
-/// The `i` field of every record, in order.
+/// True for an in-band loss marker record (event type `alooma_loss`).
+pub fn is_marker(line: &str) -> bool {
+    line.contains(r#""event_type":"alooma_loss""#)
+}
+
+/// The loss marker records' events (`refused`, `dropped_oldest`,
+/// `unconfirmed`, `first_ms`, `last_ms`), in order.
+pub fn markers(lines: &[String]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .filter(|l| is_marker(l))
+        .map(|l| {
+            let (ev, meta) = split_record(l);
+            assert_eq!(meta["event_type"], "alooma_loss", "{l}");
+            ev
+        })
+        .collect()
+}
+
+/// The `i` field of every event record (loss markers skipped), in order.
 pub fn ids(lines: &[String]) -> Vec<u64> {
     lines
         .iter()
+        .filter(|l| !is_marker(l))
         .map(|l| {
             split_record(l).0["i"]
                 .as_u64()

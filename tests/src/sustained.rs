@@ -94,7 +94,7 @@ impl Schedule {
     }
 }
 
-/// Where the SDK says each event ended.
+/// Where the SDK says each event ended (and the markers it wrote).
 #[derive(Debug, Clone, Copy)]
 pub struct Counts {
     pub accepted: u64,
@@ -123,7 +123,27 @@ pub fn check(c: &Collector, k: &Counts) -> Arrived {
     std::thread::sleep(Duration::from_millis(300));
     let mut seen = vec![false; N as usize];
     let mut dups = 0;
-    for conn in c.connections() {
+    let conns = c.connections();
+    // Loss told in-band: after events were dropped, markers arrive, and
+    // none claims more than was dropped.
+    let markers: Vec<serde_json::Value> = conns.iter().flat_map(|l| crate::markers(l)).collect();
+    for m in &markers {
+        let n = |k: &str| m[k].as_u64().unwrap_or_else(|| panic!("{k} in {m}"));
+        assert!(
+            n("refused") + n("dropped_oldest") <= k.dropped,
+            "{m} but {k:?}"
+        );
+        assert!(n("unconfirmed") <= k.unconfirmed, "{m} but {k:?}");
+        assert!(m["first_ms"].as_u64() <= m["last_ms"].as_u64(), "{m}");
+    }
+    if k.dropped > 0 && k.delivered + k.unconfirmed > 0 {
+        assert!(
+            !markers.is_empty(),
+            "{} dropped, no marker arrived",
+            k.dropped
+        );
+    }
+    for conn in conns {
         let ids = crate::ids(&conn);
         assert!(
             ids.windows(2).all(|w| w[0] < w[1]),

@@ -21,6 +21,20 @@ fn random_u64() -> u64 {
     wasi::random::random::get_random_u64()
 }
 
+/// The stamps of a record made now.
+fn stamp(s: &Settings, loc: Option<&'static Location<'static>>) -> Stamp {
+    Stamp {
+        time: s.report_time.then(UnixMillis::now),
+        uuid: s.uuid.then(|| {
+            let mut u = [0u8; 16];
+            u[..8].copy_from_slice(&random_u64().to_le_bytes());
+            u[8..].copy_from_slice(&random_u64().to_le_bytes());
+            u
+        }),
+        location: loc,
+    }
+}
+
 /// The SDK in a Wasm guest. One per instance; keep it in a `thread_local`
 /// to reuse its connection across requests of a reused instance. Dropping it
 /// closes it, waiting at most the builder's `drop_timeout` to deliver.
@@ -51,8 +65,14 @@ impl Sdk {
     }
 
     pub(crate) fn start(b: Builder) -> Sdk {
+        let marker: Option<alooma_wasi::BoxMarker> = b.s.loss_markers.then(|| {
+            let s = b.s.clone();
+            Box::new(move |loss: &alooma_core::Loss, out: &mut Out<'_>| {
+                s.encoder().encode_loss(loss, &stamp(&s, None), out)
+            }) as alooma_wasi::BoxMarker
+        });
         let (max_event, driver) =
-            b.s.with_config(|c| (c.max_event(), Driver::new(c, random_u64())));
+            b.s.with_config(|c| (c.max_event(), Driver::new(c, random_u64(), marker)));
         Sdk {
             ring: Ring::with_storage(vec![0u8; b.s.buffer_bytes].into_boxed_slice()),
             s: b.s,
@@ -74,16 +94,10 @@ impl Sdk {
         if self.closed.is_some() {
             return Err(ReportError::Closed);
         }
-        let stamp = Stamp {
-            time: self.s.report_time.then(UnixMillis::now),
-            uuid: self.s.uuid.then(|| {
-                let mut u = [0u8; 16];
-                u[..8].copy_from_slice(&random_u64().to_le_bytes());
-                u[8..].copy_from_slice(&random_u64().to_le_bytes());
-                u
-            }),
-            location: Some(loc),
-        };
+        let stamp = stamp(&self.s, Some(loc));
+        if let Some(t) = stamp.time {
+            self.ring.set_clock(t.0);
+        }
         let max = self.max_event;
         let deadline = match self.s.when_full {
             WhenFull::Block => None,

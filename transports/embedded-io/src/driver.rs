@@ -3,14 +3,15 @@
 
 use crate::stream::{net_error, Connector, PeerState, Stream};
 use alooma_core::{
-    parse_server, Config, Failure, Instant, Link, NetError, Notification, Received, RingAccess,
-    SenderStats,
+    parse_server, Config, Encoder, Failure, Instant, Link, NetError, Notification, Received,
+    RingAccess, SenderStats,
 };
 use embedded_io::{Error as _, Write as _};
 
 /// Bytes copied out of the ring per write: the ring is never held while
-/// the stream blocks, so interrupts can keep reporting.
-pub const CHUNK: usize = 64;
+/// the stream blocks, so interrupts can keep reporting. A loss marker
+/// (about 200 bytes) must fit in three quarters of it.
+pub const CHUNK: usize = 256;
 
 /// The user's connector and stream as the core's [`Link`].
 pub struct StreamLink<'a, C: Connector> {
@@ -97,7 +98,7 @@ impl<C: Connector> Link for StreamLink<'_, C> {
 /// Drives one connection at a time to the configured servers: the core's
 /// [`Driver`](alooma_core::Driver) over the user's stream.
 pub struct Driver<'a, C: Connector> {
-    inner: alooma_core::Driver<StreamLink<'a, C>, [u8; CHUNK]>,
+    inner: alooma_core::Driver<StreamLink<'a, C>, [u8; CHUNK], Encoder<'a>>,
 }
 
 impl<'a, C: Connector> Driver<'a, C> {
@@ -109,8 +110,15 @@ impl<'a, C: Connector> Driver<'a, C> {
             servers: config.servers,
             stream: None,
         };
+        let marker = config.loss_markers.then(|| config.encoder());
         Driver {
-            inner: alooma_core::Driver::new(config.sender(), link, [0; CHUNK], seed),
+            inner: alooma_core::Driver::with_marker(
+                config.sender(),
+                link,
+                [0; CHUNK],
+                seed,
+                marker,
+            ),
         }
     }
 

@@ -110,10 +110,10 @@ fn received(peer: &Peer) -> Vec<Vec<u64>> {
         .map(|c| {
             c.split(|&b| b == b'\n')
                 .take(c.split(|&b| b == b'\n').count() - 1)
-                .map(|l| {
-                    let v: serde_json::Value = serde_json::from_slice(l).unwrap();
-                    v["seq"].as_u64().unwrap()
-                })
+                .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap())
+                // Loss markers (after refusals) are not events.
+                .filter(|v| v["_metadata"]["event_type"] != "alooma_loss")
+                .map(|v| v["seq"].as_u64().unwrap())
                 .collect()
         })
         .collect()

@@ -61,6 +61,8 @@ struct Collector {
     shut: bool,
     /// It stopped reading and dies at this time.
     kill_at: Option<u64>,
+    /// Loss markers read.
+    markers: Vec<serde_json::Value>,
 }
 
 impl Collector {
@@ -86,6 +88,10 @@ impl Collector {
         while let Some(i) = read.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = read.drain(..=i).collect();
             let v: serde_json::Value = serde_json::from_slice(&line[..i]).unwrap();
+            if v["_metadata"]["event_type"] == "alooma_loss" {
+                self.markers.push(v);
+                continue;
+            }
             self.lines
                 .last_mut()
                 .unwrap()
@@ -244,6 +250,7 @@ fn run(policy: WhenFull, fault: Fault, seed: u64) {
             paused_until: 0,
             shut: false,
             kill_at: None,
+            markers: Vec::new(),
         },
     }));
     let enc = cfg.encoder();
@@ -319,6 +326,14 @@ fn run(policy: WhenFull, fault: Fault, seed: u64) {
         "{policy:?} {fault:?}: {} missing, {st:?}",
         N - arrived
     );
+    for m in &w.c.markers {
+        let n = |k: &str| m[k].as_u64().unwrap();
+        assert!(n("refused") + n("dropped_oldest") <= lost, "{m}: {st:?}");
+        assert!(n("unconfirmed") <= st.discarded, "{m}: {st:?}");
+    }
+    if lost > 0 {
+        assert!(!w.c.markers.is_empty(), "{lost} lost and no marker: {st:?}");
+    }
     if policy == WhenFull::Block {
         assert_eq!(w.c.faults, faults);
         assert_eq!(arrived, N, "Block loses nothing: {st:?}");

@@ -3,7 +3,9 @@
 
 use crate::link::MioLink;
 use crate::sdk::{Shared, State};
-use alooma_core::{Driver, Instant, Notification, Ring, RingAccess, SenderConfig};
+use alooma_core::{
+    Driver, Instant, Loss, Notification, Out, Ring, RingAccess, SenderConfig, Stamp, UnixMillis,
+};
 use mio::{Events, Poll, Token};
 use std::io;
 use std::sync::atomic::Ordering;
@@ -56,7 +58,18 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
     let start = std::time::Instant::now();
     let now = || Instant::from_micros(start.elapsed().as_micros() as u64);
     let scratch = vec![0u8; cfg.batch_bytes.clamp(1, 1 << 20)].into_boxed_slice();
-    let mut driver = Driver::new(cfg, link, scratch, seed);
+    let marker = sh.s.loss_markers.then(|| {
+        let sh = sh.clone();
+        move |loss: &Loss, out: &mut Out<'_>| {
+            let stamp = Stamp {
+                time: sh.s.report_time.then(UnixMillis::now),
+                uuid: sh.s.uuid.then(crate::sdk::uuid_bytes),
+                location: None,
+            };
+            sh.encoder().encode_loss(loss, &stamp, out)
+        }
+    });
+    let mut driver = Driver::with_marker(cfg, link, scratch, seed, marker);
     let mut events = Events::with_capacity(16);
     let mut notes: Notes = Vec::new();
     let mut close_asked = false;

@@ -149,7 +149,7 @@ thread_local! {
     static RNG: RefCell<alooma_core::Rng> = RefCell::new(alooma_core::Rng::new(seed()));
 }
 
-fn uuid_bytes() -> [u8; 16] {
+pub(crate) fn uuid_bytes() -> [u8; 16] {
     RNG.with(|r| {
         let mut r = r.borrow_mut();
         let a = r.next_u64().to_le_bytes();
@@ -278,10 +278,10 @@ impl Sdk {
             }
             Err(e) => return Err(e.into()),
         };
-        self.store(&buf[..n])
+        self.store(&buf[..n], stamp.time)
     }
 
-    fn store(&self, record: &[u8]) -> Result<(), ReportError> {
+    fn store(&self, record: &[u8], time: Option<UnixMillis>) -> Result<(), ReportError> {
         let sh = &*self.h.shared;
         let drop_oldest = sh.s.when_full == WhenFull::DropOldest;
         let deadline = match sh.s.when_full {
@@ -291,6 +291,9 @@ impl Sdk {
         let blocking = matches!(sh.s.when_full, WhenFull::Block | WhenFull::BlockFor(_));
         let mut notes: heapless::Vec<alooma_core::Notification, 4> = heapless::Vec::new();
         let mut st = sh.lock();
+        if let Some(t) = time {
+            st.ring.set_clock(t.0);
+        }
         let result = loop {
             if st.closing || st.done {
                 break Err(ReportError::Closed);

@@ -5,8 +5,8 @@
 
 use crate::conn::{Conn, Failure};
 use alooma_core::{
-    parse_server, Config, Instant, Link, NetError, Notification, Received, Ring, RingAccess,
-    SenderStats, Storage,
+    parse_server, Config, Instant, Link, Loss, NetError, Notification, Out, Received, Ring,
+    RingAccess, SenderStats, Storage,
 };
 use wasi::clocks::monotonic_clock;
 use wasi::io::poll::{poll, Pollable};
@@ -119,15 +119,18 @@ impl Link for WasiLink {
     }
 }
 
+/// Writes a loss marker (see [`alooma_core::Marker`]); the SDK stamps it.
+pub type BoxMarker = Box<dyn FnMut(&Loss, &mut Out<'_>) -> Result<usize, alooma_core::EncodeError>>;
+
 /// Drives one connection at a time to the configured servers.
 pub struct Driver {
-    inner: alooma_core::Driver<WasiLink, Box<[u8]>>,
+    inner: alooma_core::Driver<WasiLink, Box<[u8]>, BoxMarker>,
 }
 
 impl Driver {
-    /// A driver for `config` (validate it first). `seed` drives backoff
-    /// jitter and server choice.
-    pub fn new(config: &Config<'_>, seed: u64) -> Self {
+    /// A driver for `config` (validate it first), writing loss markers with
+    /// `marker`. `seed` drives backoff jitter and server choice.
+    pub fn new(config: &Config<'_>, seed: u64, marker: Option<BoxMarker>) -> Self {
         let link = WasiLink {
             servers: config.servers.iter().map(|s| s.to_string()).collect(),
             network: None,
@@ -141,7 +144,7 @@ impl Driver {
         // A batch at most: the core copies each batch out of the ring.
         let scratch = vec![0u8; config.batch_bytes.clamp(1, 1 << 20)].into_boxed_slice();
         Driver {
-            inner: alooma_core::Driver::new(config.sender(), link, scratch, seed),
+            inner: alooma_core::Driver::with_marker(config.sender(), link, scratch, seed, marker),
         }
     }
 

@@ -26,4 +26,4 @@ mod conn;
 mod driver;
 
 pub use conn::Failure;
-pub use driver::{now, Driver, WasiLink};
+pub use driver::{now, BoxMarker, Driver, WasiLink};
