@@ -6,8 +6,10 @@
 //! 3. what a Rust user would pick instead: `tracing` + `tracing-subscriber`
 //!    JSON + `tracing-appender::non_blocking` to a loopback `TcpStream`;
 //!
-//! then the ratios 2/1 and 2/3. `--memory` instead reports 10 million
-//! events into an 8 MiB ring with the collector down and prints peak RSS.
+//! then the ratios 2/1 and 2/3, and the largest replay window the SDK held
+//! (its default buffer and `peer_buffer`). `--memory` instead reports 10
+//! million events into an 8 MiB ring with the collector down and prints
+//! peak RSS.
 //!
 //!     cargo run --release -p alooma-examples --bin throughput [-- --events N] [-- --memory]
 
@@ -157,17 +159,32 @@ fn limit(n: u64) -> Figure {
     }
 }
 
-fn sdk(n: u64) -> (Figure, f64) {
+/// The SDK with its default buffer (and, on Linux, its default
+/// `peer_buffer`), `Block`: the producer never loses an event. Also returns
+/// the largest replay window seen (sampled every millisecond) and the
+/// caller's cost per `report()`.
+fn sdk(n: u64) -> (Figure, f64, usize) {
     let s = sink();
     let sdk = Sdk::builder()
         .token("bench-token")
         .server(s.addr.clone())
         .input_label("bench")
         .event_type(alooma_mio::EventType::field("kind"))
-        .buffer_bytes(64 << 20)
         .when_full(WhenFull::Block)
         .build()
         .unwrap();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (sdk, done) = (sdk.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut most = 0;
+            while !done.load(Ordering::Relaxed) {
+                most = most.max(sdk.stats().window_bytes);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            most
+        })
+    };
     // Warm up: connect, touch the buffer.
     sdk.report(&event(0)).unwrap();
     wait_lines(&s, 1);
@@ -180,15 +197,19 @@ fn sdk(n: u64) -> (Figure, f64) {
     let caller = t0.elapsed().as_secs_f64();
     wait_lines(&s, base + n);
     let dt = t0.elapsed().as_secs_f64();
+    done.store(true, Ordering::Relaxed);
+    let window = sampler.join().unwrap();
     let st = sdk.stats();
-    assert_eq!(st.dropped_newest + st.dropped_oldest, 0);
-    sdk.close(Duration::from_secs(5));
+    assert_eq!(st.dropped, 0);
+    let r = sdk.close(Duration::from_secs(5));
+    assert_eq!(r.delivered, r.accepted, "{r:?}");
     (
         Figure {
             events_per_s: n as f64 / dt,
             mb_per_s: (s.bytes.load(Ordering::Relaxed) - bytes0) as f64 / dt / 1e6,
         },
         caller / n as f64 * 1e9,
+        window,
     )
 }
 
@@ -248,6 +269,7 @@ fn memory() {
         .token("t")
         .server(format!("127.0.0.1:{port}"))
         .buffer_bytes(8 << 20)
+        .peer_buffer(2 << 20)
         .build()
         .unwrap();
     let n = 10_000_000u64;
@@ -344,10 +366,15 @@ fn main() {
         "1 limit  serde_json + BufWriter<TcpStream> inline: {:>10.0} events/s {:>7.1} MB/s",
         one.events_per_s, one.mb_per_s
     );
-    let (two, cost) = sdk(n);
+    let (two, cost, window) = sdk(n);
     println!(
         "2 alooma-mio end to end:                          {:>10.0} events/s {:>7.1} MB/s",
         two.events_per_s, two.mb_per_s
+    );
+    println!(
+        "2 alooma-mio largest replay window:               {:>10.1} MiB of a {} MiB buffer",
+        window as f64 / (1 << 20) as f64,
+        alooma_mio::DEFAULT_BUFFER_BYTES >> 20
     );
     println!("2 alooma-mio caller cost per report():            {cost:>10.0} ns");
     let three = tracing_json(n);

@@ -83,6 +83,8 @@ pub struct RingStats {
     pub replayed: u64,
     /// Records sent and kept until they are confirmed (the replay window).
     pub window: u64,
+    /// Bytes of the replay window.
+    pub window_bytes: usize,
     /// Records in the ring not yet sent.
     pub unsent: u64,
     /// Bytes in use (the window included).
@@ -268,6 +270,7 @@ impl<S: Storage> Ring<S> {
                 sent: 0,
                 replayed: 0,
                 window: 0,
+                window_bytes: 0,
                 unsent: 0,
                 bytes_used: 0,
                 capacity: 0,
@@ -377,6 +380,7 @@ impl<S: Storage> Ring<S> {
     pub fn stats(&self) -> RingStats {
         let mut s = self.stats;
         s.window = self.sent_records as u64;
+        s.window_bytes = self.sent;
         s.unsent = self.unsent_records() as u64;
         s.bytes_used = self.len();
         s.capacity = self.capacity();

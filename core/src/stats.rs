@@ -44,6 +44,8 @@ pub struct Stats {
     pub replayed: u64,
     /// Buffer bytes in use (the replay window included).
     pub buffer_used: usize,
+    /// Buffer bytes the replay window holds.
+    pub window_bytes: usize,
     /// Buffer capacity in bytes.
     pub buffer_capacity: usize,
     /// Connection attempts.
@@ -78,6 +80,7 @@ impl Stats {
             sent: ring.sent,
             replayed: ring.replayed,
             buffer_used: ring.bytes_used,
+            window_bytes: ring.window_bytes,
             buffer_capacity: ring.capacity,
             connects: sender.connects,
             connect_failures: sender.connect_failures,

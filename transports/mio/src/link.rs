@@ -31,6 +31,7 @@ pub(crate) struct MioLink {
     registry: Registry,
     waker: Arc<Waker>,
     servers: Vec<String>,
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
     tls: TlsConfig,
     state: State,
     /// The socket may take bytes (set by writable events, cleared when a
