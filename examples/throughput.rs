@@ -283,7 +283,7 @@ fn memory() {
     let dt = t0.elapsed().as_secs_f64();
     let st = sdk.stats();
     let peak = peak_rss_kib();
-    println!("memory: collector down, {n} events reported into an 8 MiB ring in {dt:.1} s: {} kept, {refused} refused (buffer full)", st.accepted);
+    println!("memory: collector down, {n} events reported into an 8 MiB ring in {dt:.1} s: {} kept, {refused} refused (buffer full)", st.accepted - st.dropped);
     println!(
         "memory: peak RSS {:.1} MiB (before the SDK {:.1} MiB; ring 8 MiB)",
         peak as f64 / 1024.0,
