@@ -219,14 +219,15 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         self.notes.pop_front()
     }
 
-    /// Moves the sender's notifications out; `detail` goes with the first
+    /// Moves the sender's notifications out; `detail` goes with each
     /// failure it explains.
-    fn take_notes(&mut self, mut detail: Option<L::Detail>) {
+    fn take_notes(&mut self, detail: Option<L::Detail>) {
         while let Some(n) = self.sender.poll_notification() {
             let d = match n {
                 Notification::ConnectFailed { .. }
                 | Notification::Disconnected { .. }
-                | Notification::SendFailed { .. } => detail.take(),
+                | Notification::SendFailed { .. }
+                | Notification::TlsFailed { .. } => detail.clone(),
                 _ => None,
             };
             if self.notes.is_full() {

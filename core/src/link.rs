@@ -43,7 +43,7 @@ pub enum Received {
 pub trait Link {
     /// The transport's words for a failure (a `String` on hosts, a
     /// `&'static str` on devices).
-    type Detail: From<&'static str>;
+    type Detail: From<&'static str> + Clone;
 
     /// Starts connecting to the configured server `server` (resolving its
     /// name and trying each address is the link's business). Any previous
