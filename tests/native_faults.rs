@@ -49,6 +49,13 @@ fn collector_down_at_start() {
     sdk.flush(Duration::from_secs(10)).unwrap();
     assert!(wait_until(Duration::from_secs(5), || c.count() >= 1000));
     assert_eq!(check_all_arrived(&c.connections(), 1000), 0);
+    let r = sdk.close(Duration::from_secs(5));
+    assert!(r.clean, "{r:?}");
+    assert_eq!(r.delivered, 1000, "{r:?}");
+    assert_eq!(
+        r.delivered + r.unconfirmed + r.unsent + r.dropped,
+        r.accepted
+    );
     let codes: Vec<u16> = seen.lock().unwrap().iter().map(|n| n.code()).collect();
     assert!(codes.contains(&30) && codes.contains(&20), "{codes:?}");
 }
@@ -315,6 +322,12 @@ fn failover_to_the_live_server() {
     assert!(wait_until(Duration::from_secs(5), || c.count() >= 500));
     assert_eq!(check_all_arrived(&c.connections(), 500), 0);
     assert!(sdk.stats().connect_failures >= 1);
+    let r = sdk.close(Duration::from_secs(5));
+    assert_eq!((r.accepted, r.delivered), (500, 500), "{r:?}");
+    assert_eq!(
+        r.delivered + r.unconfirmed + r.unsent + r.dropped,
+        r.accepted
+    );
 }
 
 #[test]

@@ -128,16 +128,25 @@ fn run_deliver(flags: &[&str], args: &[String], limit: Duration) -> (bool, Strin
     (out.status.success(), text)
 }
 
-/// The guest's `close:` line as `key=value` pairs.
+/// The guest's `close:` line as `key=value` pairs; its four counts add up
+/// to `accepted`, always.
 fn close_line(out: &str) -> Vec<(String, String)> {
     let line = out
         .lines()
         .find_map(|l| l.strip_prefix("close: "))
         .unwrap_or_else(|| panic!("no close report in:\n{out}"));
-    line.split(' ')
+    let kv: Vec<(String, String)> = line
+        .split(' ')
         .filter_map(|kv| kv.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        .collect();
+    let n = |k: &str| field(&kv, k).parse::<u64>().unwrap();
+    assert_eq!(
+        n("delivered") + n("unconfirmed") + n("unsent") + n("dropped"),
+        n("accepted"),
+        "the counts do not add up: {line}"
+    );
+    kv
 }
 
 fn field<'a>(kv: &'a [(String, String)], k: &str) -> &'a str {
