@@ -9,8 +9,8 @@ use alooma_core::Notification as N;
 use alooma_mio::{Backoff, ReportError, Sdk, Strategy, WhenFull};
 use alooma_tests::collector::{BlackHole, Collector};
 use alooma_tests::sustained::{
-    self, check, killed_with_unread_data, resets, resets_and_down, wait_resets, Arrived, Counts,
-    Schedule, PAD, RING,
+    self, check, killed_with_unread_data, resets, resets_and_down, ten_resets, three_resets,
+    Arrived, Counts, Schedule, PAD, RING,
 };
 use alooma_tests::{check_all_arrived, closed_port, notes, wait_until};
 use serde_json::json;
@@ -113,17 +113,9 @@ where
     (check(&c, &k), k)
 }
 
-fn resets_10(c: Collector, stop: &AtomicBool) -> (Collector, usize) {
-    wait_resets(c, 10, stop)
-}
-
-fn resets_3(c: Collector, stop: &AtomicBool) -> (Collector, usize) {
-    wait_resets(c, 3, stop)
-}
-
 #[test]
 fn block_resets_every_5000_lines() {
-    let (a, k) = sustained(WhenFull::Block, resets(), resets_10, 10);
+    let (a, k) = sustained(WhenFull::Block, resets(), ten_resets, 10);
     sustained::check_block(&a, &k);
 }
 
@@ -140,13 +132,13 @@ fn block_killed_with_unread_data() {
 
 #[test]
 fn block_down_between_connections() {
-    let (a, k) = sustained(WhenFull::Block, resets_and_down(), resets_3, 3);
+    let (a, k) = sustained(WhenFull::Block, resets_and_down(), three_resets, 3);
     sustained::check_block(&a, &k);
 }
 
 #[test]
 fn drop_newest_resets_every_5000_lines() {
-    let (_, k) = sustained(WhenFull::DropNewest, resets(), resets_10, 10);
+    let (_, k) = sustained(WhenFull::DropNewest, resets(), ten_resets, 10);
     assert_eq!(k.unconfirmed + k.unsent, 0, "{k:?}");
 }
 
@@ -162,12 +154,12 @@ fn drop_newest_killed_with_unread_data() {
 
 #[test]
 fn drop_newest_down_between_connections() {
-    sustained(WhenFull::DropNewest, resets_and_down(), resets_3, 3);
+    sustained(WhenFull::DropNewest, resets_and_down(), three_resets, 3);
 }
 
 #[test]
 fn drop_oldest_resets_every_5000_lines() {
-    sustained(WhenFull::DropOldest, resets(), resets_10, 10);
+    sustained(WhenFull::DropOldest, resets(), ten_resets, 10);
 }
 
 #[test]
@@ -182,7 +174,7 @@ fn drop_oldest_killed_with_unread_data() {
 
 #[test]
 fn drop_oldest_down_between_connections() {
-    sustained(WhenFull::DropOldest, resets_and_down(), resets_3, 3);
+    sustained(WhenFull::DropOldest, resets_and_down(), three_resets, 3);
 }
 
 #[test]

@@ -7,8 +7,8 @@
 
 use alooma_tests::collector::Collector;
 use alooma_tests::sustained::{
-    self, check, killed_with_unread_data, resets, resets_and_down, wait_resets, Arrived, Counts,
-    Schedule, PAD, RING,
+    self, check, killed_with_unread_data, resets, resets_and_down, ten_resets, three_resets,
+    Arrived, Counts, Schedule, PAD, RING,
 };
 use alooma_tests::{check_all_arrived, closed_port, require_tool, split_record, wait_until};
 use std::io::Read;
@@ -592,17 +592,9 @@ where
     (check(&c, &k), k)
 }
 
-fn resets_10(c: Collector, stop: &AtomicBool) -> (Collector, usize) {
-    wait_resets(c, 10, stop)
-}
-
-fn resets_3(c: Collector, stop: &AtomicBool) -> (Collector, usize) {
-    wait_resets(c, 3, stop)
-}
-
 #[test]
 fn guest_block_resets_every_5000_lines() {
-    let (a, k) = guest_sustained("block", resets(), resets_10, 10);
+    let (a, k) = guest_sustained("block", resets(), ten_resets, 10);
     sustained::check_block(&a, &k);
 }
 
@@ -614,13 +606,13 @@ fn guest_block_killed_with_unread_data() {
 
 #[test]
 fn guest_block_down_between_connections() {
-    let (a, k) = guest_sustained("block", resets_and_down(), resets_3, 3);
+    let (a, k) = guest_sustained("block", resets_and_down(), three_resets, 3);
     sustained::check_block(&a, &k);
 }
 
 #[test]
 fn guest_drop_newest_resets_every_5000_lines() {
-    guest_sustained("drop-newest", resets(), resets_10, 10);
+    guest_sustained("drop-newest", resets(), ten_resets, 10);
 }
 
 #[test]
@@ -635,12 +627,12 @@ fn guest_drop_newest_killed_with_unread_data() {
 
 #[test]
 fn guest_drop_newest_down_between_connections() {
-    guest_sustained("drop-newest", resets_and_down(), resets_3, 3);
+    guest_sustained("drop-newest", resets_and_down(), three_resets, 3);
 }
 
 #[test]
 fn guest_drop_oldest_resets_every_5000_lines() {
-    guest_sustained("drop-oldest", resets(), resets_10, 10);
+    guest_sustained("drop-oldest", resets(), ten_resets, 10);
 }
 
 #[test]
@@ -655,5 +647,5 @@ fn guest_drop_oldest_killed_with_unread_data() {
 
 #[test]
 fn guest_drop_oldest_down_between_connections() {
-    guest_sustained("drop-oldest", resets_and_down(), resets_3, 3);
+    guest_sustained("drop-oldest", resets_and_down(), three_resets, 3);
 }

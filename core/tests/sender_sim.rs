@@ -382,6 +382,25 @@ impl Sim {
         };
     }
 
+    /// Runs `n` turns, at most a millisecond apart.
+    fn run(&mut self, n: usize) {
+        for _ in 0..n {
+            let w = self.step();
+            self.advance(w, Duration::from_millis(1));
+        }
+    }
+
+    /// Runs until the driver's close has ended, `n` turns at most.
+    fn run_until_closed(&mut self, n: usize) {
+        for _ in 0..n {
+            if self.driver.is_closed() {
+                return;
+            }
+            let w = self.step();
+            self.advance(w, Duration::from_millis(1));
+        }
+    }
+
     fn notes(&mut self) -> Vec<Notification> {
         let mut v = Vec::new();
         while let Some((n, _)) = self.driver.poll_notification() {
@@ -548,10 +567,7 @@ fn window_confirmed_while_streaming() {
                 sim.advance(w, Duration::from_millis(1));
             }
         }
-        for _ in 0..if cfg!(miri) { 300 } else { 2000 } {
-            let w = sim.step();
-            sim.advance(w, Duration::from_millis(1));
-        }
+        sim.run(if cfg!(miri) { 300 } else { 2000 });
         let st = sim.ring.stats();
         assert_eq!(st.unsent, 0);
         assert!(st.delivered > n * 5 / 6, "acks {acks}: {st:?}");
@@ -580,10 +596,7 @@ fn replay_after_reset_is_counted() {
         for id in 0..50 {
             sim.push(id);
         }
-        for _ in 0..1000 {
-            let w = sim.step();
-            sim.advance(w, Duration::from_millis(1));
-        }
+        sim.run(1000);
         assert_eq!(sim.ring.unsent_records(), 0);
         let window = sim.ring.window_records();
         assert!(
@@ -619,13 +632,7 @@ fn close_without_the_collectors_end_is_unconfirmed() {
         sim.push(id);
     }
     sim.driver.close();
-    for _ in 0..2000 {
-        if sim.driver.is_closed() {
-            break;
-        }
-        let w = sim.step();
-        sim.advance(w, Duration::from_millis(1));
-    }
+    sim.run_until_closed(2000);
     assert!(sim.driver.is_closed() && !sim.driver.closed_clean());
     // The shutdown waited the connect timeout (500 ms), no longer.
     assert!(sim.now() <= Instant::from_millis(520), "{:?}", sim.now());
@@ -662,22 +669,13 @@ fn reset_during_close_replays() {
         sim.push(id);
     }
     sim.driver.close();
-    for _ in 0..20 {
-        let w = sim.step();
-        sim.advance(w, Duration::from_millis(1));
-    }
+    sim.run(20);
     assert!(!sim.driver.is_closed());
     // The collector dies instead of closing; it comes back, and closes.
     sim.kill(0);
     sim.w.borrow_mut().peers[0] = Peer::Up;
     sim.w.borrow_mut().closes_back = true;
-    for _ in 0..2000 {
-        if sim.driver.is_closed() {
-            break;
-        }
-        let w = sim.step();
-        sim.advance(w, Duration::from_millis(1));
-    }
+    sim.run_until_closed(2000);
     assert!(sim.driver.closed_clean());
     sim.w.borrow_mut().finish_conn();
     check_delivery(&sim.w.borrow().delivered, 100);
@@ -778,10 +776,7 @@ fn failover_to_live_server() {
     for id in 0..100 {
         sim.push(id);
     }
-    for _ in 0..100 {
-        let w = sim.step();
-        sim.advance(w, Duration::from_millis(1));
-    }
+    sim.run(100);
     assert_eq!(sim.ring.unsent_records(), 0);
     let w = sim.w.borrow();
     assert_eq!(w.attempts[0].1, 0);
@@ -840,10 +835,7 @@ fn idle_never_wakes() {
         for id in 0..20 {
             sim.push(id);
         }
-        for _ in 0..100 {
-            let w = sim.step();
-            sim.advance(w, Duration::from_millis(1));
-        }
+        sim.run(100);
         for _ in 0..if cfg!(miri) { 50 } else { 1000 } {
             assert_eq!(sim.step(), None);
             sim.advance(None, Duration::from_secs(1));
@@ -902,10 +894,7 @@ fn batches_respect_their_limit() {
     for id in 0..500 {
         sim.push(id);
     }
-    for _ in 0..2000 {
-        let w = sim.step();
-        sim.advance(w, Duration::from_millis(1));
-    }
+    sim.run(2000);
     assert_eq!(sim.ring.unsent_records(), 0);
     // Writes came in batches of up to 700 bytes (checked on every write),
     // whole records apart from short writes' remainders.

@@ -64,6 +64,16 @@ pub fn wait_resets(c: Collector, n: usize, stop: &AtomicBool) -> (Collector, usi
     (c, done)
 }
 
+/// [`wait_resets`] for ten resets (the schedule of [`resets`]).
+pub fn ten_resets(c: Collector, stop: &AtomicBool) -> (Collector, usize) {
+    wait_resets(c, 10, stop)
+}
+
+/// [`wait_resets`] for three resets (the schedule of [`resets_and_down`]).
+pub fn three_resets(c: Collector, stop: &AtomicBool) -> (Collector, usize) {
+    wait_resets(c, 3, stop)
+}
+
 /// A fault schedule running beside the SDK until it is done.
 pub struct Schedule {
     stop: Arc<AtomicBool>,
