@@ -100,7 +100,8 @@ where
     }
     let st = sdk.stats();
     assert_eq!(st.dropped_newest, refused);
-    assert!(st.disconnects >= 3, "{st:?}");
+    // Every fault that hit the stream cost a connection.
+    assert!(st.disconnects >= done as u64, "{done} faults: {st:?}");
     let k = Counts {
         accepted: r.accepted,
         delivered: r.delivered,
