@@ -336,7 +336,10 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             self.blocked = false;
             self.sender.on_writable();
         }
-        if self.shut == Shut::Ending && self.link.shutdown().map_err(Some)? {
+        if self.shut == Shut::Ending
+            && self.write_marker_rest(now).map_err(Some)?
+            && self.link.shutdown().map_err(Some)?
+        {
             self.shut = Shut::Ended;
             self.dirty = false;
         }
@@ -517,6 +520,18 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                 Action::Shutdown => {
                     busy = true;
                     self.shut = Shut::Ending;
+                    // A loss no record followed is told before the end.
+                    if self.marker_rest.is_empty() {
+                        self.marker_rest = 0..self.encode_marker(&mut ring);
+                    }
+                    match self.write_marker_rest(now) {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(f) => {
+                            self.lost(now, Some(f), &mut ring);
+                            continue;
+                        }
+                    }
                     match self.link.shutdown() {
                         Ok(true) => {
                             self.shut = Shut::Ended;

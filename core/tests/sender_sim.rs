@@ -976,28 +976,45 @@ fn loss_marker_precedes_the_next_records() {
             .unwrap();
         accepted.push(first_after_gap + k);
     }
+    id = first_after_gap + 5;
     step(&mut driver, &mut ring);
     assert_eq!(driver.stats().loss_markers, 1);
-    // Lose the connection, then close cleanly on a new one.
+    // Lose the connection: the marker goes out again on the next one.
     w.borrow_mut().conn.as_mut().unwrap().reset = true;
     step(&mut driver, &mut ring);
+    assert_eq!(driver.stats().loss_markers, 2);
+    // Refuse more at the very end (no record follows that loss), then
+    // close cleanly.
+    let mut late = 0;
+    while late < 3 {
+        if ring.push(rec(id).as_bytes(), false).is_ok() {
+            accepted.push(id);
+        } else {
+            late += 1;
+        }
+        id += 1;
+    }
     driver.close();
     step(&mut driver, &mut ring);
     assert!(driver.closed_clean());
+    // The last connection ends with a marker for the late refusals.
+    let last = w.borrow().with_markers.last().cloned().unwrap();
+    assert_eq!(*last.last().unwrap(), MARKER + late, "{last:?}");
     let ww = w.borrow();
     let all: Vec<u64> = ww.with_markers.iter().flatten().copied().collect();
     let at: Vec<usize> = (0..all.len()).filter(|&k| all[k] >= MARKER).collect();
     // Sent, lost with its connection before it was confirmed, sent again:
-    // each time right before the first record after the gap, with the count.
-    assert_eq!(at.len(), 2, "{all:?}");
-    assert_eq!(driver.stats().loss_markers, 2);
-    for k in at {
+    // each time right before the first record after the gap, with the count;
+    // then the one for the late refusals, at the end.
+    assert_eq!(at.len(), 3, "{all:?}");
+    assert_eq!(driver.stats().loss_markers, 3);
+    for &k in &at[..2] {
         assert_eq!(all[k], MARKER + refused, "{all:?}");
         assert_eq!(all[k + 1], first_after_gap, "{all:?}");
         assert_eq!(all[k - 1], first_after_gap - refused - 1, "{all:?}");
     }
     drop(ww);
     let st = ring.stats();
-    assert_eq!(st.dropped_newest, refused);
+    assert_eq!(st.dropped_newest, refused + late);
     assert_eq!(st.delivered, accepted.len() as u64);
 }
