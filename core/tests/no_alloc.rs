@@ -1,8 +1,11 @@
 //! Reporting an event allocates nothing: a counting global allocator sees
 //! zero allocations while events are validated, encoded into the ring,
-//! transmitted and released, on this thread.
+//! refused when the ring is full, and carried by the core's driver loop
+//! (transmitted, confirmed, loss markers written), on this thread.
 
-use alooma_core::{Config, EventType, Instant, Ring, Sender, Stamp, UnixMillis};
+use alooma_core::{
+    Config, Driver, EventType, Failure, Instant, Link, Received, Ring, Stamp, UnixMillis,
+};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,6 +41,47 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// A link that takes every byte, a few at a time, and then stalls for a
+/// while (so that the ring fills and refuses).
+struct Sink {
+    taken: u64,
+    stalled: bool,
+}
+
+impl Link for Sink {
+    type Detail = &'static str;
+    fn connect(&mut self, _: usize) -> Result<(), Failure<&'static str>> {
+        Ok(())
+    }
+    fn poll_connect(&mut self) -> Result<bool, Failure<&'static str>> {
+        Ok(true)
+    }
+    fn write(&mut self, b: &[u8]) -> Result<usize, Failure<&'static str>> {
+        if self.stalled {
+            return Ok(0);
+        }
+        let n = b.len().min(700);
+        self.taken += n as u64;
+        Ok(n)
+    }
+    fn writable(&mut self) -> Result<bool, Failure<&'static str>> {
+        Ok(!self.stalled)
+    }
+    fn flush(&mut self) -> Result<bool, Failure<&'static str>> {
+        Ok(true)
+    }
+    fn read(&mut self, _: &mut [u8]) -> Result<Received, Failure<&'static str>> {
+        Ok(Received::Nothing)
+    }
+    fn shutdown(&mut self) -> Result<bool, Failure<&'static str>> {
+        Ok(true)
+    }
+    fn acked(&mut self) -> Option<u64> {
+        Some(self.taken)
+    }
+    fn close(&mut self) {}
+}
+
 #[derive(serde::Serialize)]
 struct Checkout<'a> {
     kind: &'a str,
@@ -54,13 +98,17 @@ static SERVERS: [&str; 1] = ["127.0.0.1:5001"];
 fn reporting_allocates_nothing() {
     let mut cfg = Config::new("token", &SERVERS);
     cfg.event_type = EventType::Field("kind");
-    // A record is confirmed once 2 KiB more were written after it.
+    // A record is confirmed once acknowledged plus 2 KiB.
     cfg.buffer_bytes = 8192;
-    cfg.replay_limit = 2048;
+    cfg.peer_buffer = Some(2048);
     cfg.validate().unwrap();
     let enc = cfg.encoder();
     let mut ring: Ring<[u8; 8192]> = Ring::new();
-    let mut sender = Sender::new(cfg.sender(), 1);
+    let link = Sink {
+        taken: 0,
+        stalled: false,
+    };
+    let mut driver = Driver::with_marker(cfg.sender(), link, [0u8; 1024], 1, Some(enc));
     let ev = Checkout {
         kind: "checkout",
         user: "ann \"the\" buyer",
@@ -109,17 +157,13 @@ fn reporting_allocates_nothing() {
         let _ = ring.push_with(false, cfg.max_event(), |o| {
             enc.encode_json(b"[1,2", alooma_core::NO_META, &stamp, o)
         });
-        let now = Instant::from_millis(i);
-        match sender.poll(now, &ring) {
-            alooma_core::Action::Connect { .. } => sender.on_connected(now),
-            alooma_core::Action::Transmit { max } => {
-                let n = ring.transmit(max).len();
-                sender.on_sent(now, n, &mut ring);
-            }
-            _ => {}
-        }
+        // Every 50 reports the link stalls for 50: the ring fills, refuses,
+        // and a loss marker follows.
+        driver.link_mut().stalled = (i / 50) % 2 == 1;
+        ring.set_clock(1_700_000_000_000 + i);
+        driver.poll(Instant::from_millis(i), &mut ring);
         while ring.poll_notification().is_some() {}
-        while sender.poll_notification().is_some() {}
+        while driver.poll_notification().is_some() {}
     }
     ARMED.with(|a| a.set(false));
 
@@ -128,7 +172,14 @@ fn reporting_allocates_nothing() {
         0,
         "allocations while reporting"
     );
-    assert_eq!(accepted as u64, n);
-    assert_eq!(ring.stats().accepted, n);
-    assert!(ring.stats().sent > n * 9 / 10);
+    let st = ring.stats();
+    assert_eq!(st.accepted, accepted as u64);
+    assert_eq!(st.accepted + st.dropped_newest, n);
+    assert!(st.dropped_newest > 0, "{st:?}");
+    assert!(st.delivered > 0, "{st:?}");
+    assert!(driver.stats().loss_markers > 0);
+    assert_eq!(
+        st.delivered + st.discarded + st.window + st.unsent + st.dropped_oldest,
+        st.accepted
+    );
 }
