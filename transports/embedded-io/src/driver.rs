@@ -3,8 +3,8 @@
 
 use crate::stream::{net_error, Connector, PeerState, Stream};
 use alooma_core::{
-    parse_server, Config, Encoder, Failure, Instant, Link, NetError, Notification, Received,
-    RingAccess, SenderStats,
+    parse_server, CloseReport, Config, Encoder, Failure, Instant, Link, NetError, Notification,
+    Received, RingAccess, RingStats, SenderStats, Stats,
 };
 use embedded_io::{Error as _, Write as _};
 
@@ -130,6 +130,20 @@ impl<'a, C: Connector> Driver<'a, C> {
     /// The sender's counters.
     pub fn stats(&self) -> SenderStats {
         self.inner.stats()
+    }
+
+    /// Every counter, as every SDK reports them (`accepted`, `delivered`,
+    /// `unconfirmed`, `unsent`, `dropped` add up), from the ring's counters
+    /// (`ring.stats()`). `rejected`: events your code refused as invalid.
+    pub fn sdk_stats(&self, ring: RingStats, rejected: u64) -> Stats {
+        Stats::new(ring, self.inner.stats(), rejected, self.inner.busy_polls())
+    }
+
+    /// Where every event ended, as every SDK reports it after a close: call
+    /// it once [`is_closed`](Self::is_closed) (or when you give up waiting);
+    /// `clean` only if the close ended cleanly.
+    pub fn close_report(&self, ring: RingStats, rejected: u64) -> CloseReport {
+        CloseReport::new(ring, rejected, self.inner.closed_clean())
     }
 
     /// The next connection notification, oldest first (buffer notifications

@@ -291,6 +291,15 @@ fn run(policy: WhenFull, fault: Fault, seed: u64) {
         tick(&world, &mut driver, &mut ring, &mut t);
     }
     let st = ring.stats();
+    // The report every SDK gives: the four counts add up.
+    let r = driver.close_report(st, 0);
+    assert_eq!(
+        r.delivered + r.unconfirmed + r.unsent + r.dropped,
+        r.accepted,
+        "{r:?}"
+    );
+    assert_eq!(r.accepted, N);
+    assert_eq!(r.clean, driver.closed_clean());
     let w = world.borrow();
     let dropped = st.dropped_newest;
     assert_eq!(dropped, refused);
