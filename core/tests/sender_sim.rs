@@ -34,6 +34,8 @@ struct Conn {
     blocked_until: Option<Instant>,
     /// The collector died: the next operation fails with a reset.
     reset: bool,
+    /// The collector closes its side now (end of stream, not asked for).
+    eof: bool,
     /// We ended our side.
     shut: bool,
 }
@@ -141,6 +143,7 @@ impl Link for SimLink {
                     acked: 0,
                     blocked_until: None,
                     reset: false,
+                    eof: false,
                     shut: false,
                 });
                 Ok(())
@@ -209,11 +212,13 @@ impl Link for SimLink {
             return Err(RESET);
         }
         // A collector closes its side once it has read our end of stream.
-        Ok(if c.shut && c.unread.is_empty() && w.closes_back {
-            Received::End
-        } else {
-            Received::Nothing
-        })
+        Ok(
+            if c.eof || (c.shut && c.unread.is_empty() && w.closes_back) {
+                Received::End
+            } else {
+                Received::Nothing
+            },
+        )
     }
 
     fn shutdown(&mut self) -> Result<bool, Failure<&'static str>> {
@@ -1017,4 +1022,83 @@ fn loss_marker_precedes_the_next_records() {
     let st = ring.stats();
     assert_eq!(st.dropped_newest, refused + late);
     assert_eq!(st.delivered, accepted.len() as u64);
+}
+
+/// The collector ends the stream by itself (end of stream while we were
+/// still sending): a loss like a reset, the whole window replayed.
+#[test]
+fn collector_closing_mid_stream_replays_the_window() {
+    let mut sim = Sim::with(
+        8,
+        vec![Peer::Up],
+        Strategy::Random,
+        Backoff::default(),
+        4096,
+        true,
+    );
+    for id in 0..200 {
+        sim.push(id);
+    }
+    sim.run(50);
+    let window = sim.ring.window_records();
+    assert!(window > 0);
+    sim.w.borrow_mut().conn.as_mut().unwrap().eof = true;
+    sim.step();
+    let n = sim.notes().into_iter().find_map(|n| match n {
+        Notification::Disconnected {
+            error: NetError::PeerClosed,
+            replayed,
+            ..
+        } => Some(replayed),
+        _ => None,
+    });
+    assert_eq!(n, Some(window));
+    sim.run(200);
+    sim.driver.close();
+    sim.run_until_closed(2000);
+    assert!(sim.driver.closed_clean());
+    sim.w.borrow_mut().finish_conn();
+    check_delivery(&sim.w.borrow().delivered, 200);
+    assert_eq!(sim.ring.stats().delivered, 200);
+}
+
+/// The collector's own acknowledgement (the hook an acknowledged protocol
+/// uses) confirms exactly through the position it names, never past what
+/// was sent; what it did not acknowledge is replayed after a loss.
+#[test]
+fn protocol_acknowledgement_confirms_through_a_position() {
+    let cfg = Config::new("t", &["127.0.0.1:1"]);
+    let mut sender = alooma_core::Sender::new(cfg.sender(), 1);
+    let mut ring = ring(4096);
+    let mut ends = Vec::new();
+    for id in 0..10u64 {
+        let rec = format!("{{\"id\":{id}}}\n");
+        ring.push(rec.as_bytes(), false).unwrap();
+        ends.push(ring.confirmed_position() + ring.len() as u64);
+    }
+    assert!(matches!(
+        sender.poll(Instant::ZERO, &ring),
+        alooma_core::Action::Connect { .. }
+    ));
+    sender.on_connected(Instant::ZERO);
+    // Send the first six records only.
+    let six = ends[5] as usize;
+    assert!(matches!(
+        sender.poll(Instant::ZERO, &ring),
+        alooma_core::Action::Transmit { .. }
+    ));
+    let n = ring.transmit(six).len();
+    assert_eq!(n, six);
+    sender.on_sent(Instant::ZERO, n, &mut ring);
+    // An acknowledgement through record 3 confirms records 0..=3.
+    assert_eq!(sender.confirm_through(ends[3], &mut ring), 4);
+    assert_eq!(ring.stats().delivered, 4);
+    // One past what was sent confirms only what was sent.
+    assert_eq!(sender.confirm_through(ends[9], &mut ring), 2);
+    assert_eq!(ring.stats().delivered, 6);
+    assert_eq!(ring.window_records(), 0);
+    // Nothing acknowledged is sent again after a loss; the rest is.
+    sender.on_closed(Instant::ZERO, Some(NetError::Reset), &mut ring);
+    assert_eq!(ring.stats().replayed, 0);
+    assert_eq!(ring.unsent_records(), 4);
 }
