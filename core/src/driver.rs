@@ -278,6 +278,19 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         Ok(done)
     }
 
+    /// [`write_marker_rest`](Self::write_marker_rest) for the action loop:
+    /// true when nothing of a marker is left to write; false when the link
+    /// took only part (wait for it) or failed (the connection is lost).
+    fn marker_written<R: RingAccess>(&mut self, now: Instant, ring: &mut R) -> bool {
+        match self.write_marker_rest(now) {
+            Ok(done) => done,
+            Err(f) => {
+                self.lost(now, Some(f), ring);
+                false
+            }
+        }
+    }
+
     fn drop_link(&mut self) {
         self.link.close();
         self.conn = Conn::Idle;
@@ -469,13 +482,8 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                 }
                 Action::Transmit { max } => {
                     busy = true;
-                    match self.write_marker_rest(now) {
-                        Ok(true) => {}
-                        Ok(false) => continue,
-                        Err(f) => {
-                            self.lost(now, Some(f), &mut ring);
-                            continue;
-                        }
+                    if !self.marker_written(now, &mut ring) {
+                        continue;
                     }
                     self.markers_confirmed(&mut ring);
                     let off = self.encode_marker(&mut ring);
@@ -524,13 +532,8 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                     if self.marker_rest.is_empty() {
                         self.marker_rest = 0..self.encode_marker(&mut ring);
                     }
-                    match self.write_marker_rest(now) {
-                        Ok(true) => {}
-                        Ok(false) => continue,
-                        Err(f) => {
-                            self.lost(now, Some(f), &mut ring);
-                            continue;
-                        }
+                    if !self.marker_written(now, &mut ring) {
+                        continue;
                     }
                     match self.link.shutdown() {
                         Ok(true) => {
