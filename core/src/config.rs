@@ -38,6 +38,22 @@ pub enum WhenFull {
     BlockFor(Duration),
 }
 
+/// The wire protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// Newline-delimited JSON over TCP (or TLS). Confirmation comes from
+    /// the kernel's acknowledgements or bytes written after a record (see
+    /// [`Config::replay_limit`], [`Config::peer_buffer`]) and a clean close.
+    #[default]
+    Tcp,
+    /// RELP (rsyslog's `imrelp`, Logstash's RELP input): one record per
+    /// frame, and a record is confirmed when the collector answers `200 OK`
+    /// for it (queued by the collector). Over TLS too, from the first byte.
+    /// The default [`Config::max_event_bytes`] is then rsyslog's default
+    /// frame limit ([`RSYSLOG_DEFAULT_MAX_DATA`](crate::RSYSLOG_DEFAULT_MAX_DATA)).
+    Relp,
+}
+
 /// Which server the next connection attempt goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Strategy {
@@ -112,7 +128,9 @@ pub struct Config<'a> {
     pub buffer_bytes: usize,
     /// Full-buffer policy.
     pub when_full: WhenFull,
-    /// Largest record accepted; `None`: 64 KiB or the buffer size if smaller.
+    /// Largest record accepted; `None`: 64 KiB or the buffer size if
+    /// smaller (with [`Protocol::Relp`]: 8 KiB, rsyslog's default frame
+    /// limit; raise it together with rsyslog's `maxMessageSize`).
     pub max_event_bytes: Option<usize>,
     /// Most bytes handed to one write.
     pub batch_bytes: usize,
@@ -141,6 +159,13 @@ pub struct Config<'a> {
     /// `alooma_loss`, counts by cause, time span) before the next records,
     /// so whoever reads the collector's output sees the gap. Default on.
     pub loss_markers: bool,
+    /// The wire protocol.
+    pub protocol: Protocol,
+    /// With [`Protocol::Relp`]: frames sent and not yet answered, at most.
+    pub relp_window: usize,
+    /// With [`Protocol::Relp`]: how long the collector may leave frames
+    /// unanswered before the connection is dropped and they are replayed.
+    pub ack_timeout: Duration,
 }
 
 impl core::fmt::Debug for Config<'_> {
@@ -162,6 +187,9 @@ impl core::fmt::Debug for Config<'_> {
             .field("replay_limit", &self.replay_limit)
             .field("peer_buffer", &self.peer_buffer)
             .field("loss_markers", &self.loss_markers)
+            .field("protocol", &self.protocol)
+            .field("relp_window", &self.relp_window)
+            .field("ack_timeout", &self.ack_timeout)
             .finish()
     }
 }
@@ -188,6 +216,9 @@ impl<'a> Config<'a> {
             replay_limit: DEFAULT_REPLAY_LIMIT,
             peer_buffer: None,
             loss_markers: true,
+            protocol: Protocol::Tcp,
+            relp_window: crate::relp::DEFAULT_RELP_WINDOW,
+            ack_timeout: crate::relp::DEFAULT_ACK_TIMEOUT,
         }
     }
 
@@ -199,8 +230,12 @@ impl<'a> Config<'a> {
 
     /// The largest record accepted.
     pub fn max_event(&self) -> usize {
+        let default = match self.protocol {
+            Protocol::Tcp => DEFAULT_MAX_EVENT_BYTES,
+            Protocol::Relp => crate::relp::RSYSLOG_DEFAULT_MAX_DATA,
+        };
         self.max_event_bytes
-            .unwrap_or(DEFAULT_MAX_EVENT_BYTES.min(self.buffer_bytes))
+            .unwrap_or(default.min(self.buffer_bytes))
     }
 
     /// Checks every setting; the error lists every problem found.
@@ -243,7 +278,9 @@ impl<'a> Config<'a> {
             });
         }
         let window = self.window();
-        if self.buffer_bytes >= 256 && window > self.buffer_bytes / 2 {
+        // With RELP the collector's replies confirm records whatever else is
+        // written: any buffer works.
+        if self.protocol == Protocol::Tcp && self.buffer_bytes >= 256 && window > self.buffer_bytes / 2 {
             e.push(ConfigProblem::WindowTooLarge {
                 window,
                 buffer: self.buffer_bytes,
@@ -260,6 +297,12 @@ impl<'a> Config<'a> {
         }
         if self.connect_timeout.is_zero() {
             e.push(ConfigProblem::ZeroConnectTimeout);
+        }
+        if self.relp_window == 0 {
+            e.push(ConfigProblem::ZeroRelpWindow);
+        }
+        if self.ack_timeout.is_zero() {
+            e.push(ConfigProblem::ZeroAckTimeout);
         }
         if e.is_empty() {
             Ok(())
@@ -287,12 +330,18 @@ impl<'a> Config<'a> {
             connect_timeout: self.connect_timeout,
             batch_bytes: self.batch_bytes,
             linger: self.linger,
-            confirm: match self.peer_buffer {
-                Some(peer_buffer) => crate::sender::Confirm::Acked { peer_buffer },
-                None => crate::sender::Confirm::Written {
+            confirm: match (self.protocol, self.peer_buffer) {
+                (Protocol::Relp, _) => crate::sender::Confirm::Collector,
+                (Protocol::Tcp, Some(peer_buffer)) => crate::sender::Confirm::Acked { peer_buffer },
+                (Protocol::Tcp, None) => crate::sender::Confirm::Written {
                     replay_limit: self.replay_limit,
                 },
             },
+            relp: (self.protocol == Protocol::Relp).then(|| crate::relp::RelpConfig {
+                window: self.relp_window,
+                ack_timeout: self.ack_timeout,
+                ..crate::relp::RelpConfig::default()
+            }),
         }
     }
 }

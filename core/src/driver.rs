@@ -1,6 +1,7 @@
 //! The driver loop every transport runs: it carries out the [`Sender`]'s
 //! actions over a [`Link`], reads what the collector sends (its end of
-//! stream, later its acknowledgements), feeds the link's acknowledged bytes
+//! stream; with RELP its replies, see [`crate::relp`]), frames records for
+//! RELP, feeds the link's acknowledged bytes
 //! to the confirmation rule, and tells a clean close from a lost connection
 //! in one place. Transports only adapt their sockets to [`Link`] and decide
 //! how to wait (a thread in `mio::Poll`, WASI pollables, a device's main
@@ -10,6 +11,7 @@ use crate::error::EncodeError;
 use crate::link::{Failure, Link, Received, RingAccess};
 use crate::notify::{NetError, Notification};
 use crate::out::Out;
+use crate::relp::{Phase, Relp, RelpError, HEADER_MAX};
 use crate::ring::{Loss, Ring, Storage};
 use crate::sender::{Action, Sender, SenderConfig, SenderStats};
 use crate::time::Instant;
@@ -18,7 +20,7 @@ use crate::time::Instant;
 const MAX_NOTES: usize = 16;
 
 /// Bytes read from the collector per call.
-const READ_CHUNK: usize = 512;
+const READ_CHUNK: usize = 1024;
 
 /// Reads per poll at most (a collector that floods us cannot hold the loop).
 const MAX_READS: usize = 16;
@@ -65,6 +67,8 @@ impl Marker for NoMarker {
 enum Conn {
     Idle,
     Connecting,
+    /// RELP: connected, the `open` exchange in progress.
+    Handshake,
     Open,
 }
 
@@ -86,8 +90,17 @@ pub struct Driver<L: Link, B: Storage, M: Marker = NoMarker> {
     link: L,
     scratch: B,
     marker: Option<M>,
-    /// Bytes of a marker in `scratch` not yet written (a short write).
-    marker_rest: core::ops::Range<usize>,
+    /// `rest` holds (the end of) a loss marker.
+    marker_pending: bool,
+    /// Bytes in `scratch` not yet written (a marker cut by a short write;
+    /// with RELP, frames).
+    rest: core::ops::Range<usize>,
+    /// The RELP client (`None`: plain TCP).
+    relp: Option<Relp>,
+    /// RELP: the window of unanswered frames is full.
+    window_full: bool,
+    /// The last poll read as much as it may: read again soon.
+    more_to_read: bool,
     /// Markers written and not yet confirmed: the stream position they
     /// precede, and what they told.
     markers: heapless::Deque<(u64, Loss), MAX_MARKERS>,
@@ -136,7 +149,11 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             link,
             scratch,
             marker,
-            marker_rest: 0..0,
+            marker_pending: false,
+            rest: 0..0,
+            relp: config.relp.map(Relp::new),
+            window_full: false,
+            more_to_read: false,
             markers: heapless::Deque::new(),
             conn: Conn::Idle,
             shut: Shut::No,
@@ -180,7 +197,11 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     /// True while the driver waits for the link to take more bytes (a
     /// blocked write, or a flush in progress).
     pub fn wants_writable(&self) -> bool {
-        self.conn == Conn::Open && (self.blocked || self.dirty || self.shut == Shut::Ending)
+        match self.conn {
+            Conn::Open => self.blocked || self.dirty || self.shut == Shut::Ending,
+            Conn::Handshake => self.blocked,
+            _ => false,
+        }
     }
 
     /// Asks for a graceful close: send everything, end our side, wait for
@@ -204,13 +225,16 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     /// True when connected, writable and with nothing left to send: a new
     /// record is worth waking the driver for.
     pub fn awaits_records<S: Storage>(&self, ring: &Ring<S>) -> bool {
-        self.conn == Conn::Open && !self.blocked && self.sender.awaits_records(ring)
+        self.conn == Conn::Open
+            && !self.blocked
+            && !self.window_full
+            && self.sender.awaits_records(ring)
     }
 
     /// True when everything in `ring` was written and the link holds
     /// nothing back.
     pub fn is_flushed<S: Storage>(&self, ring: &Ring<S>) -> bool {
-        ring.unsent_records() == 0 && ring.in_flight() == 0 && !self.dirty
+        ring.unsent_records() == 0 && ring.in_flight() == 0 && !self.dirty && self.rest.is_empty()
     }
 
     /// The next notification with the transport's detail, oldest first
@@ -227,7 +251,8 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                 Notification::ConnectFailed { .. }
                 | Notification::Disconnected { .. }
                 | Notification::SendFailed { .. }
-                | Notification::TlsFailed { .. } => detail.clone(),
+                | Notification::TlsFailed { .. }
+                | Notification::RelpFailed { .. } => detail.clone(),
                 _ => None,
             };
             if self.notes.is_full() {
@@ -251,38 +276,45 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
 
     /// The connection is gone: markers not known to be read go out again.
     fn markers_lost<R: RingAccess>(&mut self, ring: &mut R) {
-        self.marker_rest = 0..0;
+        self.rest = 0..0;
         while let Some((pos, loss)) = self.markers.pop_front() {
             ring.with(|r| r.restore_loss(&Loss { at: pos, ..loss }));
         }
     }
 
-    /// Writes what is left of a marker cut by a short write. `Ok(true)`:
-    /// nothing is left.
-    fn write_marker_rest(&mut self, now: Instant) -> Result<bool, Failure<L::Detail>> {
-        if self.marker_rest.is_empty() {
+    /// Writes what is left in `scratch` (a marker cut by a short write;
+    /// with RELP, frames). `Ok(true)`: nothing is left.
+    fn write_rest(&mut self, now: Instant) -> Result<bool, Failure<L::Detail>> {
+        if self.rest.is_empty() {
             return Ok(true);
         }
-        let rest = self.marker_rest.clone();
+        let rest = self.rest.clone();
         let w = self
             .link
             .write(&self.scratch.bytes()[rest.clone()])?
             .min(rest.len());
-        self.marker_rest.start += w;
-        let done = self.marker_rest.is_empty();
-        self.sender.on_extra_sent(w, done);
-        if !done {
+        if w > 0 {
+            self.dirty = true;
+        }
+        self.rest.start += w;
+        let done = self.rest.is_empty();
+        // With RELP a marker is counted when it is framed.
+        self.sender
+            .on_extra_sent(w, done && self.relp.is_none() && self.marker_pending);
+        if done {
+            self.marker_pending = false;
+        } else {
             self.blocked = true;
             self.sender.on_blocked_extra(now);
         }
         Ok(done)
     }
 
-    /// [`write_marker_rest`](Self::write_marker_rest) for the action loop:
-    /// true when nothing of a marker is left to write; false when the link
-    /// took only part (wait for it) or failed (the connection is lost).
-    fn marker_written<R: RingAccess>(&mut self, now: Instant, ring: &mut R) -> bool {
-        match self.write_marker_rest(now) {
+    /// [`write_rest`](Self::write_rest) for the action loop: true when
+    /// nothing is left to write; false when the link took only part (wait
+    /// for it) or failed (the connection is lost).
+    fn rest_written<R: RingAccess>(&mut self, now: Instant, ring: &mut R) -> bool {
+        match self.write_rest(now) {
             Ok(done) => done,
             Err(f) => {
                 self.lost(now, Some(f), ring);
@@ -291,12 +323,42 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         }
     }
 
+    /// A RELP failure: the user is told what the collector did; the
+    /// connection is then dropped as failed.
+    fn relp_failed(&mut self, e: RelpError) -> Failure<L::Detail> {
+        if let Some(server) = self.sender.server() {
+            if self.notes.is_full() {
+                self.notes.pop_front();
+            }
+            let _ = self
+                .notes
+                .push_back((Notification::RelpFailed { server, error: e }, None));
+        }
+        let (kind, detail) = match e {
+            RelpError::NoAnswer => (NetError::TimedOut, "RELP: no reply in time"),
+            RelpError::ServerClose => (NetError::PeerClosed, "RELP: serverclose"),
+            RelpError::Refused { .. } => (NetError::Protocol, "RELP: refused"),
+            RelpError::NoSyslog => (NetError::Protocol, "RELP: no syslog command"),
+            RelpError::Malformed(_) | RelpError::OutOfOrder { .. } => {
+                (NetError::Protocol, "RELP: malformed reply")
+            }
+        };
+        Failure::new(kind, detail.into())
+    }
+
     fn drop_link(&mut self) {
         self.link.close();
         self.conn = Conn::Idle;
         self.shut = Shut::No;
         self.blocked = false;
         self.dirty = false;
+        self.window_full = false;
+        self.more_to_read = false;
+        self.rest = 0..0;
+        self.marker_pending = false;
+        if let Some(relp) = self.relp.as_mut() {
+            relp.reset();
+        }
     }
 
     /// The connection ended: `None` is a clean end (ours, then the
@@ -308,7 +370,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         } else {
             // A clean end: the collector read every marker.
             self.markers.clear();
-            self.marker_rest = 0..0;
+            self.rest = 0..0;
         }
         let (kind, detail) = match f {
             Some(f) => (Some(f.kind), Some(f.detail)),
@@ -319,25 +381,100 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         self.take_notes(detail);
     }
 
+    /// Reads what the collector sent. RELP replies go to the client and
+    /// confirm the records they answer. `Ok(true)`: the collector ended its
+    /// side cleanly after we ended ours (or answered our RELP `close`).
+    fn read_collector<R: RingAccess>(
+        &mut self,
+        now: Instant,
+        ring: &mut R,
+    ) -> Result<bool, Failure<L::Detail>> {
+        let mut buf = [0u8; READ_CHUNK];
+        self.more_to_read = true;
+        for _ in 0..MAX_READS {
+            match self.link.read(&mut buf)? {
+                Received::Nothing => {
+                    self.more_to_read = false;
+                    break;
+                }
+                Received::Data(n) => {
+                    let Some(relp) = self.relp.as_mut() else {
+                        // Collectors of newline-delimited JSON send nothing
+                        // we use.
+                        continue;
+                    };
+                    let progress = match relp.receive(now, &buf[..n.min(READ_CHUNK)]) {
+                        Ok(p) => p,
+                        Err(e) => return Err(self.relp_failed(e)),
+                    };
+                    if let Some(index) = progress.acked_record {
+                        ring.with(|r| r.confirm_record(index));
+                    }
+                }
+                Received::End => {
+                    self.more_to_read = false;
+                    let answered_close = self.relp.as_ref().is_some_and(|r| r.phase() == Phase::Closed);
+                    if self.shut == Shut::Ended || answered_close {
+                        return Ok(true);
+                    }
+                    return Err(Failure::new(
+                        NetError::PeerClosed,
+                        "the collector closed the connection".into(),
+                    ));
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// RELP's `open` exchange on a new connection: `Ok(true)` once the
+    /// collector accepted the session.
+    fn handshake<R: RingAccess>(
+        &mut self,
+        now: Instant,
+        ring: &mut R,
+    ) -> Result<bool, Failure<L::Detail>> {
+        if self.blocked && self.link.writable()? {
+            self.blocked = false;
+        }
+        if !self.blocked && !self.write_rest(now)? {
+            return Ok(false);
+        }
+        if self.read_collector(now, ring)? {
+            return Err(Failure::new(
+                NetError::PeerClosed,
+                "the collector closed the connection".into(),
+            ));
+        }
+        let relp = self.relp.as_ref().map_or(Phase::Open, |r| r.phase());
+        if relp == Phase::Open {
+            return Ok(true);
+        }
+        if let Some(Err(e)) = self.relp.as_ref().map(|r| r.check_timeout(now)) {
+            return Err(self.relp_failed(e));
+        }
+        Ok(false)
+    }
+
     /// An open connection's own progress: what the collector sent (its end
-    /// of stream), acknowledgements, writability, our side's end.
+    /// of stream, RELP replies), acknowledgements, writability, our side's
+    /// end.
     fn service<R: RingAccess>(
         &mut self,
         now: Instant,
         ring: &mut R,
     ) -> Result<(), Option<Failure<L::Detail>>> {
-        let mut buf = [0u8; READ_CHUNK];
-        for _ in 0..MAX_READS {
-            match self.link.read(&mut buf).map_err(Some)? {
-                Received::Nothing => break,
-                // Collectors of newline-delimited JSON send nothing we use.
-                Received::Data(_) => {}
-                Received::End if self.shut == Shut::Ended => return Err(None),
-                Received::End => {
-                    return Err(Some(Failure::new(
-                        NetError::PeerClosed,
-                        "the collector closed the connection".into(),
-                    )))
+        if self.read_collector(now, ring).map_err(Some)? {
+            return Err(None);
+        }
+        if let Some(relp) = self.relp.as_mut() {
+            if let Err(e) = relp.check_timeout(now) {
+                return Err(Some(self.relp_failed(e)));
+            }
+            if self.window_full && relp.room() > 0 {
+                self.window_full = false;
+                if !self.blocked {
+                    self.sender.on_writable();
                 }
             }
         }
@@ -347,54 +484,226 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         }
         if self.blocked && self.link.writable().map_err(Some)? {
             self.blocked = false;
-            self.sender.on_writable();
+            if !self.window_full {
+                self.sender.on_writable();
+            }
         }
-        if self.shut == Shut::Ending
-            && self.write_marker_rest(now).map_err(Some)?
-            && self.link.shutdown().map_err(Some)?
-        {
+        if self.shut == Shut::Ending {
+            self.end_step(now).map_err(Some)?;
+        } else if self.relp.is_some() {
+            self.renew_session(now).map_err(Some)?;
+        }
+        Ok(())
+    }
+
+    /// RELP: a session that used its transaction numbers is closed, then a
+    /// new connection opens a new one.
+    fn renew_session(&mut self, now: Instant) -> Result<(), Failure<L::Detail>> {
+        let Some(relp) = self.relp.as_mut() else {
+            return Ok(());
+        };
+        if relp.session_used() && self.rest.is_empty() {
+            let mut frame = [0u8; HEADER_MAX];
+            let n = relp.close(now, &mut frame);
+            self.scratch.bytes_mut()[..n].copy_from_slice(&frame[..n]);
+            self.rest = 0..n;
+        }
+        if relp.phase() == Phase::Closed {
+            self.drop_link();
+            self.sender.on_session_end(now);
+            return Ok(());
+        }
+        if !self.blocked {
+            self.write_rest(now)?;
+        }
+        Ok(())
+    }
+
+    /// Moves a requested close forward: what is left is written (a marker,
+    /// RELP frames), RELP's `close` is answered, our side is ended.
+    fn end_step(&mut self, now: Instant) -> Result<(), Failure<L::Detail>> {
+        if self.blocked || !self.write_rest(now)? {
+            return Ok(());
+        }
+        if let Some(relp) = self.relp.as_mut() {
+            match relp.phase() {
+                Phase::Open => {
+                    let mut frame = [0u8; HEADER_MAX];
+                    let n = relp.close(now, &mut frame);
+                    self.scratch.bytes_mut()[..n].copy_from_slice(&frame[..n]);
+                    self.rest = 0..n;
+                    self.write_rest(now)?;
+                    return Ok(());
+                }
+                Phase::Closed => {}
+                _ => return Ok(()),
+            }
+        }
+        if self.link.shutdown()? {
             self.shut = Shut::Ended;
             self.dirty = false;
         }
         Ok(())
     }
 
-    /// Puts a loss marker at the start of `scratch` when records were lost
-    /// before the next byte to send; returns its length (0: none).
-    fn encode_marker<R: RingAccess>(&mut self, ring: &mut R) -> usize {
-        let Some(marker) = self.marker.as_mut() else {
-            return 0;
-        };
-        if self.markers.is_full() {
-            return 0;
+    /// Takes a loss to tell, if there is one right at the sent cursor.
+    fn take_loss<R: RingAccess>(&mut self, ring: &mut R) -> Option<(Loss, u64)> {
+        if self.marker.is_none() || self.markers.is_full() {
+            return None;
         }
-        let taken = ring.with(|r| {
+        ring.with(|r| {
             if r.at_record_boundary() {
                 r.take_loss(r.sent_position())
                     .map(|l| (l, r.sent_position()))
             } else {
                 None
             }
-        });
-        let Some(Some((loss, pos))) = taken else {
+        })
+        .flatten()
+    }
+
+    /// Encodes a loss marker for `loss` into `scratch` from `at`; returns
+    /// its length (0: it does not fit, and this driver writes no more
+    /// markers; the loss stays counted in the ring).
+    fn encode_marker_at<R: RingAccess>(
+        &mut self,
+        (loss, pos): (Loss, u64),
+        at: usize,
+        ring: &mut R,
+    ) -> usize {
+        let Some(marker) = self.marker.as_mut() else {
             return 0;
         };
         let buf = self.scratch.bytes_mut();
         // Leave room for at least some of the records it precedes.
         let room = buf.len() - buf.len() / 4;
-        match marker.encode(&loss, &mut Out::new(&mut buf[..room])) {
+        if room <= at {
+            ring.with(|r| r.restore_loss(&loss));
+            self.marker = None;
+            return 0;
+        }
+        match marker.encode(&loss, &mut Out::new(&mut buf[at..room])) {
             Ok(n) => {
                 let _ = self.markers.push_back((pos, loss));
                 n
             }
             Err(_) => {
                 // It does not fit (a device's small scratch, a huge
-                // token): no markers on this driver; the loss stays
-                // counted in the ring.
+                // token): no markers on this driver.
                 ring.with(|r| r.restore_loss(&loss));
                 self.marker = None;
                 0
             }
+        }
+    }
+
+    /// Puts a loss marker at the start of `scratch` when records were lost
+    /// before the next byte to send; returns its length (0: none).
+    fn encode_marker<R: RingAccess>(&mut self, ring: &mut R) -> usize {
+        match self.take_loss(ring) {
+            Some(taken) => {
+                let n = self.encode_marker_at(taken, 0, ring);
+                self.marker_pending = n > 0;
+                n
+            }
+            None => 0,
+        }
+    }
+
+    /// RELP: frames a loss marker (when one is due) in `scratch`, ending at
+    /// most at [`HEADER_MAX`] plus its length; returns the frame's range.
+    fn relp_marker<R: RingAccess>(&mut self, now: Instant, ring: &mut R) -> core::ops::Range<usize> {
+        let Some(taken) = self.take_loss(ring) else {
+            return 0..0;
+        };
+        let n = self.encode_marker_at(taken, HEADER_MAX, ring);
+        let Some(relp) = self.relp.as_mut() else {
+            return 0..0;
+        };
+        let mut h = [0u8; HEADER_MAX];
+        // The marker's newline ends its frame.
+        match (n, relp.header(now, None, n.saturating_sub(1), &mut h)) {
+            (1.., Some(hl)) => {
+                self.scratch.bytes_mut()[HEADER_MAX - hl..HEADER_MAX].copy_from_slice(&h[..hl]);
+                self.sender.on_extra_sent(0, true);
+                HEADER_MAX - hl..HEADER_MAX + n
+            }
+            _ => {
+                // No room for the frame now: the loss is told later.
+                if let Some((pos, loss)) = self.markers.pop_back() {
+                    ring.with(|r| r.restore_loss(&Loss { at: pos, ..loss }));
+                }
+                0..0
+            }
+        }
+    }
+
+    /// RELP: frames the next records (one per frame, a loss marker first
+    /// when one is due) into `scratch` and writes them.
+    fn transmit_relp<R: RingAccess>(&mut self, now: Instant, max: usize, ring: &mut R) {
+        if !self.rest_written(now, ring) {
+            return;
+        }
+        self.markers_confirmed(ring);
+        if self.relp.as_ref().is_none_or(|r| r.room() == 0) {
+            self.window_full = true;
+            self.sender.on_blocked_extra(now);
+            return;
+        }
+        let marker = self.relp_marker(now, ring);
+        let (start, mut at) = if marker.is_empty() {
+            (0, 0)
+        } else {
+            (marker.start, marker.end)
+        };
+        let (Some(relp), buf) = (self.relp.as_mut(), self.scratch.bytes_mut()) else {
+            return;
+        };
+        let cap = buf.len();
+        let sender = &mut self.sender;
+        ring.with(|r| {
+            let boundary = r.at_record_boundary();
+            let mut index = r.sent_record();
+            let t = r.transmit(max);
+            // `transmit` never spans the ring's wrap: one slice.
+            let src = if t.first.is_empty() { t.second } else { t.first };
+            let mut taken = 0;
+            if !boundary {
+                // The rest of a record partly framed before.
+                let end = src.iter().position(|&c| c == b'\n').map_or(src.len(), |i| i + 1);
+                let k = end.min(cap - at);
+                buf[at..at + k].copy_from_slice(&src[..k]);
+                at += k;
+                taken = k;
+                index += 1;
+            }
+            while taken < src.len() && (boundary || taken > 0) && at < cap {
+                let rest = &src[taken..];
+                let len = rest.iter().position(|&c| c == b'\n').map_or(rest.len(), |i| i + 1);
+                // A record is split only when it alone does not fit.
+                if at + HEADER_MAX + 1 > cap || (at > start && at + HEADER_MAX + len > cap) {
+                    break;
+                }
+                let mut h = [0u8; HEADER_MAX];
+                let Some(hl) = relp.header(now, Some(index), len - 1, &mut h) else {
+                    break;
+                };
+                buf[at..at + hl].copy_from_slice(&h[..hl]);
+                at += hl;
+                let k = len.min(cap - at);
+                buf[at..at + k].copy_from_slice(&rest[..k]);
+                at += k;
+                taken += k;
+                index += 1;
+                if k < len {
+                    break;
+                }
+            }
+            sender.on_framed(taken, r);
+        });
+        self.rest = start..at;
+        if let Err(f) = self.write_rest(now) {
+            self.lost(now, Some(f), ring);
         }
     }
 
@@ -411,6 +720,29 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                 Conn::Connecting => match self.link.poll_connect() {
                     Ok(true) => {
                         busy = true;
+                        match self.relp.as_mut() {
+                            Some(relp) => {
+                                let n = relp.open(now, self.scratch.bytes_mut());
+                                self.rest = 0..n;
+                                self.conn = Conn::Handshake;
+                                continue;
+                            }
+                            None => {
+                                self.conn = Conn::Open;
+                                self.sender.on_connected(now);
+                                self.take_notes(None);
+                            }
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(f) => {
+                        busy = true;
+                        self.connect_failed(now, f);
+                    }
+                },
+                Conn::Handshake => match self.handshake(now, &mut ring) {
+                    Ok(true) => {
+                        busy = true;
                         self.conn = Conn::Open;
                         self.sender.on_connected(now);
                         self.take_notes(None);
@@ -418,13 +750,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                     Ok(false) => {}
                     Err(f) => {
                         busy = true;
-                        self.drop_link();
-                        let server = self.sender.server();
-                        self.sender.on_connect_failed(now, f.kind);
-                        if let (NetError::Tls, Some(server)) = (f.kind, server) {
-                            self.sender.note_tls_failed(server);
-                        }
-                        self.take_notes(Some(f.detail));
+                        self.connect_failed(now, f);
                     }
                 },
                 Conn::Open => {
@@ -434,7 +760,10 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                     }
                 }
             }
-            let (sender, open) = (&mut self.sender, self.conn == Conn::Open && !self.blocked);
+            let (sender, open) = (
+                &mut self.sender,
+                self.conn == Conn::Open && !self.blocked && !self.window_full,
+            );
             let Some(action) = ring.with_idle(|r| {
                 let a = sender.poll(now, r);
                 let idle = open && matches!(a, Action::Wait { .. }) && sender.awaits_records(r);
@@ -448,6 +777,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                         && self.dirty
                         && !self.blocked
                         && self.shut == Shut::No
+                        && self.rest.is_empty()
                     {
                         match self.link.flush() {
                             Ok(true) => self.dirty = false,
@@ -480,9 +810,16 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                     self.drop_link();
                     self.take_notes(None);
                 }
+                Action::Transmit { max } if self.relp.is_some() => {
+                    busy = true;
+                    self.transmit_relp(now, max, &mut ring);
+                    if self.window_full || self.blocked {
+                        continue;
+                    }
+                }
                 Action::Transmit { max } => {
                     busy = true;
-                    if !self.marker_written(now, &mut ring) {
+                    if !self.rest_written(now, &mut ring) {
                         continue;
                     }
                     self.markers_confirmed(&mut ring);
@@ -510,7 +847,9 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                             if off > 0 {
                                 self.sender.on_extra_sent(w.min(off), w >= off);
                                 if w < off {
-                                    self.marker_rest = w..off;
+                                    self.rest = w..off;
+                                } else {
+                                    self.marker_pending = false;
                                 }
                             }
                             let w = w.saturating_sub(off);
@@ -529,19 +868,15 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                     busy = true;
                     self.shut = Shut::Ending;
                     // A loss no record followed is told before the end.
-                    if self.marker_rest.is_empty() {
-                        self.marker_rest = 0..self.encode_marker(&mut ring);
+                    if self.rest.is_empty() {
+                        self.rest = if self.relp.is_some() {
+                            self.relp_marker(now, &mut ring)
+                        } else {
+                            0..self.encode_marker(&mut ring)
+                        };
                     }
-                    if !self.marker_written(now, &mut ring) {
-                        continue;
-                    }
-                    match self.link.shutdown() {
-                        Ok(true) => {
-                            self.shut = Shut::Ended;
-                            self.dirty = false;
-                        }
-                        Ok(false) => {}
-                        Err(f) => self.lost(now, Some(f), &mut ring),
+                    if let Err(f) = self.end_step(now) {
+                        self.lost(now, Some(f), &mut ring);
                     }
                 }
             }
@@ -549,6 +884,25 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         if busy {
             self.busy_polls += 1;
         }
-        next
+        let relp = match (self.conn, self.relp.as_ref()) {
+            (Conn::Handshake | Conn::Open, Some(r)) => r.deadline(),
+            _ => None,
+        };
+        let next = if self.more_to_read { Some(now) } else { next };
+        match (next, relp) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A connection attempt (or RELP's `open` exchange) failed.
+    fn connect_failed(&mut self, now: Instant, f: Failure<L::Detail>) {
+        self.drop_link();
+        let server = self.sender.server();
+        self.sender.on_connect_failed(now, f.kind);
+        if let (NetError::Tls, Some(server)) = (f.kind, server) {
+            self.sender.note_tls_failed(server);
+        }
+        self.take_notes(Some(f.detail));
     }
 }

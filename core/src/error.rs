@@ -186,6 +186,12 @@ pub enum ConfigProblem {
     /// Connect timeout zero.
     #[error("connect timeout must be non-zero")]
     ZeroConnectTimeout,
+    /// RELP window zero.
+    #[error("the RELP window must allow at least one unanswered frame")]
+    ZeroRelpWindow,
+    /// RELP acknowledgement timeout zero.
+    #[error("the acknowledgement timeout must be non-zero")]
+    ZeroAckTimeout,
 }
 
 /// Maximum number of problems a [`ConfigError`] lists.

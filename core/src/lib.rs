@@ -47,6 +47,7 @@ pub mod json;
 mod link;
 mod notify;
 mod out;
+pub mod relp;
 mod ring;
 mod sender;
 mod ser;
@@ -58,7 +59,7 @@ mod time;
 
 pub use backoff::{Backoff, Rng};
 pub use config::{
-    parse_server, Config, ServerAddr, Strategy, WhenFull, DEFAULT_INPUT_LABEL,
+    parse_server, Config, Protocol, ServerAddr, Strategy, WhenFull, DEFAULT_INPUT_LABEL,
     DEFAULT_MAX_EVENT_BYTES, DEFAULT_PEER_BUFFER, DEFAULT_PORT, DEFAULT_REPLAY_LIMIT, MAX_SERVERS,
 };
 pub use driver::{Driver, Marker, NoMarker};
@@ -71,6 +72,9 @@ pub use link::{Failure, Link, Received, RingAccess};
 pub use notify::Notice;
 pub use notify::{Level, NetError, Notification};
 pub use out::{Full, Out};
+pub use relp::{
+    RelpConfig, RelpError, DEFAULT_ACK_TIMEOUT, DEFAULT_RELP_WINDOW, RSYSLOG_DEFAULT_MAX_DATA,
+};
 pub use ring::{Loss, Pushed, Ring, RingStats, Storage, Transmit};
 pub use sender::{Action, Confirm, Sender, SenderConfig, SenderStats, ACK_POLL, STABLE_AFTER};
 pub use ser::SerError;

@@ -33,6 +33,8 @@ pub enum NetError {
     Denied,
     /// TLS failed (handshake, certificate, or a TLS alert).
     Tls,
+    /// The collector broke the protocol or refused a record (RELP).
+    Protocol,
     /// Any other I/O error.
     Other,
 }
@@ -49,6 +51,7 @@ impl core::fmt::Display for NetError {
             NetError::Denied => "network access denied",
             NetError::Tls => "TLS failure",
             NetError::Other => "I/O error",
+            NetError::Protocol => "protocol error",
         })
     }
 }
@@ -126,13 +129,23 @@ pub enum Notification {
         /// Events dropped during the episode.
         dropped: u64,
     },
+    /// The RELP collector refused a record, broke the protocol, closed
+    /// the session or did not answer in time (with the collector's text for
+    /// a refusal). The connection is dropped; what it did not acknowledge is
+    /// sent again (a `Disconnected`/`SendFailed`/`ConnectFailed` follows).
+    RelpFailed {
+        /// The server.
+        server: usize,
+        /// What happened.
+        error: crate::relp::RelpError,
+    },
     /// The configuration was refused.
     ConfigFailed,
 }
 
 impl Notification {
     /// The seed SDK's numeric code (10 TLS, 19 connecting, 20 connected,
-    /// 30 disconnected, 40 send failed, 45 event rejected, 47 events dropped,
+    /// 30 disconnected, 40 send failed, 41 RELP failure, 45 event rejected, 47 events dropped,
     /// 48 buffer full, 49 buffer freed, 50 config failed).
     pub fn code(&self) -> u16 {
         match self {
@@ -143,6 +156,7 @@ impl Notification {
             | Notification::Disconnected { .. }
             | Notification::CloseUnconfirmed { .. } => 30,
             Notification::SendFailed { .. } => 40,
+            Notification::RelpFailed { .. } => 41,
             Notification::EventRejected(_) => 45,
             Notification::EventsDropped { .. } => 47,
             Notification::BufferFull => 48,
@@ -164,6 +178,7 @@ impl Notification {
             | Notification::EventsDropped { .. }
             | Notification::BufferFull => Level::Warn,
             Notification::SendFailed { .. }
+            | Notification::RelpFailed { .. }
             | Notification::TlsFailed { .. }
             | Notification::ConfigFailed => Level::Error,
         }
@@ -206,6 +221,9 @@ impl core::fmt::Display for Notification {
                 "server #{server} did not close its side in time: {unconfirmed} sent events are unconfirmed"
             ),
             Notification::TlsFailed { server } => write!(f, "TLS with server #{server} failed"),
+            Notification::RelpFailed { server, error } => {
+                write!(f, "RELP with server #{server}: {error}")
+            }
             Notification::EventRejected(e) => write!(f, "event rejected: {e}"),
             Notification::EventsDropped { count, unconfirmed } => {
                 write!(f, "buffer full: {count} oldest unsent events dropped")?;

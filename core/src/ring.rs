@@ -198,6 +198,8 @@ pub struct Ring<S> {
     sent_records: usize,
     /// Absolute stream position of the oldest stored byte.
     base: u64,
+    /// Index of the oldest stored record (records leaving the front count).
+    first_record: u64,
     stats: RingStats,
     full: bool,
     dropped_in_episode: u64,
@@ -261,6 +263,7 @@ impl<S: Storage> Ring<S> {
             records: 0,
             sent_records: 0,
             base: 0,
+            first_record: 0,
             stats: RingStats {
                 accepted: 0,
                 dropped_newest: 0,
@@ -466,6 +469,7 @@ impl<S: Storage> Ring<S> {
         let was_sent = self.sent_records > 0;
         self.a_start += len;
         self.base += len as u64;
+        self.first_record += 1;
         self.records -= 1;
         if was_sent {
             self.sent -= len;
@@ -842,16 +846,34 @@ impl<S: Storage> Ring<S> {
         self.in_flight = 0;
     }
 
+    /// Index of the record at the sent cursor (the next one to send, or the
+    /// one partly sent). Records are numbered in stream order; the index of
+    /// a record sent, or being sent, never changes (records dropped behind
+    /// a partly sent one were never sent). An acknowledged protocol maps its
+    /// transactions to these indexes.
+    pub fn sent_record(&self) -> u64 {
+        self.first_record + self.sent_records as u64
+    }
+
+    /// Confirms every sent record with an index (see
+    /// [`sent_record`](Self::sent_record)) up to `index`: they leave the
+    /// window, counted [`RingStats::delivered`]. Records already gone
+    /// (discarded) are skipped. Returns how many.
+    pub fn confirm_record(&mut self, index: u64) -> usize {
+        self.confirm_while(|r| r.first_record <= index)
+    }
+
     /// Confirms every sent record that ends at or before the absolute
     /// stream position `pos`: they leave the window, counted
     /// [`RingStats::delivered`]. Returns how many.
     pub fn confirm(&mut self, pos: u64) -> usize {
+        self.confirm_while(|r| r.base + r.front_len() as u64 <= pos)
+    }
+
+    /// Confirms window records from the front while `front` says so.
+    fn confirm_while(&mut self, front: impl Fn(&Self) -> bool) -> usize {
         let mut n = 0;
-        while self.sent_records > 0 {
-            let len = self.front_len();
-            if self.base + len as u64 > pos {
-                break;
-            }
+        while self.sent_records > 0 && front(self) {
             self.pop_front();
             n += 1;
         }

@@ -38,6 +38,9 @@ pub enum Confirm {
         /// Bytes that can sit between us and the collector's process.
         replay_limit: usize,
     },
+    /// The collector answers for each record (RELP): only its answers
+    /// ([`Sender::confirm_through`], [`Ring::confirm_record`]) confirm.
+    Collector,
 }
 
 /// The sender's settings (see [`Config`](crate::Config) for their meaning).
@@ -57,6 +60,8 @@ pub struct SenderConfig {
     pub linger: Duration,
     /// The confirmation rule.
     pub confirm: Confirm,
+    /// RELP's settings (`None`: plain TCP).
+    pub relp: Option<crate::relp::RelpConfig>,
 }
 
 /// What the driver should do now.
@@ -486,6 +491,24 @@ impl Sender {
         self.extra += n as u64;
         self.stats.bytes_sent += n as u64;
         self.stats.loss_markers += marker as u64;
+    }
+
+    /// `n` bytes of the last transmit were put into frames (RELP: the
+    /// records count as sent; the driver writes the frames and counts
+    /// their bytes with [`on_extra_sent`](Self::on_extra_sent)).
+    pub fn on_framed<S: Storage>(&mut self, n: usize, ring: &mut Ring<S>) {
+        ring.mark_sent(n);
+    }
+
+    /// The collector answered every frame of a session that used its
+    /// transaction numbers, and the session was closed: connect again at
+    /// once (not a failure, nothing to replay).
+    pub fn on_session_end(&mut self, now: Instant) {
+        if let State::Connected { .. } = self.state {
+            self.pending_since = None;
+            self.conn_start = None;
+            self.state = State::Disconnected { retry_at: now };
+        }
     }
 
     /// The collector itself acknowledged everything up to the absolute ring

@@ -1,7 +1,7 @@
 //! Owned settings (feature `alloc`): what an SDK with a heap keeps, and
 //! lends to the core as a borrowed [`Config`] when it needs one.
 
-use crate::config::{Backoff, Config, Strategy, WhenFull};
+use crate::config::{Backoff, Config, Protocol, Strategy, WhenFull};
 use crate::envelope::{Encoder, Envelope};
 use crate::event_type::{EventType, TypeFn, TypeName};
 use crate::json::JsonView;
@@ -104,6 +104,12 @@ pub struct Settings {
     pub peer_buffer: Option<usize>,
     /// Loss markers (see [`Config::loss_markers`]).
     pub loss_markers: bool,
+    /// The wire protocol (see [`Config::protocol`]).
+    pub protocol: Protocol,
+    /// RELP: unanswered frames at most (see [`Config::relp_window`]).
+    pub relp_window: usize,
+    /// RELP: longest wait for a reply (see [`Config::ack_timeout`]).
+    pub ack_timeout: Duration,
     /// Records carry `report_time`.
     pub report_time: bool,
     /// Records carry `@uuid`.
@@ -131,6 +137,9 @@ impl Default for Settings {
             replay_limit: d.replay_limit,
             peer_buffer: d.peer_buffer,
             loss_markers: d.loss_markers,
+            protocol: d.protocol,
+            relp_window: d.relp_window,
+            ack_timeout: d.ack_timeout,
             report_time: true,
             uuid: true,
         }
@@ -162,6 +171,9 @@ impl Settings {
         c.replay_limit = self.replay_limit;
         c.peer_buffer = self.peer_buffer;
         c.loss_markers = self.loss_markers;
+        c.protocol = self.protocol;
+        c.relp_window = self.relp_window;
+        c.ack_timeout = self.ack_timeout;
         f(&c)
     }
 
@@ -288,6 +300,34 @@ macro_rules! settings_methods {
         /// collector's output sees the gap (default on).
         pub fn loss_markers(mut self, on: bool) -> Self {
             self.s.loss_markers = on;
+            self
+        }
+
+        /// The wire protocol (default `Protocol::Tcp`). With
+        /// `Protocol::Relp` (rsyslog's `imrelp`), a record counts as
+        /// delivered once the collector answered `200 OK` for it (queued by
+        /// the collector); everything unanswered is sent again after a lost
+        /// connection. The largest event then defaults to 8 KiB, rsyslog's
+        /// default `maxMessageSize`: raise `max_event_bytes` only together with
+        /// the collector's `maxMessageSize`/`maxDataSize` (rsyslog truncates a
+        /// larger frame and still acknowledges it).
+        pub fn protocol(mut self, p: $crate::Protocol) -> Self {
+            self.s.protocol = p;
+            self
+        }
+
+        /// RELP: frames sent and not yet answered, at most (default
+        /// `DEFAULT_RELP_WINDOW`).
+        pub fn relp_window(mut self, frames: usize) -> Self {
+            self.s.relp_window = frames;
+            self
+        }
+
+        /// RELP: how long the collector may leave frames unanswered before
+        /// the connection is dropped and they are sent again (default 10 s;
+        /// a frame the collector silently discards gets no reply at all).
+        pub fn ack_timeout(mut self, d: ::core::time::Duration) -> Self {
+            self.s.ack_timeout = d;
             self
         }
 

@@ -73,7 +73,8 @@ mod sdk;
 
 pub use alooma_core::{
     Backoff, CloseReport, ConfigError, Envelope, EventTypeBuf as EventType, FlushError, JsonView,
-    Level, NetError, Notice as Notification, ReportError, Stats, Strategy, TypeName, WhenFull,
+    Level, NetError, Notice as Notification, Protocol, RelpError, ReportError, Stats, Strategy,
+    TypeName, WhenFull, DEFAULT_RELP_WINDOW,
 };
 pub use builder::{BuildError, Builder, DEFAULT_BUFFER_BYTES, DEFAULT_REPLAY_LIMIT};
 pub use sdk::Sdk;

@@ -147,6 +147,7 @@ fn server_of(n: &Notification) -> Option<usize> {
         | Notification::Disconnected { server, .. }
         | Notification::SendFailed { server, .. }
         | Notification::CloseUnconfirmed { server, .. }
+        | Notification::RelpFailed { server, .. }
         | Notification::TlsFailed { server } => Some(*server),
         _ => None,
     }

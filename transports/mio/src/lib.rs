@@ -38,8 +38,8 @@ mod sdk;
 mod tls;
 
 pub use alooma_core::{
-    Backoff, ConfigError, Envelope, JsonView, Level, NetError, ReportError, Strategy, TypeName,
-    WhenFull,
+    Backoff, ConfigError, Envelope, JsonView, Level, NetError, Protocol, RelpError, ReportError,
+    Strategy, TypeName, WhenFull, DEFAULT_RELP_WINDOW,
 };
 pub use alooma_core::{CloseReport, EventTypeBuf as EventType, FlushError, Stats};
 pub use builder::{BuildError, Builder, DEFAULT_BUFFER_BYTES, DEFAULT_REPLAY_LIMIT};
