@@ -41,6 +41,20 @@ if [ ${#apt_pkgs[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}"
 fi
 
+# rsyslog with imrelp for the RELP tests: Debian's rsyslog conflicts with
+# syslog-ng-core (both are system loggers), so its packages are unpacked
+# under target/, never installed.
+rsyslog_root=target/rsyslog
+if [ ! -x "$rsyslog_root/usr/sbin/rsyslogd" ] ||
+   [ ! -e "$rsyslog_root/usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so" ]; then
+  debs=$(mktemp -d)
+  (cd "$debs" && apt-get download -q rsyslog rsyslog-relp librelp0 libestr0 libfastjson4 liblognorm5) ||
+    { apt-get update -qq && (cd "$debs" && apt-get download -q rsyslog rsyslog-relp librelp0 libestr0 libfastjson4 liblognorm5); }
+  mkdir -p "$rsyslog_root"
+  for f in "$debs"/*.deb; do dpkg -x "$f" "$rsyslog_root"; done
+  rm -rf "$debs"
+fi
+
 step "format, lint, docs"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
@@ -80,7 +94,7 @@ if wait $miri_pid; then tail -n 3 "$miri_log"; else cat "$miri_log"; exit 1; fi
 trap - EXIT
 
 step "fuzz smoke run (${FUZZ_SECONDS:=20}s per target)"
-for target in json encode ring; do
+for target in json encode ring relp; do
   (cd core/fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 2>&1 | tail -n 2)
 done
 

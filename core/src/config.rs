@@ -129,8 +129,8 @@ pub struct Config<'a> {
     /// Full-buffer policy.
     pub when_full: WhenFull,
     /// Largest record accepted; `None`: 64 KiB or the buffer size if
-    /// smaller (with [`Protocol::Relp`]: 8 KiB, rsyslog's default frame
-    /// limit; raise it together with rsyslog's `maxMessageSize`).
+    /// smaller (with [`Protocol::Relp`]: 8,096 bytes, rsyslog's default frame
+    /// limit; raise it only together with rsyslog's `maxMessageSize`).
     pub max_event_bytes: Option<usize>,
     /// Most bytes handed to one write.
     pub batch_bytes: usize,
@@ -280,7 +280,10 @@ impl<'a> Config<'a> {
         let window = self.window();
         // With RELP the collector's replies confirm records whatever else is
         // written: any buffer works.
-        if self.protocol == Protocol::Tcp && self.buffer_bytes >= 256 && window > self.buffer_bytes / 2 {
+        if self.protocol == Protocol::Tcp
+            && self.buffer_bytes >= 256
+            && window > self.buffer_bytes / 2
+        {
             e.push(ConfigProblem::WindowTooLarge {
                 window,
                 buffer: self.buffer_bytes,

@@ -413,7 +413,10 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                 }
                 Received::End => {
                     self.more_to_read = false;
-                    let answered_close = self.relp.as_ref().is_some_and(|r| r.phase() == Phase::Closed);
+                    let answered_close = self
+                        .relp
+                        .as_ref()
+                        .is_some_and(|r| r.phase() == Phase::Closed);
                     if self.shut == Shut::Ended || answered_close {
                         return Ok(true);
                     }
@@ -612,7 +615,11 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
 
     /// RELP: frames a loss marker (when one is due) in `scratch`, ending at
     /// most at [`HEADER_MAX`] plus its length; returns the frame's range.
-    fn relp_marker<R: RingAccess>(&mut self, now: Instant, ring: &mut R) -> core::ops::Range<usize> {
+    fn relp_marker<R: RingAccess>(
+        &mut self,
+        now: Instant,
+        ring: &mut R,
+    ) -> core::ops::Range<usize> {
         let Some(taken) = self.take_loss(ring) else {
             return 0..0;
         };
@@ -666,11 +673,18 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             let mut index = r.sent_record();
             let t = r.transmit(max);
             // `transmit` never spans the ring's wrap: one slice.
-            let src = if t.first.is_empty() { t.second } else { t.first };
+            let src = if t.first.is_empty() {
+                t.second
+            } else {
+                t.first
+            };
             let mut taken = 0;
             if !boundary {
                 // The rest of a record partly framed before.
-                let end = src.iter().position(|&c| c == b'\n').map_or(src.len(), |i| i + 1);
+                let end = src
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(src.len(), |i| i + 1);
                 let k = end.min(cap - at);
                 buf[at..at + k].copy_from_slice(&src[..k]);
                 at += k;
@@ -679,7 +693,10 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             }
             while taken < src.len() && (boundary || taken > 0) && at < cap {
                 let rest = &src[taken..];
-                let len = rest.iter().position(|&c| c == b'\n').map_or(rest.len(), |i| i + 1);
+                let len = rest
+                    .iter()
+                    .position(|&c| c == b'\n')
+                    .map_or(rest.len(), |i| i + 1);
                 // A record is split only when it alone does not fit.
                 if at + HEADER_MAX + 1 > cap || (at > start && at + HEADER_MAX + len > cap) {
                     break;

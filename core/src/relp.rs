@@ -38,11 +38,13 @@ pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest transaction number librelp accepts (9 digits).
 pub const MAX_TXNR: u32 = 999_999_999;
 
-/// The frame data rsyslog accepts by default (`maxMessageSize` 8k): larger
-/// frames are truncated *and still acknowledged*. With RELP the SDK's
-/// default `max_event_bytes` is this (record plus its newline), so the data
-/// of a frame is at most one byte less.
-pub const RSYSLOG_DEFAULT_MAX_DATA: usize = 8192;
+/// The frame data rsyslog 8.2302 accepts by default: imrelp's `maxDataSize`
+/// follows the global `maxMessageSize`, whose default ("8k") is 8,096 bytes
+/// (measured: a frame of 8,097 bytes is written cut to 8,096 *and still
+/// acknowledged* `200 OK`). With RELP the SDK's default `max_event_bytes` is
+/// this, so a record's frame data (the record less its newline) stays at
+/// least one byte under the limit.
+pub const RSYSLOG_DEFAULT_MAX_DATA: usize = 8096;
 
 /// Longest frame header this client writes: `999999999 syslog 999999999 `.
 pub const HEADER_MAX: usize = 27;
@@ -593,7 +595,8 @@ impl Relp {
         if self.phase != Phase::Open {
             return 0;
         }
-        let window = self.cfg.window.max(1) - (self.unanswered() as usize).min(self.cfg.window.max(1));
+        let window =
+            self.cfg.window.max(1) - (self.unanswered() as usize).min(self.cfg.window.max(1));
         let session = (self.last_record_txnr() + 1).saturating_sub(self.next) as usize;
         window.min(session)
     }
@@ -665,7 +668,8 @@ impl Relp {
 
     /// When the collector's silence becomes [`RelpError::NoAnswer`].
     pub fn deadline(&self) -> Option<Instant> {
-        let waiting = self.unanswered() > 0 || matches!(self.phase, Phase::Opening | Phase::Closing);
+        let waiting =
+            self.unanswered() > 0 || matches!(self.phase, Phase::Opening | Phase::Closing);
         match self.waiting_since {
             Some(t) if waiting => Some(t + self.cfg.ack_timeout),
             _ => None,
@@ -685,7 +689,9 @@ impl Relp {
     pub fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<Progress, RelpError> {
         let mut progress = Progress::default();
         let mut parser = self.parser;
-        let r = parser.feed(bytes, |reply, p| self.on_reply(now, reply, p, &mut progress));
+        let r = parser.feed(bytes, |reply, p| {
+            self.on_reply(now, reply, p, &mut progress)
+        });
         self.parser = parser;
         r.map(|()| progress)
     }
@@ -810,7 +816,9 @@ mod tests {
         let mut r = opened();
         header(&mut r, Some(0), 3);
         use std::string::ToString;
-        let e = r.receive(t(3), &rsp(2, "500 message too long")).unwrap_err();
+        let e = r
+            .receive(t(3), &rsp(2, "500 message too long"))
+            .unwrap_err();
         assert_eq!(e.to_string(), "collector refused: 500 message too long");
         for bad in [
             &b"x rsp 6 200 OK\n"[..],
@@ -869,7 +877,8 @@ mod tests {
         });
         r.open(t(0), &mut [0u8; 128]);
         assert_eq!(r.deadline(), Some(t(100)));
-        r.receive(t(10), &rsp(1, "200 OK\ncommands=syslog")).unwrap();
+        r.receive(t(10), &rsp(1, "200 OK\ncommands=syslog"))
+            .unwrap();
         assert_eq!(r.deadline(), None);
         assert_eq!(r.room(), 2);
         header(&mut r, Some(0), 1);
@@ -884,7 +893,8 @@ mod tests {
         header(&mut r, Some(2), 1);
         assert_eq!(r.room(), 0);
         assert!(!r.session_used());
-        r.receive(t(60), b"3 rsp 6 200 OK\n4 rsp 6 200 OK\n").unwrap();
+        r.receive(t(60), b"3 rsp 6 200 OK\n4 rsp 6 200 OK\n")
+            .unwrap();
         assert!(r.session_used());
         let mut c = [0u8; HEADER_MAX];
         let n = r.close(t(61), &mut c);
@@ -903,7 +913,9 @@ mod tests {
             }
             let mut bytes = [0u8; 64];
             for b in bytes.iter_mut() {
-                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 *b = b"0123456789 rspOK\n2"[(seed >> 33) as usize % 18];
             }
             let _ = r.receive(t(3), &bytes);

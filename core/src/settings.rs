@@ -307,7 +307,7 @@ macro_rules! settings_methods {
         /// `Protocol::Relp` (rsyslog's `imrelp`), a record counts as
         /// delivered once the collector answered `200 OK` for it (queued by
         /// the collector); everything unanswered is sent again after a lost
-        /// connection. The largest event then defaults to 8 KiB, rsyslog's
+        /// connection. The largest event then defaults to 8,096 bytes, rsyslog's
         /// default `maxMessageSize`: raise `max_event_bytes` only together with
         /// the collector's `maxMessageSize`/`maxDataSize` (rsyslog truncates a
         /// larger frame and still acknowledges it).

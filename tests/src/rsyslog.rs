@@ -1,0 +1,204 @@
+//! A real RELP collector: Debian's rsyslog with `imrelp`, unpacked (not
+//! installed: it conflicts with syslog-ng-core) under `target/rsyslog` by
+//! `scripts/test.sh`, started from a private configuration on a free
+//! loopback port. It writes each record's bytes verbatim (`%rawmsg%`), one
+//! per line.
+
+use crate::syslog::Certs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// How to get rsyslog where the tests look for it.
+pub const INSTALL: &str = "./scripts/test.sh (it runs: apt-get download rsyslog rsyslog-relp librelp0 libestr0 libfastjson4 liblognorm5, then dpkg -x each into target/rsyslog)";
+
+/// Where rsyslog was unpacked: `$ALOOMA_RSYSLOG_ROOT`, or the workspace's
+/// `target/rsyslog`.
+pub fn root() -> PathBuf {
+    match std::env::var_os("ALOOMA_RSYSLOG_ROOT") {
+        Some(r) => PathBuf::from(r),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/rsyslog"),
+    }
+}
+
+/// When rsyslog acknowledges a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// rsyslog's default: `200 OK` once the record is in the in-memory main
+    /// queue, before any output (a kill -9 loses what was acknowledged and
+    /// not yet written).
+    Memory,
+    /// The ruleset's queue is `Direct`: imrelp's submit runs the ruleset and
+    /// its `omfile` action in the receiving thread, so the line has been
+    /// written (`write(2)`: in the page cache, which outlives the process)
+    /// before librelp sends `200 OK`. A kill -9 loses nothing acknowledged.
+    Direct,
+}
+
+/// A running rsyslogd.
+pub struct Rsyslog {
+    /// The imrelp port.
+    pub port: u16,
+    /// The output file.
+    pub out: PathBuf,
+    dir: PathBuf,
+    conf: PathBuf,
+    child: Option<Child>,
+}
+
+impl Rsyslog {
+    /// Starts rsyslogd in `dir`, plain or TLS (server certificate only).
+    pub fn start(dir: &Path, tls: Option<&Certs>, queue: Queue) -> Rsyslog {
+        let rsyslogd = root().join("usr/sbin/rsyslogd");
+        assert!(
+            rsyslogd.exists(),
+            "rsyslog is missing at {}; install it with: {INSTALL}",
+            rsyslogd.display()
+        );
+        std::fs::create_dir_all(dir).unwrap();
+        let port = crate::closed_port();
+        let out = dir.join("events.jsonl");
+        let (module, tls_params) = match tls {
+            None => (r#"module(load="imrelp")"#.to_string(), String::new()),
+            Some(c) => (
+                r#"module(load="imrelp" tls.tlslib="openssl")"#.to_string(),
+                format!(
+                    r#" tls="on" tls.cacert="{}" tls.mycert="{}" tls.myprivkey="{}""#,
+                    c.ca.display(),
+                    c.cert.display(),
+                    c.key.display()
+                ),
+            ),
+        };
+        let queue = match queue {
+            Queue::Memory => "",
+            Queue::Direct => r#" queue.type="Direct""#,
+        };
+        let conf = format!(
+            r#"global(workDirectory="{dir}")
+{module}
+template(name="rawjson" type="string" string="%rawmsg%\n")
+ruleset(name="events"{queue}) {{
+  action(type="omfile" file="{out}" template="rawjson")
+}}
+input(type="imrelp" address="127.0.0.1" port="{port}" ruleset="events"{tls_params})
+action(type="omfile" file="{dir}/rsyslogd-internal.log")
+"#,
+            dir = dir.display(),
+            out = out.display(),
+        );
+        let conf_path = dir.join("rsyslog.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let mut r = Rsyslog {
+            port,
+            out,
+            dir: dir.to_path_buf(),
+            conf: conf_path,
+            child: None,
+        };
+        r.launch();
+        r
+    }
+
+    fn launch(&mut self) {
+        let root = root();
+        let pidfile = self.dir.join("rsyslogd.pid");
+        // After a kill -9 the pidfile stays, and rsyslogd refuses to start
+        // while that PID exists.
+        let _ = std::fs::remove_file(&pidfile);
+        let libs = root.join("usr/lib/x86_64-linux-gnu");
+        let child = Command::new(root.join("usr/sbin/rsyslogd"))
+            .arg("-n")
+            .arg("-M")
+            .arg(libs.join("rsyslog"))
+            .arg("-f")
+            .arg(&self.conf)
+            .arg("-i")
+            .arg(&pidfile)
+            .env("LD_LIBRARY_PATH", &libs)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start rsyslogd ({e}); install it with: {INSTALL}"));
+        self.child = Some(child);
+        let port = self.port;
+        let up = crate::wait_until(Duration::from_secs(20), || {
+            self.exited() || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        }) && !self.exited();
+        if !up {
+            let mut c = self.child.take().unwrap();
+            let _ = c.kill();
+            let o = c.wait_with_output().unwrap();
+            panic!(
+                "rsyslogd did not start listening on {port}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+    }
+
+    fn exited(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_none_or(|c| c.try_wait().ok().flatten().is_some())
+    }
+
+    /// `host:port` for the SDK.
+    pub fn server(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Lines written so far.
+    pub fn lines(&self) -> Vec<String> {
+        match std::fs::read_to_string(&self.out) {
+            Ok(s) => s.lines().map(str::to_string).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Number of lines written so far (cheap enough to poll).
+    pub fn count(&self) -> usize {
+        std::fs::read(&self.out)
+            .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+            .unwrap_or(0)
+    }
+
+    /// Kills it with SIGKILL (no flush, no `serverclose`).
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again after [`kill`](Self::kill), same port, same output.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.launch();
+    }
+
+    /// Stops it (SIGTERM: it writes out its queue first).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let _ = crate::wait_until(Duration::from_secs(10), || {
+                c.try_wait().map(|s| s.is_some()).unwrap_or(true)
+            });
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// rsyslog's own messages (errors, start and stop).
+    pub fn internal_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("rsyslogd-internal.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Rsyslog {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
