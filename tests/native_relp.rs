@@ -194,3 +194,116 @@ fn oversized_events_are_refused_before_rsyslog_truncates_them() {
     assert_eq!(lines.len(), 1);
     assert_eq!(split_record(&lines[0]).0["big"], fits.as_str());
 }
+
+mod misbehaving_collectors {
+    //! A collector that refuses a frame, stops answering, sends garbage or
+    //! `serverclose` (once): a notification each, nothing lost, nothing
+    //! hangs.
+    use super::*;
+    use alooma_core::{Notification as N, RelpError};
+    use alooma_tests::relp_mock::{Fault, RelpMock};
+
+    const EVENTS: u64 = 5_000;
+
+    fn sdk(server: String, cb: impl Fn(&alooma_mio::Notification) + Send + Sync + 'static) -> Sdk {
+        Sdk::builder()
+            .token("t")
+            .server(server)
+            .protocol(Protocol::Relp)
+            .when_full(WhenFull::Block)
+            .ack_timeout(Duration::from_millis(300))
+            .backoff(alooma_mio::Backoff {
+                initial: Duration::from_millis(20),
+                max: Duration::from_millis(100),
+                jitter_percent: 20,
+            })
+            .on_notify(cb)
+            .build()
+            .unwrap()
+    }
+
+    /// Reports EVENTS, closes; everything arrives once the collector
+    /// behaves, and the user was told what went wrong.
+    fn run(fault: Fault, told: impl Fn(&RelpError) -> bool) {
+        let mock = RelpMock::start(fault, 1_000);
+        let (seen, cb) = notes();
+        let sdk = sdk(mock.server(), cb);
+        for i in 0..EVENTS {
+            sdk.report(&json!({"i": i})).unwrap();
+        }
+        sdk.flush(Duration::from_secs(30)).unwrap();
+        let r = sdk.close(Duration::from_secs(10));
+        assert!(r.clean, "{r:?}");
+        assert_eq!(r.delivered, EVENTS, "{r:?}");
+        assert_eq!(
+            r.delivered + r.unconfirmed + r.unsent + r.dropped,
+            r.accepted
+        );
+        let conns = mock.connections();
+        assert!(
+            conns.len() >= 2,
+            "no reconnection: {} connections",
+            conns.len()
+        );
+        let dups = check_all_arrived(&conns, EVENTS);
+        assert!(
+            dups <= r.replayed,
+            "{dups} duplicates > {} replayed",
+            r.replayed
+        );
+        let seen = seen.lock().unwrap();
+        let relp: Vec<&RelpError> = seen
+            .iter()
+            .filter_map(|n| match &n.event {
+                N::RelpFailed { error, .. } => Some(error),
+                _ => None,
+            })
+            .collect();
+        assert!(relp.iter().any(|e| told(e)), "{relp:?}");
+        assert!(seen
+            .iter()
+            .any(|n| n.code() == 41 && n.to_string().contains("RELP")));
+    }
+
+    #[test]
+    fn refusal_500_is_told_with_its_text_and_replayed() {
+        run(
+            Fault::Refuse,
+            |e| matches!(e, RelpError::Refused { code: 500, text } if text.as_str() == "out of space"),
+        );
+    }
+
+    #[test]
+    fn silence_times_out_and_replays() {
+        run(Fault::Silent, |e| *e == RelpError::NoAnswer);
+    }
+
+    #[test]
+    fn garbage_is_a_protocol_error() {
+        run(Fault::Garbage, |e| matches!(e, RelpError::Malformed(_)));
+    }
+
+    #[test]
+    fn serverclose_is_told_and_replayed() {
+        run(Fault::ServerClose, |e| *e == RelpError::ServerClose);
+    }
+
+    /// A collector that never answers a record: `close` ends by its
+    /// deadline, nothing counted delivered.
+    #[test]
+    fn close_ends_by_its_deadline_when_nothing_is_answered() {
+        let mock = RelpMock::start(Fault::SilentAlways, 0);
+        let (_seen, cb) = notes();
+        let sdk = sdk(mock.server(), cb);
+        for i in 0..100u64 {
+            sdk.report(&json!({"i": i})).unwrap();
+        }
+        let t = std::time::Instant::now();
+        let r = sdk.close(Duration::from_secs(2));
+        assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+        assert!(!r.clean, "{r:?}");
+        assert_eq!(r.delivered, 0, "{r:?}");
+        assert_eq!(r.unconfirmed + r.unsent, 100, "{r:?}");
+        assert_eq!(mock.count(), 0);
+    }
+}

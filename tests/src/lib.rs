@@ -2,6 +2,7 @@
 //! real one (syslog-ng) started from a private configuration.
 
 pub mod collector;
+pub mod relp_mock;
 pub mod rsyslog;
 pub mod sustained;
 pub mod syslog;
