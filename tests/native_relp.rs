@@ -143,7 +143,7 @@ fn killed_rsyslog_loses_nothing_delivered() {
         >= N));
     rsyslog.stop();
     let lines = rsyslog.lines();
-    let dups = check_all_arrived(&[lines.clone()], N);
+    let dups = check_all_arrived(std::slice::from_ref(&lines), N);
     assert!(
         dups <= r.replayed,
         "{dups} duplicates > {} replayed",
