@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! wasmtime run -S inherit-network=y deliver.wasm SERVER COUNT [PACE_MS [CLOSE_MS [CONNECT_MS
-//!     [BUFFER_BYTES REPLAY_LIMIT POLICY PAD]]]]
+//!     [BUFFER_BYTES REPLAY_LIMIT POLICY PAD [PROTOCOL]]]]]
 //! ```
 //!
 //! Every 100 events it polls and sleeps `PACE_MS` (default 0), so a test can
@@ -11,7 +11,7 @@
 //! `CONNECT_MS` each connection attempt. `BUFFER_BYTES` and `REPLAY_LIMIT`
 //! size the ring and the window (default: the SDK's), `POLICY` is
 //! `block`, `drop-newest` (default) or `drop-oldest`, and `PAD` adds that many
-//! bytes to each event. It prints each notification, then one `close:` line
+//! bytes to each event; `PROTOCOL` is `tcp` (default) or `relp`. It prints each notification, then one `close:` line
 //! with the close report, and exits 0 whatever happened.
 
 use alooma_wasm::Sdk;
@@ -48,12 +48,17 @@ fn main() {
         _ => alooma_wasm::WhenFull::DropNewest,
     };
     let pad = "x".repeat(arg(8, 0) as usize);
+    let protocol = match args.get(9).map(String::as_str) {
+        Some("relp") => alooma_wasm::Protocol::Relp,
+        _ => alooma_wasm::Protocol::Tcp,
+    };
     let sdk = Sdk::builder()
         .token("wasm-test")
         .server(server)
         .buffer_bytes(buffer)
         .replay_limit(replay)
         .when_full(policy)
+        .protocol(protocol)
         .connect_timeout(Duration::from_millis(connect_ms))
         .backoff(alooma_wasm::Backoff {
             initial: Duration::from_millis(20),
