@@ -213,13 +213,19 @@ fn guest_delivers_100000_events_over_relp_to_rsyslog() {
         "relp".into(),
     ]
     .into();
-    let (ok, out) = run_deliver(&["-S", "inherit-network=y"], &args, Duration::from_secs(300));
+    let (ok, out) = run_deliver(
+        &["-S", "inherit-network=y"],
+        &args,
+        Duration::from_secs(300),
+    );
     assert!(ok, "guest failed:\n{out}");
     let kv = close_line(&out);
     assert_eq!(field(&kv, "delivered"), n.to_string(), "{out}");
     assert_eq!(field(&kv, "clean"), "true", "{out}");
     assert_eq!(field(&kv, "connects"), "1", "{out}");
-    assert!(wait_until(Duration::from_secs(30), || rsyslog.count() as u64 >= n));
+    assert!(wait_until(Duration::from_secs(30), || rsyslog.count()
+        as u64
+        >= n));
     rsyslog.stop();
     let lines = rsyslog.lines();
     assert_eq!(lines.len() as u64, n);

@@ -74,9 +74,10 @@ impl<C: Connector> Link for StreamLink<'_, C> {
             .map_err(|e| failure(net_error(e.kind()), "flush failed"))
     }
 
-    fn read(&mut self, _buf: &mut [u8]) -> Result<Received, Failure<&'static str>> {
-        match self.stream()?.peer_state() {
+    fn read(&mut self, buf: &mut [u8]) -> Result<Received, Failure<&'static str>> {
+        match self.stream()?.peer_state(buf) {
             PeerState::Open => Ok(Received::Nothing),
+            PeerState::Data(n) => Ok(Received::Data(n.min(buf.len()))),
             PeerState::Ended => Ok(Received::End),
             PeerState::Failed(kind) => Err(failure(net_error(kind), "connection failed")),
         }

@@ -9,6 +9,9 @@ use embedded_io::{ErrorKind, Read, ReadReady, Write};
 pub enum PeerState {
     /// Nothing known: the connection is (as far as we know) open.
     Open,
+    /// The peer sent this many bytes, now at the start of the buffer (RELP
+    /// replies; a plain TCP collector sends nothing).
+    Data(usize),
     /// The peer closed its side cleanly (end of stream, a TCP FIN).
     Ended,
     /// The connection failed (reset, aborted): not a clean end.
@@ -24,10 +27,17 @@ pub enum PeerState {
 /// ([`peer_state`](Stream::peer_state) says [`PeerState::Ended`], never for a
 /// reset). With the defaults it cannot: a close then ends after the connect
 /// timeout with the last records counted unconfirmed.
+///
+/// RELP ([`Protocol::Relp`](alooma_core::Protocol::Relp)) needs the
+/// collector's replies: a stream for it must read
+/// ([`peer_state`](Stream::peer_state) returning [`PeerState::Data`]), as
+/// [`ReadEof`] does. Without them no record is ever acknowledged.
 pub trait Stream: Write {
-    /// What the peer did (checked without blocking). The default never
+    /// What the peer did (checked without blocking): bytes it sent (read
+    /// into `buf`), its end of stream, or a failure. The default never
     /// knows; see [`ReadEof`].
-    fn peer_state(&mut self) -> PeerState {
+    fn peer_state(&mut self, buf: &mut [u8]) -> PeerState {
+        let _ = buf;
         PeerState::Open
     }
 
@@ -47,9 +57,9 @@ pub trait Connector {
     fn connect(&mut self, server: ServerAddr<'_>) -> Result<Self::Stream, NetError>;
 }
 
-/// Adapts a stream that can also read: the peer closing (a read of 0
-/// bytes when data is ready) or failing (a read error) is noticed without
-/// blocking.
+/// Adapts a stream that can also read: what the peer sends (RELP
+/// replies), the peer closing (a read of 0 bytes when data is ready) or
+/// failing (a read error) are seen without blocking.
 pub struct ReadEof<T>(pub T);
 
 impl<T: embedded_io::ErrorType> embedded_io::ErrorType for ReadEof<T> {
@@ -66,19 +76,16 @@ impl<T: Write> Write for ReadEof<T> {
 }
 
 impl<T: Write + Read + ReadReady> Stream for ReadEof<T> {
-    fn peer_state(&mut self) -> PeerState {
+    fn peer_state(&mut self, buf: &mut [u8]) -> PeerState {
         use embedded_io::Error as _;
-        let mut sink = [0u8; 32];
-        loop {
-            match self.0.read_ready() {
-                Ok(true) => match self.0.read(&mut sink) {
-                    Ok(0) => return PeerState::Ended,
-                    Ok(_) => continue, // collectors send nothing we need
-                    Err(e) => return PeerState::Failed(e.kind()),
-                },
-                Ok(false) => return PeerState::Open,
-                Err(e) => return PeerState::Failed(e.kind()),
-            }
+        match self.0.read_ready() {
+            Ok(true) => match self.0.read(buf) {
+                Ok(0) => PeerState::Ended,
+                Ok(n) => PeerState::Data(n),
+                Err(e) => PeerState::Failed(e.kind()),
+            },
+            Ok(false) => PeerState::Open,
+            Err(e) => PeerState::Failed(e.kind()),
         }
     }
 }

@@ -57,7 +57,7 @@ impl embedded_io::Write for Flaky {
 }
 
 impl Stream for Flaky {
-    fn peer_state(&mut self) -> PeerState {
+    fn peer_state(&mut self, _buf: &mut [u8]) -> PeerState {
         if self.closed {
             PeerState::Ended
         } else {

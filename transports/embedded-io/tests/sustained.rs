@@ -183,7 +183,7 @@ impl embedded_io::Write for Link {
 }
 
 impl Stream for Link {
-    fn peer_state(&mut self) -> PeerState {
+    fn peer_state(&mut self, _buf: &mut [u8]) -> PeerState {
         let w = self.world.borrow();
         if !self.alive(&w) {
             return PeerState::Failed(embedded_io::ErrorKind::ConnectionReset);
