@@ -336,8 +336,68 @@ fn count(mode: &str, n: u64) {
     println!("{mode}: {n} iterations ({total})");
 }
 
+/// The same events through the SDK to one rsyslog, over its plain TCP
+/// input and over RELP (`window` frames unanswered at most): events/s
+/// until rsyslog has written them all.
+fn relp(n: u64, windows: &[usize]) {
+    use alooma_mio::Protocol;
+    use alooma_tests::rsyslog::{Queue, Rsyslog};
+    let dir = alooma_tests::temp_dir("throughput-relp");
+    let mut rsyslog = Rsyslog::start(&dir, None, Queue::Memory);
+    let run = |server: String, protocol: Protocol, window: usize| {
+        let sdk = Sdk::builder()
+            .token("bench-token")
+            .server(server)
+            .input_label("bench")
+            .event_type(alooma_mio::EventType::field("kind"))
+            .when_full(WhenFull::Block)
+            .protocol(protocol)
+            .relp_window(window)
+            .build()
+            .unwrap();
+        let base = rsyslog.count() as u64;
+        let t0 = Instant::now();
+        for i in 0..n {
+            sdk.report(&event(i)).unwrap();
+        }
+        let end = Instant::now() + Duration::from_secs(300);
+        while (rsyslog.count() as u64) < base + n {
+            assert!(
+                Instant::now() < end,
+                "rsyslog wrote {} of {n}",
+                rsyslog.count() as u64 - base
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let dt = t0.elapsed().as_secs_f64();
+        let r = sdk.close(Duration::from_secs(10));
+        assert_eq!(r.delivered, n, "{r:?}");
+        n as f64 / dt
+    };
+    let tcp = run(rsyslog.tcp_server(), Protocol::Tcp, 1);
+    println!("4 rsyslog imtcp, plain TCP:                       {tcp:>10.0} events/s");
+    for &w in windows {
+        let relp = run(rsyslog.server(), Protocol::Relp, w);
+        println!(
+            "4 rsyslog imrelp, RELP window {w:>5}:              {relp:>10.0} events/s  ratio RELP/TCP {:.2}",
+            relp / tcp
+        );
+    }
+    rsyslog.stop();
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--relp") {
+        let n = args
+            .iter()
+            .position(|a| a == "--events")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(200_000);
+        relp(n, &[128, 1024, 4096]);
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--count") {
         let n = args
             .get(i + 2)

@@ -19,8 +19,13 @@ use crate::time::Instant;
 /// Most notifications kept for [`Driver::poll_notification`]; older ones go.
 const MAX_NOTES: usize = 16;
 
-/// Bytes read from the collector per call.
-const READ_CHUNK: usize = 1024;
+/// Bytes read from the collector per call (RELP replies are ~15 bytes
+/// each; hosts read more of them per call).
+const READ_CHUNK: usize = if cfg!(target_pointer_width = "64") {
+    4096
+} else {
+    512
+};
 
 /// Reads per poll at most (a collector that floods us cannot hold the loop).
 const MAX_READS: usize = 16;
@@ -232,9 +237,14 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     }
 
     /// True when everything in `ring` was written and the link holds
-    /// nothing back.
+    /// nothing back; with RELP, when the collector also acknowledged
+    /// everything (its answers come without more traffic).
     pub fn is_flushed<S: Storage>(&self, ring: &Ring<S>) -> bool {
-        ring.unsent_records() == 0 && ring.in_flight() == 0 && !self.dirty && self.rest.is_empty()
+        ring.unsent_records() == 0
+            && ring.in_flight() == 0
+            && !self.dirty
+            && self.rest.is_empty()
+            && (self.relp.is_none() || ring.window_records() == 0)
     }
 
     /// The next notification with the transport's detail, oldest first
@@ -492,7 +502,9 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             }
         }
         if self.shut == Shut::Ending {
-            self.end_step(now).map_err(Some)?;
+            if self.end_step(now).map_err(Some)? {
+                return Err(None);
+            }
         } else if self.relp.is_some() {
             self.renew_session(now).map_err(Some)?;
         }
@@ -524,9 +536,14 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
 
     /// Moves a requested close forward: what is left is written (a marker,
     /// RELP frames), RELP's `close` is answered, our side is ended.
-    fn end_step(&mut self, now: Instant) -> Result<(), Failure<L::Detail>> {
+    /// `Ok(true)`: the close is complete (RELP: the collector answered
+    /// `close`, so it acknowledged every frame before it; the connection is
+    /// dropped without waiting for its end of stream, as librelp's own
+    /// client does: rsyslog does not always close its side after a client's
+    /// end of stream).
+    fn end_step(&mut self, now: Instant) -> Result<bool, Failure<L::Detail>> {
         if self.blocked || !self.write_rest(now)? {
-            return Ok(());
+            return Ok(false);
         }
         if let Some(relp) = self.relp.as_mut() {
             match relp.phase() {
@@ -536,17 +553,18 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                     self.scratch.bytes_mut()[..n].copy_from_slice(&frame[..n]);
                     self.rest = 0..n;
                     self.write_rest(now)?;
-                    return Ok(());
+                    return Ok(false);
                 }
                 Phase::Closed => {}
-                _ => return Ok(()),
+                _ => return Ok(false),
             }
         }
         if self.link.shutdown()? {
             self.shut = Shut::Ended;
             self.dirty = false;
+            return Ok(self.relp.is_some());
         }
-        Ok(())
+        Ok(false)
     }
 
     /// Takes a loss to tell, if there is one right at the sent cursor.
@@ -892,8 +910,10 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                             0..self.encode_marker(&mut ring)
                         };
                     }
-                    if let Err(f) = self.end_step(now) {
-                        self.lost(now, Some(f), &mut ring);
+                    match self.end_step(now) {
+                        Ok(false) => {}
+                        Ok(true) => self.lost(now, None, &mut ring),
+                        Err(f) => self.lost(now, Some(f), &mut ring),
                     }
                 }
             }

@@ -39,6 +39,8 @@ pub enum Queue {
 pub struct Rsyslog {
     /// The imrelp port.
     pub port: u16,
+    /// The imtcp port (newline-delimited JSON, same ruleset) .
+    pub tcp_port: u16,
     /// The output file.
     pub out: PathBuf,
     dir: PathBuf,
@@ -57,6 +59,7 @@ impl Rsyslog {
         );
         std::fs::create_dir_all(dir).unwrap();
         let port = crate::closed_port();
+        let tcp_port = crate::closed_port();
         let out = dir.join("events.jsonl");
         let (module, tls_params) = match tls {
             None => (r#"module(load="imrelp")"#.to_string(), String::new()),
@@ -82,6 +85,8 @@ ruleset(name="events"{queue}) {{
   action(type="omfile" file="{out}" template="rawjson")
 }}
 input(type="imrelp" address="127.0.0.1" port="{port}" ruleset="events"{tls_params})
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="{tcp_port}" ruleset="events")
 action(type="omfile" file="{dir}/rsyslogd-internal.log")
 "#,
             dir = dir.display(),
@@ -91,6 +96,7 @@ action(type="omfile" file="{dir}/rsyslogd-internal.log")
         std::fs::write(&conf_path, conf).unwrap();
         let mut r = Rsyslog {
             port,
+            tcp_port,
             out,
             dir: dir.to_path_buf(),
             conf: conf_path,
@@ -122,8 +128,11 @@ action(type="omfile" file="{dir}/rsyslogd-internal.log")
             .unwrap_or_else(|e| panic!("cannot start rsyslogd ({e}); install it with: {INSTALL}"));
         self.child = Some(child);
         let port = self.port;
+        let tcp_port = self.tcp_port;
         let up = crate::wait_until(Duration::from_secs(20), || {
-            self.exited() || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            self.exited()
+                || (std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                    && std::net::TcpStream::connect(("127.0.0.1", tcp_port)).is_ok())
         }) && !self.exited();
         if !up {
             let mut c = self.child.take().unwrap();
@@ -142,9 +151,14 @@ action(type="omfile" file="{dir}/rsyslogd-internal.log")
             .is_none_or(|c| c.try_wait().ok().flatten().is_some())
     }
 
-    /// `host:port` for the SDK.
+    /// `host:port` of the RELP input, for the SDK.
     pub fn server(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `host:port` of the plain TCP input (newline-delimited JSON).
+    pub fn tcp_server(&self) -> String {
+        format!("127.0.0.1:{}", self.tcp_port)
     }
 
     /// Lines written so far.

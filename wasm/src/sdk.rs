@@ -197,7 +197,8 @@ impl Sdk {
     }
 
     /// Sends everything buffered and waits until the runtime has handed it
-    /// to the OS, or `timeout` passes. In an edge function, call it after
+    /// to the OS (with RELP: until the collector acknowledged it), or
+    /// `timeout` passes. In an edge function, call it after
     /// the response is finished (`OutgoingBody::finish`), with what is left
     /// of the request's time budget.
     pub fn flush(&mut self, timeout: Duration) -> Result<(), FlushError> {

@@ -346,7 +346,8 @@ impl Sdk {
         result
     }
 
-    /// Waits until every buffered event is sent, or `timeout` passes.
+    /// Waits until every buffered event is sent (with RELP: acknowledged by
+    /// the collector), or `timeout` passes.
     pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
         let sh = &*self.h.shared;
         let deadline = Instant::now() + timeout;
@@ -355,7 +356,10 @@ impl Sdk {
         let mut st = sh.lock();
         loop {
             let unsent = st.ring.unsent_records() as u64;
-            if unsent == 0 && st.ring.in_flight() == 0 {
+            // With RELP the collector answers without more traffic: wait
+            // for its acknowledgements too.
+            let relp = sh.s.protocol == alooma_core::Protocol::Relp;
+            if unsent == 0 && st.ring.in_flight() == 0 && (!relp || st.ring.window_records() == 0) {
                 return Ok(());
             }
             if st.done {
