@@ -15,7 +15,7 @@
 
 use alooma_mio::{Sdk, WhenFull};
 use serde::Serialize;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Read, Seek, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -339,6 +339,19 @@ fn count(mode: &str, n: u64) {
 /// The same events through the SDK to one rsyslog, over its plain TCP
 /// input and over RELP (`window` frames unanswered at most): events/s
 /// until rsyslog has written them all.
+fn own_cpu() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let f: Vec<&str> = s
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    (f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
+        / 100.0
+}
+
 fn relp(n: u64, windows: &[usize]) {
     use alooma_mio::Protocol;
     use alooma_tests::rsyslog::{Queue, Rsyslog};
@@ -355,32 +368,48 @@ fn relp(n: u64, windows: &[usize]) {
             .relp_window(window)
             .build()
             .unwrap();
-        let base = rsyslog.count() as u64;
+        // Counts the lines rsyslog writes from here on, reading only what
+        // is new (the benchmark must not compete with rsyslog for CPU).
+        let mut out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&rsyslog.out)
+            .unwrap();
+        out.seek(std::io::SeekFrom::End(0)).unwrap();
+        let mut lines = 0u64;
+        let mut buf = vec![0u8; 1 << 20];
+        let cpu0 = (own_cpu(), rsyslog.cpu_seconds());
         let t0 = Instant::now();
         for i in 0..n {
             sdk.report(&event(i)).unwrap();
         }
         let end = Instant::now() + Duration::from_secs(300);
-        while (rsyslog.count() as u64) < base + n {
-            assert!(
-                Instant::now() < end,
-                "rsyslog wrote {} of {n}",
-                rsyslog.count() as u64 - base
-            );
-            std::thread::sleep(Duration::from_millis(10));
+        while lines < n {
+            match out.read(&mut buf).unwrap() {
+                0 => {
+                    assert!(Instant::now() < end, "rsyslog wrote {lines} of {n}");
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                k => lines += buf[..k].iter().filter(|&&b| b == b'\n').count() as u64,
+            }
         }
         let dt = t0.elapsed().as_secs_f64();
+        let cpu = (own_cpu() - cpu0.0, rsyslog.cpu_seconds() - cpu0.1);
         let r = sdk.close(Duration::from_secs(10));
         assert_eq!(r.delivered, n, "{r:?}");
-        n as f64 / dt
+        (n as f64 / dt, cpu)
     };
-    let tcp = run(rsyslog.tcp_server(), Protocol::Tcp, 1);
-    println!("4 rsyslog imtcp, plain TCP:                       {tcp:>10.0} events/s");
+    let (tcp, cpu) = run(rsyslog.tcp_server(), Protocol::Tcp, 1);
+    println!(
+        "4 rsyslog imtcp, plain TCP:          {tcp:>10.0} events/s  CPU s: SDK process {:.2}, rsyslogd {:.2}",
+        cpu.0, cpu.1
+    );
     for &w in windows {
-        let relp = run(rsyslog.server(), Protocol::Relp, w);
+        let (relp, cpu) = run(rsyslog.server(), Protocol::Relp, w);
         println!(
-            "4 rsyslog imrelp, RELP window {w:>5}:              {relp:>10.0} events/s  ratio RELP/TCP {:.2}",
-            relp / tcp
+            "4 rsyslog imrelp, RELP window {w:>5}: {relp:>10.0} events/s  CPU s: SDK process {:.2}, rsyslogd {:.2}  ratio RELP/TCP {:.2}",
+            cpu.0, cpu.1, relp / tcp
         );
     }
     rsyslog.stop();

@@ -28,7 +28,7 @@ use core::time::Duration;
 
 /// Unacknowledged frames allowed by default (measured with `throughput`
 /// against rsyslog 8.2302: see README).
-pub const DEFAULT_RELP_WINDOW: usize = 1024;
+pub const DEFAULT_RELP_WINDOW: usize = 4096;
 
 /// How long the collector may leave frames unanswered by default before the
 /// connection is dropped and the frames replayed (a frame the collector

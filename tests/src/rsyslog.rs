@@ -205,6 +205,22 @@ action(type="omfile" file="{dir}/rsyslogd-internal.log")
         }
     }
 
+    /// CPU seconds rsyslogd used so far (user + system; Linux).
+    pub fn cpu_seconds(&self) -> f64 {
+        let Some(c) = self.child.as_ref() else {
+            return 0.0;
+        };
+        let s = std::fs::read_to_string(format!("/proc/{}/stat", c.id())).unwrap_or_default();
+        let f: Vec<&str> = s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        (t(11) + t(12)) / 100.0
+    }
+
     /// rsyslog's own messages (errors, start and stop).
     pub fn internal_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("rsyslogd-internal.log")).unwrap_or_default()
