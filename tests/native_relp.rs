@@ -324,4 +324,36 @@ mod misbehaving_collectors {
         assert_eq!(r.unconfirmed + r.unsent, 100, "{r:?}");
         assert_eq!(mock.count(), 0);
     }
+
+    /// A collector that does not offer `syslog` is refused with a clear
+    /// notification, retried with backoff, and nothing is counted
+    /// delivered.
+    #[test]
+    fn collector_without_syslog_is_refused() {
+        let mock = RelpMock::start(Fault::NoSyslog, 0);
+        let (seen, cb) = notes();
+        let sdk = sdk(mock.server(), cb);
+        for i in 0..10u64 {
+            sdk.report(&json!({"i": i})).unwrap();
+        }
+        assert!(wait_until(Duration::from_secs(10), || sdk
+            .stats()
+            .connect_failures
+            >= 2));
+        let r = sdk.close(Duration::from_secs(1));
+        assert_eq!((r.delivered, r.unsent), (0, 10), "{r:?}");
+        assert_eq!(mock.count(), 0);
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen.iter().any(|n| matches!(
+                n.event,
+                N::RelpFailed {
+                    error: RelpError::NoSyslog,
+                    ..
+                }
+            ) && n.to_string().contains("does not offer the syslog command")),
+            "{:?}",
+            seen.iter().map(|n| n.to_string()).collect::<Vec<_>>()
+        );
+    }
 }

@@ -59,7 +59,14 @@ fn guests() -> &'static Path {
                 "building the guests failed (needs: rustup target add wasm32-wasip2)"
             );
         };
-        build(&["-p", "alooma-wasm", "--example", "deliver"]);
+        build(&[
+            "-p",
+            "alooma-wasm",
+            "--example",
+            "deliver",
+            "--features",
+            "relp",
+        ]);
         build(&["-p", "alooma-edge-function"]);
         target.join("wasm32-wasip2/wasm")
     })

@@ -301,6 +301,9 @@ impl<'a> Config<'a> {
         if self.connect_timeout.is_zero() {
             e.push(ConfigProblem::ZeroConnectTimeout);
         }
+        if self.protocol == Protocol::Relp && !cfg!(feature = "relp") {
+            e.push(ConfigProblem::RelpNotBuilt);
+        }
         if self.relp_window == 0 {
             e.push(ConfigProblem::ZeroRelpWindow);
         }

@@ -11,7 +11,7 @@ use crate::error::EncodeError;
 use crate::link::{Failure, Link, Received, RingAccess};
 use crate::notify::{NetError, Notification};
 use crate::out::Out;
-use crate::relp::{Phase, Relp, RelpError, HEADER_MAX};
+use crate::relp::{Client, Phase, RelpError, HEADER_MAX};
 use crate::ring::{Loss, Ring, Storage};
 use crate::sender::{Action, Sender, SenderConfig, SenderStats};
 use crate::time::Instant;
@@ -101,7 +101,7 @@ pub struct Driver<L: Link, B: Storage, M: Marker = NoMarker> {
     /// with RELP, frames).
     rest: core::ops::Range<usize>,
     /// The RELP client (`None`: plain TCP).
-    relp: Option<Relp>,
+    relp: Option<Client>,
     /// RELP: the window of unanswered frames is full.
     window_full: bool,
     /// The last poll read as much as it may: read again soon.
@@ -156,7 +156,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             marker,
             marker_pending: false,
             rest: 0..0,
-            relp: config.relp.map(Relp::new),
+            relp: Client::from_config(config.relp),
             window_full: false,
             more_to_read: false,
             markers: heapless::Deque::new(),

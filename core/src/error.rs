@@ -186,6 +186,9 @@ pub enum ConfigProblem {
     /// Connect timeout zero.
     #[error("connect timeout must be non-zero")]
     ZeroConnectTimeout,
+    /// `Protocol::Relp` asked of a build without the `relp` feature.
+    #[error("Protocol::Relp needs the SDK built with its `relp` feature")]
+    RelpNotBuilt,
     /// RELP window zero.
     #[error("the RELP window must allow at least one unanswered frame")]
     ZeroRelpWindow,

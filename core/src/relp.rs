@@ -755,6 +755,74 @@ impl Relp {
     }
 }
 
+#[cfg(feature = "relp")]
+impl Relp {
+    /// A client when the configuration asks for RELP.
+    pub(crate) fn from_config(cfg: Option<RelpConfig>) -> Option<Self> {
+        cfg.map(Relp::new)
+    }
+}
+
+/// The RELP client as the driver holds it: [`Relp`] with feature `relp`;
+/// without it a type with no values, so that the driver's `Option<Client>`
+/// is always `None` and every RELP path is compiled out (a Wasm guest or a
+/// device that does not speak RELP does not carry it: about 11 KB of a
+/// guest).
+#[cfg(feature = "relp")]
+pub(crate) type Client = Relp;
+/// See above.
+#[cfg(not(feature = "relp"))]
+pub(crate) type Client = Off;
+
+/// No RELP client (feature `relp` off): no value of this type exists.
+#[cfg(not(feature = "relp"))]
+#[derive(Debug, Clone)]
+pub(crate) enum Off {}
+
+#[cfg(not(feature = "relp"))]
+#[allow(clippy::unused_self, missing_docs)]
+impl Off {
+    pub(crate) fn from_config(_: Option<RelpConfig>) -> Option<Self> {
+        None
+    }
+    pub(crate) fn phase(&self) -> Phase {
+        match *self {}
+    }
+    pub(crate) fn receive(&mut self, _: Instant, _: &[u8]) -> Result<Progress, RelpError> {
+        match *self {}
+    }
+    pub(crate) fn check_timeout(&self, _: Instant) -> Result<(), RelpError> {
+        match *self {}
+    }
+    pub(crate) fn room(&self) -> usize {
+        match *self {}
+    }
+    pub(crate) fn session_used(&self) -> bool {
+        match *self {}
+    }
+    pub(crate) fn close(&mut self, _: Instant, _: &mut [u8; HEADER_MAX]) -> usize {
+        match *self {}
+    }
+    pub(crate) fn header(
+        &mut self,
+        _: Instant,
+        _: Option<u64>,
+        _: usize,
+        _: &mut [u8; HEADER_MAX],
+    ) -> Option<usize> {
+        match *self {}
+    }
+    pub(crate) fn open(&mut self, _: Instant, _: &mut [u8]) -> usize {
+        match *self {}
+    }
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        match *self {}
+    }
+    pub(crate) fn reset(&mut self) {
+        match *self {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,9 @@ pub enum Fault {
     ServerClose,
     /// Answer nothing more, on every connection.
     SilentAlways,
+    /// Accept sessions without offering the `syslog` command (every
+    /// connection).
+    NoSyslog,
 }
 
 /// The mock collector.
@@ -83,7 +86,8 @@ impl RelpMock {
                     c.push(Vec::new());
                     c.len() - 1
                 };
-                let fault = (n == 0 || fault == Fault::SilentAlways).then_some(fault);
+                let every = matches!(fault, Fault::SilentAlways | Fault::NoSyslog);
+                let fault = (n == 0 || every).then_some(fault);
                 std::thread::spawn(move || serve(s, fault, after, &conns, idx));
             }
         });
@@ -119,6 +123,9 @@ fn serve(
     let mut silent = false;
     while let Some(f) = read_frame(&mut r) {
         let reply = match f.cmd.as_str() {
+            "open" if fault == Some(Fault::NoSyslog) => {
+                "200 OK\nrelp_version=0\nrelp_software=mock\ncommands=syslogx".to_string()
+            }
             "open" => "200 OK\nrelp_version=0\nrelp_software=mock\ncommands=syslog".to_string(),
             "close" => {
                 let _ = w.write_all(format!("{} rsp 0\n0 serverclose 0\n", f.txnr).as_bytes());
@@ -138,7 +145,7 @@ fn serve(
                             std::thread::sleep(Duration::from_millis(50));
                             return;
                         }
-                        Some(Fault::Silent | Fault::SilentAlways) => {
+                        Some(Fault::Silent | Fault::SilentAlways | Fault::NoSyslog) => {
                             silent = true;
                             continue;
                         }

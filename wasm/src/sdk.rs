@@ -170,7 +170,10 @@ impl Sdk {
             | Notification::Connected { server }
             | Notification::ConnectFailed { server, .. }
             | Notification::Disconnected { server, .. }
-            | Notification::SendFailed { server, .. } => self.s.servers.get(server).cloned(),
+            | Notification::SendFailed { server, .. }
+            | Notification::CloseUnconfirmed { server, .. }
+            | Notification::RelpFailed { server, .. }
+            | Notification::TlsFailed { server } => self.s.servers.get(server).cloned(),
             _ => None,
         };
         emit(self.notify.as_ref(), &Notice::new(n, server, detail));
