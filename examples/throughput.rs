@@ -339,19 +339,6 @@ fn count(mode: &str, n: u64) {
 /// The same events through the SDK to one rsyslog, over its plain TCP
 /// input and over RELP (`window` frames unanswered at most): events/s
 /// until rsyslog has written them all.
-fn own_cpu() -> f64 {
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let f: Vec<&str> = s
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    (f.get(11).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
-        + f.get(12).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0))
-        / 100.0
-}
-
 fn relp(n: u64, windows: &[usize]) {
     use alooma_mio::Protocol;
     use alooma_tests::rsyslog::{Queue, Rsyslog};
@@ -379,7 +366,10 @@ fn relp(n: u64, windows: &[usize]) {
         out.seek(std::io::SeekFrom::End(0)).unwrap();
         let mut lines = 0u64;
         let mut buf = vec![0u8; 1 << 20];
-        let cpu0 = (own_cpu(), rsyslog.cpu_seconds());
+        let cpu0 = (
+            alooma_tests::rsyslog::cpu_seconds("self"),
+            rsyslog.cpu_seconds(),
+        );
         let t0 = Instant::now();
         for i in 0..n {
             sdk.report(&event(i)).unwrap();
@@ -395,7 +385,10 @@ fn relp(n: u64, windows: &[usize]) {
             }
         }
         let dt = t0.elapsed().as_secs_f64();
-        let cpu = (own_cpu() - cpu0.0, rsyslog.cpu_seconds() - cpu0.1);
+        let cpu = (
+            alooma_tests::rsyslog::cpu_seconds("self") - cpu0.0,
+            rsyslog.cpu_seconds() - cpu0.1,
+        );
         let r = sdk.close(Duration::from_secs(10));
         assert_eq!(r.delivered, n, "{r:?}");
         (n as f64 / dt, cpu)

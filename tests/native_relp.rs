@@ -8,21 +8,11 @@
 use alooma_mio::{EventType, Protocol, ReportError, Sdk, Tls, WhenFull};
 use alooma_tests::rsyslog::{Queue, Rsyslog};
 use alooma_tests::syslog::Certs;
-use alooma_tests::{check_all_arrived, ids, notes, split_record, temp_dir, wait_until};
+use alooma_tests::{check_all_arrived, ids, notes, rich_event, split_record, temp_dir, wait_until};
 use serde_json::json;
 use std::time::Duration;
 
 const N: u64 = 100_000;
-
-fn event(i: u64) -> serde_json::Value {
-    let kind = ["click", "view", "buy"][(i % 3) as usize];
-    json!({
-        "kind": kind,
-        "i": i,
-        "text": format!("event {i}: ünïcödé \"quoted\" \\ tab\t"),
-        "nested": {"a": [i, i * 2], "ok": i.is_multiple_of(2)},
-    })
-}
 
 fn run(name: &str, tls: bool) {
     let dir = temp_dir(name);
@@ -40,7 +30,7 @@ fn run(name: &str, tls: bool) {
     }
     let sdk = b.build().unwrap();
     for i in 0..N {
-        sdk.report(&event(i)).unwrap();
+        sdk.report(&rich_event(i)).unwrap();
     }
     sdk.flush(Duration::from_secs(120)).unwrap();
     let report = sdk.close(Duration::from_secs(30));
@@ -55,7 +45,7 @@ fn run(name: &str, tls: bool) {
     assert_eq!(lines.len() as u64, N, "rsyslog wrote {} lines", lines.len());
     for (i, line) in lines.iter().enumerate() {
         let (ev, meta) = split_record(line);
-        assert_eq!(ev, event(i as u64), "line {i}");
+        assert_eq!(ev, rich_event(i as u64), "line {i}");
         assert_eq!(meta["event_type"], ev["kind"]);
         assert_eq!(meta["input_label"], "relp-test");
         assert_eq!(meta["token"], "secret-token");

@@ -3,21 +3,10 @@
 
 use alooma_mio::{EventType, Sdk, Tls, WhenFull};
 use alooma_tests::syslog::{Certs, SyslogNg};
-use alooma_tests::{split_record, temp_dir, wait_until};
-use serde_json::json;
+use alooma_tests::{rich_event, split_record, temp_dir, wait_until};
 use std::time::Duration;
 
 const N: u64 = 100_000;
-
-fn event(i: u64) -> serde_json::Value {
-    let kind = ["click", "view", "buy"][(i % 3) as usize];
-    json!({
-        "kind": kind,
-        "i": i,
-        "text": format!("event {i}: ünïcödé \"quoted\" \\ tab\t"),
-        "nested": {"a": [i, i * 2], "ok": i.is_multiple_of(2)},
-    })
-}
 
 fn run(name: &str, tls: bool) {
     let dir = temp_dir(name);
@@ -34,7 +23,7 @@ fn run(name: &str, tls: bool) {
     }
     let sdk = b.build().unwrap();
     for i in 0..N {
-        sdk.report(&event(i)).unwrap();
+        sdk.report(&rich_event(i)).unwrap();
     }
     sdk.flush(Duration::from_secs(120)).unwrap();
     let report = sdk.close(Duration::from_secs(30));
@@ -54,7 +43,7 @@ fn run(name: &str, tls: bool) {
     );
     for (i, line) in lines.iter().enumerate() {
         let (ev, meta) = split_record(line);
-        assert_eq!(ev, event(i as u64), "line {i}");
+        assert_eq!(ev, rich_event(i as u64), "line {i}");
         assert_eq!(meta["event_type"], ev["kind"]);
         assert_eq!(meta["input_label"], "syslog-test");
         assert_eq!(meta["input_type"], "Rust SDK");
@@ -95,7 +84,7 @@ fn untrusted_certificate_sends_nothing() {
         .build()
         .unwrap();
     for i in 0..100u64 {
-        sdk.report(&event(i)).unwrap();
+        sdk.report(&rich_event(i)).unwrap();
     }
     assert!(wait_until(Duration::from_secs(10), || seen
         .lock()

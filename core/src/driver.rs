@@ -762,11 +762,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                                 self.conn = Conn::Handshake;
                                 continue;
                             }
-                            None => {
-                                self.conn = Conn::Open;
-                                self.sender.on_connected(now);
-                                self.take_notes(None);
-                            }
+                            None => self.opened(now),
                         }
                     }
                     Ok(false) => {}
@@ -778,9 +774,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                 Conn::Handshake => match self.handshake(now, &mut ring) {
                     Ok(true) => {
                         busy = true;
-                        self.conn = Conn::Open;
-                        self.sender.on_connected(now);
-                        self.take_notes(None);
+                        self.opened(now);
                     }
                     Ok(false) => {}
                     Err(f) => {
@@ -930,6 +924,13 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// The connection is open (with RELP, the session too): records may go.
+    fn opened(&mut self, now: Instant) {
+        self.conn = Conn::Open;
+        self.sender.on_connected(now);
+        self.take_notes(None);
     }
 
     /// A connection attempt (or RELP's `open` exchange) failed.

@@ -66,6 +66,34 @@ pub fn split_record(line: &str) -> (serde_json::Value, serde_json::Value) {
     (v, meta)
 }
 
+/// The lines of a collector's output file so far (none if it does not
+/// exist yet).
+pub fn file_lines(path: &std::path::Path) -> Vec<String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => s.lines().map(str::to_string).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The number of lines of a collector's output file so far.
+pub fn file_line_count(path: &std::path::Path) -> usize {
+    std::fs::read(path)
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .unwrap_or(0)
+}
+
+/// A varied event (unicode, quotes, escapes, nesting) numbered `i`, with an
+/// event type in `kind`: what the real-collector tests send.
+pub fn rich_event(i: u64) -> serde_json::Value {
+    let kind = ["click", "view", "buy"][(i % 3) as usize];
+    serde_json::json!({
+        "kind": kind,
+        "i": i,
+        "text": format!("event {i}: ünïcödé \"quoted\" \\ tab\t"),
+        "nested": {"a": [i, i * 2], "ok": i.is_multiple_of(2)},
+    })
+}
+
 /// True for an in-band loss marker record (event type `alooma_loss`).
 pub fn is_marker(line: &str) -> bool {
     line.contains(r#""event_type":"alooma_loss""#)

@@ -163,17 +163,12 @@ action(type="omfile" file="{dir}/rsyslogd-internal.log")
 
     /// Lines written so far.
     pub fn lines(&self) -> Vec<String> {
-        match std::fs::read_to_string(&self.out) {
-            Ok(s) => s.lines().map(str::to_string).collect(),
-            Err(_) => Vec::new(),
-        }
+        crate::file_lines(&self.out)
     }
 
     /// Number of lines written so far (cheap enough to poll).
     pub fn count(&self) -> usize {
-        std::fs::read(&self.out)
-            .map(|b| b.iter().filter(|&&c| c == b'\n').count())
-            .unwrap_or(0)
+        crate::file_line_count(&self.out)
     }
 
     /// Kills it with SIGKILL (no flush, no `serverclose`).
@@ -207,24 +202,30 @@ action(type="omfile" file="{dir}/rsyslogd-internal.log")
 
     /// CPU seconds rsyslogd used so far (user + system; Linux).
     pub fn cpu_seconds(&self) -> f64 {
-        let Some(c) = self.child.as_ref() else {
-            return 0.0;
-        };
-        let s = std::fs::read_to_string(format!("/proc/{}/stat", c.id())).unwrap_or_default();
-        let f: Vec<&str> = s
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-        (t(11) + t(12)) / 100.0
+        self.child
+            .as_ref()
+            .map_or(0.0, |c| cpu_seconds(&c.id().to_string()))
     }
 
     /// rsyslog's own messages (errors, start and stop).
     pub fn internal_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("rsyslogd-internal.log")).unwrap_or_default()
     }
+}
+
+/// CPU seconds (user + system) a process used so far: `pid`, or `"self"`
+/// (Linux `/proc`; 0 elsewhere).
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) in parentheses.
+    let f: Vec<&str> = s
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let t = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (t(11) + t(12)) / 100.0
 }
 
 impl Drop for Rsyslog {

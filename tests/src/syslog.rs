@@ -132,15 +132,12 @@ log {{ source(s_net); parser(p_json); destination(d_file); }};
 
     /// Lines written so far.
     pub fn lines(&self) -> Vec<String> {
-        match std::fs::read_to_string(&self.out) {
-            Ok(s) => s.lines().map(str::to_string).collect(),
-            Err(_) => Vec::new(),
-        }
+        crate::file_lines(&self.out)
     }
 
     /// Number of lines written so far (cheap enough to poll).
     pub fn count(&self) -> usize {
-        std::fs::read(&self.out).map(|b| bytecount(&b)).unwrap_or(0)
+        crate::file_line_count(&self.out)
     }
 
     /// Stops it (SIGTERM: it flushes its output first).
@@ -159,10 +156,6 @@ log {{ source(s_net); parser(p_json); destination(d_file); }};
     pub fn dir(&self) -> &Path {
         &self.dir
     }
-}
-
-fn bytecount(b: &[u8]) -> usize {
-    b.iter().filter(|&&c| c == b'\n').count()
 }
 
 trait OutputRef {
