@@ -413,12 +413,14 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                         // we use.
                         continue;
                     };
-                    let progress = match relp.receive(now, &buf[..n.min(READ_CHUNK)]) {
-                        Ok(p) => p,
-                        Err(e) => return Err(self.relp_failed(e)),
-                    };
+                    let mut progress = crate::relp::Progress::default();
+                    let r = relp.receive_into(now, &buf[..n.min(READ_CHUNK)], &mut progress);
+                    // What was acknowledged before an error is confirmed.
                     if let Some(index) = progress.acked_record {
                         ring.with(|r| r.confirm_record(index));
+                    }
+                    if let Err(e) = r {
+                        return Err(self.relp_failed(e));
                     }
                 }
                 Received::End => {

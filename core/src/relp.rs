@@ -685,15 +685,28 @@ impl Relp {
     }
 
     /// Takes the collector's bytes. Errors end the session (the caller
-    /// drops the connection).
+    /// drops the connection). What the bytes before an error acknowledged
+    /// is lost here: a driver confirming records uses
+    /// [`receive_into`](Self::receive_into).
     pub fn receive(&mut self, now: Instant, bytes: &[u8]) -> Result<Progress, RelpError> {
         let mut progress = Progress::default();
+        self.receive_into(now, bytes, &mut progress)
+            .map(|()| progress)
+    }
+
+    /// Takes the collector's bytes, adding what they acknowledged to
+    /// `progress`, also when a later reply in the same bytes is an error:
+    /// the records acknowledged before it must be confirmed, not replayed.
+    pub fn receive_into(
+        &mut self,
+        now: Instant,
+        bytes: &[u8],
+        progress: &mut Progress,
+    ) -> Result<(), RelpError> {
         let mut parser = self.parser;
-        let r = parser.feed(bytes, |reply, p| {
-            self.on_reply(now, reply, p, &mut progress)
-        });
+        let r = parser.feed(bytes, |reply, p| self.on_reply(now, reply, p, progress));
         self.parser = parser;
-        r.map(|()| progress)
+        r
     }
 
     fn on_reply(
@@ -788,7 +801,12 @@ impl Off {
     pub(crate) fn phase(&self) -> Phase {
         match *self {}
     }
-    pub(crate) fn receive(&mut self, _: Instant, _: &[u8]) -> Result<Progress, RelpError> {
+    pub(crate) fn receive_into(
+        &mut self,
+        _: Instant,
+        _: &[u8],
+        _: &mut Progress,
+    ) -> Result<(), RelpError> {
         match *self {}
     }
     pub(crate) fn check_timeout(&self, _: Instant) -> Result<(), RelpError> {
@@ -919,6 +937,21 @@ mod tests {
             r.receive(t(3), b"0 serverclose 0\n"),
             Err(RelpError::ServerClose)
         );
+    }
+
+    #[test]
+    fn acknowledgements_before_an_error_count() {
+        // Found by fuzzing: an answer and an error in the same bytes; the
+        // answered record must be confirmed, not replayed.
+        let mut r = opened();
+        header(&mut r, Some(7), 3);
+        header(&mut r, Some(8), 3);
+        let mut p = Progress::default();
+        assert_eq!(
+            r.receive_into(t(3), b"2 rsp 6 200 OK\n0 serverclose 0\n", &mut p),
+            Err(RelpError::ServerClose)
+        );
+        assert_eq!(p.acked_record, Some(7));
     }
 
     #[test]
