@@ -304,6 +304,9 @@ impl<'a> Config<'a> {
         if self.protocol == Protocol::Relp && !cfg!(feature = "relp") {
             e.push(ConfigProblem::RelpNotBuilt);
         }
+        if self.protocol == Protocol::Relp && self.batch_bytes < crate::relp::MIN_BUFFER {
+            e.push(ConfigProblem::BatchTooSmallForRelp(self.batch_bytes));
+        }
         if self.relp_window == 0 {
             e.push(ConfigProblem::ZeroRelpWindow);
         }

@@ -739,6 +739,13 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             sender.on_framed(taken, r);
         });
         self.rest = start..at;
+        if self.rest.is_empty() {
+            // Nothing could be framed now: wait for answers rather than
+            // ask again at once.
+            self.window_full = true;
+            self.sender.on_blocked_extra(now);
+            return;
+        }
         if let Err(f) = self.write_rest(now) {
             self.lost(now, Some(f), ring);
         }
@@ -758,12 +765,17 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                     Ok(true) => {
                         busy = true;
                         match self.relp.as_mut() {
-                            Some(relp) => {
-                                let n = relp.open(now, self.scratch.bytes_mut());
-                                self.rest = 0..n;
-                                self.conn = Conn::Handshake;
-                                continue;
-                            }
+                            Some(relp) => match relp.open(now, self.scratch.bytes_mut()) {
+                                0 => self.connect_failed(
+                                    now,
+                                    Failure::new(NetError::Other, "RELP: buffer too small".into()),
+                                ),
+                                n => {
+                                    self.rest = 0..n;
+                                    self.conn = Conn::Handshake;
+                                    continue;
+                                }
+                            },
                             None => self.opened(now),
                         }
                     }

@@ -189,6 +189,9 @@ pub enum ConfigProblem {
     /// `Protocol::Relp` asked of a build without the `relp` feature.
     #[error("Protocol::Relp needs the SDK built with its `relp` feature")]
     RelpNotBuilt,
+    /// With RELP, `batch_bytes` below [`MIN_BUFFER`](crate::relp::MIN_BUFFER).
+    #[error("with RELP, batch_bytes must be at least 128, not {0}")]
+    BatchTooSmallForRelp(usize),
     /// RELP window zero.
     #[error("the RELP window must allow at least one unanswered frame")]
     ZeroRelpWindow,

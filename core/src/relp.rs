@@ -49,6 +49,11 @@ pub const RSYSLOG_DEFAULT_MAX_DATA: usize = 8096;
 /// Longest frame header this client writes: `999999999 syslog 999999999 `.
 pub const HEADER_MAX: usize = 27;
 
+/// The smallest buffer frames are written into: the `open` frame (80
+/// bytes), or a header and some of a record. Configurations with RELP need
+/// `batch_bytes` at least this large.
+pub const MIN_BUFFER: usize = 128;
+
 /// Longest reply data accepted; longer is malformed (an `open` reply is
 /// about 100 bytes, an acknowledgement 6).
 pub const MAX_REPLY_DATA: u32 = 4096;
@@ -569,9 +574,13 @@ impl Relp {
     }
 
     /// Starts a session on a new connection: writes the `open` frame into
-    /// `out` (at least 80 bytes) and returns its length.
+    /// `out` and returns its length (0, and no session, when `out` is
+    /// shorter than [`MIN_BUFFER`]).
     pub fn open(&mut self, now: Instant, out: &mut [u8]) -> usize {
         self.reset();
+        if out.len() < MIN_BUFFER {
+            return 0;
+        }
         let mut at = 0;
         write_bytes(out, &mut at, b"1 open ");
         write_num(out, &mut at, OFFERS.len() as u32);
@@ -590,9 +599,11 @@ impl Relp {
         self.cfg.session_txnrs.clamp(3, MAX_TXNR) - 1
     }
 
-    /// Frames that may be sent now (the window's room, the session's room).
+    /// Frames that may be sent now (the window's room, the session's room;
+    /// none while the runs that map answers to records are all in use: a
+    /// frame may need a new one).
     pub fn room(&self) -> usize {
-        if self.phase != Phase::Open {
+        if self.phase != Phase::Open || self.runs.is_full() {
             return 0;
         }
         let window =
@@ -937,6 +948,14 @@ mod tests {
             r.receive(t(3), b"0 serverclose 0\n"),
             Err(RelpError::ServerClose)
         );
+    }
+
+    #[test]
+    fn no_session_in_a_buffer_too_small() {
+        let mut r = Relp::new(RelpConfig::default());
+        assert_eq!(r.open(t(0), &mut [0u8; MIN_BUFFER - 1]), 0);
+        assert_eq!(r.phase(), Phase::Idle);
+        assert!(r.open(t(0), &mut [0u8; MIN_BUFFER]) > 0);
     }
 
     #[test]
