@@ -54,6 +54,15 @@ if [ ! -x "$rsyslog_root/usr/sbin/rsyslogd" ] ||
   for f in "$debs"/*.deb; do dpkg -x "$f" "$rsyslog_root"; done
   rm -rf "$debs"
 fi
+# The system libraries those packages depend on (present on most Debian
+# machines; installed if a fresh one lacks any).
+rs_lib="$rsyslog_root/usr/lib/x86_64-linux-gnu"
+if LD_LIBRARY_PATH="$rs_lib" ldd "$rsyslog_root/usr/sbin/rsyslogd" "$rs_lib/librelp.so.0" \
+     "$rs_lib/rsyslog/imrelp.so" "$rs_lib/rsyslog/lmnsd_ptcp.so" | grep -q 'not found'; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends libsystemd0 libuuid1 libzstd1 zlib1g libgnutls30 libssl3
+fi
 
 step "format, lint, docs"
 cargo fmt --all -- --check
