@@ -34,7 +34,7 @@ fn run(name: &str, tls: bool) {
     }
     sdk.flush(Duration::from_secs(120)).unwrap();
     let report = sdk.close(Duration::from_secs(30));
-    assert_eq!(report.delivered, N, "{report:?}");
+    assert_eq!((report.accepted, report.delivered), (N, N), "{report:?}");
     assert_eq!(report.unsent + report.unconfirmed + report.dropped, 0);
     assert!(report.clean, "{report:?}");
     assert!(wait_until(Duration::from_secs(60), || rsyslog.count()
@@ -218,6 +218,8 @@ mod misbehaving_collectors {
             .token("t")
             .server(server)
             .protocol(Protocol::Relp)
+            // 64 KiB: far less than the ~2 MB each test reports.
+            .buffer_bytes(64 << 10)
             .when_full(WhenFull::Block)
             .ack_timeout(Duration::from_millis(300))
             .backoff(alooma_mio::Backoff {
@@ -230,14 +232,16 @@ mod misbehaving_collectors {
             .unwrap()
     }
 
-    /// Reports EVENTS, closes; everything arrives once the collector
-    /// behaves, and the user was told what went wrong.
+    /// Reports EVENTS without pausing into a ring far smaller than them,
+    /// closes; everything arrives once the collector behaves, and the user
+    /// was told what went wrong.
     fn run(fault: Fault, told: impl Fn(&RelpError) -> bool) {
         let mock = RelpMock::start(fault, 1_000);
         let (seen, cb) = notes();
         let sdk = sdk(mock.server(), cb);
+        let pad = "p".repeat(200);
         for i in 0..EVENTS {
-            sdk.report(&json!({"i": i})).unwrap();
+            sdk.report(&json!({"i": i, "pad": pad})).unwrap();
         }
         sdk.flush(Duration::from_secs(30)).unwrap();
         let r = sdk.close(Duration::from_secs(10));
@@ -312,6 +316,10 @@ mod misbehaving_collectors {
         assert!(!r.clean, "{r:?}");
         assert_eq!(r.delivered, 0, "{r:?}");
         assert_eq!(r.unconfirmed + r.unsent, 100, "{r:?}");
+        assert_eq!(
+            r.delivered + r.unconfirmed + r.unsent + r.dropped,
+            r.accepted
+        );
         assert_eq!(mock.count(), 0);
     }
 
@@ -332,6 +340,10 @@ mod misbehaving_collectors {
             >= 2));
         let r = sdk.close(Duration::from_secs(1));
         assert_eq!((r.delivered, r.unsent), (0, 10), "{r:?}");
+        assert_eq!(
+            r.delivered + r.unconfirmed + r.unsent + r.dropped,
+            r.accepted
+        );
         assert_eq!(mock.count(), 0);
         let seen = seen.lock().unwrap();
         assert!(
