@@ -2,12 +2,17 @@
 //!
 //! 1. the limit: the same enveloped events serialized with serde_json and
 //!    written inline through a `BufWriter<TcpStream>` to a loopback sink;
-//! 2. this SDK (`alooma-mio`) end to end to the same kind of sink;
+//! 2. this SDK (`alooma-mio`) end to end to the same kind of sink, its
+//!    caller cost per `report()`, then with 1, 2, 4 and 8 producer threads
+//!    (aggregate);
 //! 3. what a Rust user would pick instead: `tracing` + `tracing-subscriber`
 //!    JSON + `tracing-appender::non_blocking` to a loopback `TcpStream`;
+//! 4. a Wasm guest (profile `wasm`, `wasm/examples/bench.rs`) reporting a
+//!    tenth as many events to a loopback sink under wasmtime;
 //!
-//! then the ratios 2/1 and 2/3, and the largest replay window the SDK held
-//! (its default buffer and `peer_buffer`). `--memory` instead reports 10
+//! then the ratios (caller cost per `report()` over the limit's time per
+//! event, 2/1, 2/3, 4/2), and the largest replay window the SDK held (its
+//! default buffer and `peer_buffer`). `--memory` instead reports 10
 //! million events into an 8 MiB ring with the collector down and prints
 //! peak RSS.
 //!
@@ -171,6 +176,12 @@ fn sdk(n: u64) -> (Figure, f64, usize) {
         .input_label("bench")
         .event_type(alooma_mio::EventType::field("kind"))
         .when_full(WhenFull::Block)
+        .batch_bytes(
+            std::env::var("BATCH")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(64 * 1024),
+        )
         .build()
         .unwrap();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -201,6 +212,7 @@ fn sdk(n: u64) -> (Figure, f64, usize) {
     let window = sampler.join().unwrap();
     let st = sdk.stats();
     assert_eq!(st.dropped, 0);
+    eprintln!("(sender wakeups: {} for {n} events)", st.wakeups);
     let r = sdk.close(Duration::from_secs(5));
     assert_eq!(r.delivered, r.accepted, "{r:?}");
     (
@@ -408,6 +420,91 @@ fn relp(n: u64, windows: &[usize]) {
     rsyslog.stop();
 }
 
+/// The SDK end to end with `k` producer threads reporting `n` events in
+/// all (`Block`, the default buffer): aggregate events/s.
+fn producers(n: u64, k: u64) -> f64 {
+    let s = sink();
+    let sdk = Sdk::builder()
+        .token("bench-token")
+        .server(s.addr.clone())
+        .input_label("bench")
+        .event_type(alooma_mio::EventType::field("kind"))
+        .when_full(WhenFull::Block)
+        .build()
+        .unwrap();
+    sdk.report(&event(0)).unwrap();
+    wait_lines(&s, 1);
+    let base = s.lines.load(Ordering::Relaxed);
+    let each = n / k;
+    let t0 = Instant::now();
+    let threads: Vec<_> = (0..k)
+        .map(|t| {
+            let sdk = sdk.clone();
+            std::thread::spawn(move || {
+                for i in t * each..(t + 1) * each {
+                    sdk.report(&event(i)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    wait_lines(&s, base + each * k);
+    let dt = t0.elapsed().as_secs_f64();
+    let r = sdk.close(Duration::from_secs(5));
+    assert_eq!(r.delivered, r.accepted, "{r:?}");
+    (each * k) as f64 / dt
+}
+
+/// A Wasm guest (`wasm/examples/bench.rs`, profile `wasm`) reporting `n`
+/// of the same events to a loopback sink under wasmtime: events/s from
+/// start to delivered (as the guest's clock sees it) and the caller's ns
+/// per `report()`. Builds the guest first; `None` with the reason when
+/// wasmtime or the target is missing.
+fn wasm(n: u64) -> Result<(f64, f64), String> {
+    use std::process::Command;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = root.join("target/bench-wasm");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo)
+        .args([
+            "build",
+            "-q",
+            "--profile",
+            "wasm",
+            "--target",
+            "wasm32-wasip2",
+        ])
+        .args(["-p", "alooma-wasm", "--example", "bench"])
+        .env("CARGO_TARGET_DIR", &target)
+        .current_dir(&root)
+        .status()
+        .map_err(|e| format!("cargo: {e}"))?;
+    if !st.success() {
+        return Err("building the guest failed (rustup target add wasm32-wasip2)".into());
+    }
+    let guest = target.join("wasm32-wasip2/wasm/examples/bench.wasm");
+    let s = sink();
+    let out = Command::new("wasmtime")
+        .args(["run", "-S", "inherit-network=y"])
+        .arg(&guest)
+        .args([s.addr.as_str(), &n.to_string()])
+        .output()
+        .map_err(|e| format!("wasmtime: {e} (cargo install wasmtime-cli@48.0.8 --locked)"))?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("bench:"))
+        .ok_or_else(|| format!("the guest said: {text}"))?;
+    // "bench: N events, C ns per report(), T s to delivered"
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let caller: f64 = words[3].parse().map_err(|_| line.to_string())?;
+    let total: f64 = words[7].parse().map_err(|_| line.to_string())?;
+    assert_eq!(s.lines.load(Ordering::Relaxed), n, "the sink's count");
+    Ok((n as f64 / total, caller))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--relp") {
@@ -443,6 +540,19 @@ fn main() {
         "machine: {} cores; {n} events of ~200 bytes (~380 bytes on the wire enveloped)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
+    if args.iter().any(|a| a == "--sdk-only") {
+        let (two, cost, _) = sdk(n);
+        println!(
+            "2 sdk {:.0} events/s, {cost:.0} ns per report()",
+            two.events_per_s
+        );
+        return;
+    }
+    if args.iter().any(|a| a == "--limit-only") {
+        let one = limit(n);
+        println!("1 limit {:.0} events/s", one.events_per_s);
+        return;
+    }
     let one = limit(n);
     println!(
         "1 limit  serde_json + BufWriter<TcpStream> inline: {:>10.0} events/s {:>7.1} MB/s",
@@ -459,10 +569,38 @@ fn main() {
         alooma_mio::DEFAULT_BUFFER_BYTES >> 20
     );
     println!("2 alooma-mio caller cost per report():            {cost:>10.0} ns");
+    let mut single = 0.0;
+    for k in [1u64, 2, 4, 8] {
+        let r = producers(n, k);
+        if k == 1 {
+            single = r;
+        }
+        println!(
+            "2 alooma-mio {k} producer thread(s), aggregate:    {r:>10.0} events/s ({:.2}x one)",
+            r / single
+        );
+    }
     let three = tracing_json(n);
     println!(
         "3 tracing JSON + tracing-appender non_blocking:   {:>10.0} events/s {:>7.1} MB/s",
         three.events_per_s, three.mb_per_s
+    );
+    let wn = (n / 10).max(1000);
+    match wasm(wn) {
+        Ok((rate, caller)) => {
+            println!(
+                "4 alooma-wasm guest under wasmtime, {wn} events: {rate:>10.0} events/s, {caller:.0} ns per report()"
+            );
+            println!(
+                "ratio 4/2 (Wasm guest / native SDK): {:.2}",
+                rate / two.events_per_s
+            );
+        }
+        Err(e) => println!("4 alooma-wasm guest: not measured: {e}"),
+    }
+    println!(
+        "ratio caller cost / limit time per event: {:.2}",
+        cost / (1e9 / one.events_per_s)
     );
     println!(
         "ratio 2/1 (SDK / limit):   {:.2}",

@@ -35,6 +35,7 @@ command -v curl >/dev/null || apt_pkgs+=(curl)
 command -v syslog-ng >/dev/null || apt_pkgs+=(syslog-ng-core)
 command -v openssl >/dev/null || apt_pkgs+=(openssl)
 command -v qemu-system-arm >/dev/null || apt_pkgs+=(qemu-system-arm)
+command -v valgrind >/dev/null || apt_pkgs+=(valgrind)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -101,6 +102,22 @@ cargo build -q --profile wasm --target wasm32-wasip2 -p alooma-wasm --example mi
 n=$(stat -c %s target/wasm32-wasip2/wasm/examples/minimal.wasm)
 echo "minimal guest: $n bytes"
 [ "$n" -lt 150000 ] || { echo "the minimal guest is over its 150 KB budget"; exit 1; }
+
+step "report() instructions against serde_json's (callgrind: a count, not a time)"
+cargo build -q --release -p alooma-examples --bin throughput
+# Instructions of the whole process (the sender thread included) for N
+# iterations; the difference between two N is the per-iteration cost.
+instr() {
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+    target/release/throughput --count "$1" "$2" 2>&1 >/dev/null |
+    sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
+}
+per_event() { echo $(( ($(instr "$1" 20000) - $(instr "$1" 10000)) / 10000 )); }
+ours=$(per_event report)
+theirs=$(per_event serde_json)
+echo "report(): $ours instructions per event; serde_json, the same record: $theirs"
+awk -v a="$ours" -v b="$theirs" 'BEGIN { printf "ratio %.2f (at most 1.5)\n", a / b; exit !(a <= 1.5 * b) }' ||
+  { echo "report() costs more than 1.5x serde_json's instructions"; exit 1; }
 
 step "core under Miri (started in the background)"
 if wait $miri_pid; then tail -n 3 "$miri_log"; else cat "$miri_log"; exit 1; fi

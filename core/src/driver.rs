@@ -12,7 +12,7 @@ use crate::link::{Failure, Link, Received, RingAccess};
 use crate::notify::{NetError, Notification};
 use crate::out::Out;
 use crate::relp::{Client, Phase, RelpError, HEADER_MAX};
-use crate::ring::{Loss, Ring, Storage};
+use crate::ring::{count_newlines, find_nl, Loss, Ring, Storage};
 use crate::sender::{Action, Sender, SenderConfig, SenderStats};
 use crate::time::Instant;
 
@@ -701,10 +701,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             let mut taken = 0;
             if !boundary {
                 // The rest of a record partly framed before.
-                let end = src
-                    .iter()
-                    .position(|&c| c == b'\n')
-                    .map_or(src.len(), |i| i + 1);
+                let end = find_nl(src).map_or(src.len(), |i| i + 1);
                 let k = end.min(cap - at);
                 buf[at..at + k].copy_from_slice(&src[..k]);
                 at += k;
@@ -713,10 +710,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             }
             while taken < src.len() && (boundary || taken > 0) && at < cap {
                 let rest = &src[taken..];
-                let len = rest
-                    .iter()
-                    .position(|&c| c == b'\n')
-                    .map_or(rest.len(), |i| i + 1);
+                let len = find_nl(rest).map_or(rest.len(), |i| i + 1);
                 // A record is split only when it alone does not fit.
                 if at + HEADER_MAX + 1 > cap || (at > start && at + HEADER_MAX + len > cap) {
                     break;
@@ -807,10 +801,13 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                 &mut self.sender,
                 self.conn == Conn::Open && !self.blocked && !self.window_full,
             );
-            let Some(action) = ring.with_idle(|r| {
+            let Some(action) = ring.with_wake(|r| {
                 let a = sender.poll(now, r);
-                let idle = open && matches!(a, Action::Wait { .. }) && sender.awaits_records(r);
-                (a, idle)
+                let wake = match a {
+                    Action::Wait { .. } if open => sender.wake_at(r),
+                    _ => None,
+                };
+                (a, wake)
             }) else {
                 break Some(now);
             };
@@ -896,12 +893,14 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                                 }
                             }
                             let w = w.saturating_sub(off);
+                            // Counted here, in our copy: not under the ring's lock.
+                            let k = count_newlines(&self.scratch.bytes()[off..off + w]);
                             let sender = &mut self.sender;
                             if w < n {
                                 self.blocked = true;
-                                ring.with(|r| sender.on_blocked(now, w, r));
+                                ring.with(|r| sender.on_blocked_records(now, w, k, r));
                             } else {
-                                ring.with(|r| sender.on_sent(now, w, r));
+                                ring.with(|r| sender.on_sent_records(now, w, k, r));
                             }
                         }
                         Err(f) => self.lost(now, Some(f), &mut ring),

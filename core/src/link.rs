@@ -96,11 +96,16 @@ pub trait RingAccess {
     fn with<R>(&mut self, f: impl FnOnce(&mut Ring<Self::S>) -> R) -> Option<R>;
 
     /// Like [`with`](Self::with), for the driver's last look before it
-    /// waits: `f` also says whether the driver now waits for new records
-    /// (connected, idle). Access shared with reporting threads records that
-    /// in the same access, so that a record added right after wakes the
-    /// driver. The default just runs `f`.
-    fn with_idle<R>(&mut self, f: impl FnOnce(&mut Ring<Self::S>) -> (R, bool)) -> Option<R> {
+    /// waits: `f` also says from how many pending (unsent) bytes a new
+    /// record is worth waking the driver for (`Some(1)`: it waits for
+    /// records; `None`: it wakes by itself; see
+    /// [`Sender::wake_at`](crate::Sender::wake_at)). Access shared with
+    /// reporting threads records that in the same access, so that a record
+    /// added right after wakes the driver. The default just runs `f`.
+    fn with_wake<R>(
+        &mut self,
+        f: impl FnOnce(&mut Ring<Self::S>) -> (R, Option<usize>),
+    ) -> Option<R> {
         self.with(|r| f(r).0)
     }
 }

@@ -244,9 +244,24 @@ impl Ring<alloc::boxed::Box<[u8]>> {
     }
 }
 
+// Records end in their only newline: finding record boundaries is finding
+// newlines, with `memchr` (vectorised where the target allows).
+
+/// Offset of the first newline.
 #[inline]
-fn count_newlines(b: &[u8]) -> usize {
-    b.iter().filter(|&&c| c == b'\n').count()
+pub(crate) fn find_nl(b: &[u8]) -> Option<usize> {
+    memchr::memchr(b'\n', b)
+}
+
+/// Offset of the last newline.
+#[inline]
+fn rfind_nl(b: &[u8]) -> Option<usize> {
+    memchr::memrchr(b'\n', b)
+}
+
+#[inline]
+pub(crate) fn count_newlines(b: &[u8]) -> usize {
+    memchr::memchr_iter(b'\n', b).count()
 }
 
 impl<S: Storage> Ring<S> {
@@ -457,7 +472,7 @@ impl<S: Storage> Ring<S> {
     /// Length of the oldest record.
     fn front_len(&self) -> usize {
         let region = &self.buf.bytes()[self.a_start..self.a_end];
-        match region.iter().position(|&c| c == b'\n') {
+        match find_nl(region) {
             Some(i) => i + 1,
             None => region.len(), // unreachable for well-formed records
         }
@@ -669,7 +684,7 @@ impl<S: Storage> Ring<S> {
         let head_len = if in_flight > 0 {
             sent + in_flight
         } else {
-            match buf[a_start..a_end].iter().position(|&c| c == b'\n') {
+            match find_nl(&buf[a_start..a_end]) {
                 Some(i) => i + 1,
                 None => return 0,
             }
@@ -679,11 +694,7 @@ impl<S: Storage> Ring<S> {
         }
         let h_end = a_start + head_len;
         if h_end < a_end {
-            let Some(next_len) = buf[h_end..a_end]
-                .iter()
-                .position(|&c| c == b'\n')
-                .map(|i| i + 1)
-            else {
+            let Some(next_len) = find_nl(&buf[h_end..a_end]).map(|i| i + 1) else {
                 return 0;
             };
             crate::out::move_bytes(buf, a_start..h_end, a_start + next_len);
@@ -698,7 +709,7 @@ impl<S: Storage> Ring<S> {
         // make room for it, and move it there.
         let (mut span, mut k) = (0, 0);
         while span < head_len && span < b_end {
-            match buf[span..b_end].iter().position(|&c| c == b'\n') {
+            match find_nl(&buf[span..b_end]) {
                 Some(i) => span += i + 1,
                 None => return 0,
             }
@@ -806,19 +817,12 @@ impl<S: Storage> Ring<S> {
         if to < end {
             // Cut back to the last record boundary, or forward to the first.
             let (a, b) = self.slices(from, to);
-            let last_nl = b
-                .iter()
-                .rposition(|&c| c == b'\n')
-                .map(|i| a.len() + i)
-                .or_else(|| a.iter().rposition(|&c| c == b'\n'));
+            let last_nl = rfind_nl(b).map(|i| a.len() + i).or_else(|| rfind_nl(a));
             to = match last_nl {
                 Some(i) => from + i + 1,
                 None => {
                     let (a, b) = self.slices(from, end);
-                    let first_nl = a
-                        .iter()
-                        .position(|&c| c == b'\n')
-                        .or_else(|| b.iter().position(|&c| c == b'\n').map(|i| a.len() + i));
+                    let first_nl = find_nl(a).or_else(|| find_nl(b).map(|i| a.len() + i));
                     from + first_nl.map_or(end - from, |i| i + 1)
                 }
             };
@@ -834,6 +838,22 @@ impl<S: Storage> Ring<S> {
         let n = n.min(self.in_flight);
         let (a, b) = self.slices(self.sent, self.sent + n);
         let done = count_newlines(a) + count_newlines(b);
+        self.sent_counted(n, done)
+    }
+
+    /// Like [`mark_sent`](Self::mark_sent) when the driver counted the
+    /// records completed by those `n` bytes itself (the newlines in its
+    /// copy of them, counted outside any lock the ring is under).
+    pub fn mark_sent_records(&mut self, n: usize, records: usize) -> usize {
+        let n = n.min(self.in_flight);
+        debug_assert_eq!(records, {
+            let (a, b) = self.slices(self.sent, self.sent + n);
+            count_newlines(a) + count_newlines(b)
+        });
+        self.sent_counted(n, records)
+    }
+
+    fn sent_counted(&mut self, n: usize, done: usize) -> usize {
         self.sent += n;
         self.in_flight = 0;
         self.sent_records += done;
@@ -860,32 +880,76 @@ impl<S: Storage> Ring<S> {
     /// window, counted [`RingStats::delivered`]. Records already gone
     /// (discarded) are skipped. Returns how many.
     pub fn confirm_record(&mut self, index: u64) -> usize {
-        self.confirm_while(|r| r.first_record <= index)
+        if index < self.first_record {
+            return 0;
+        }
+        let k = (index - self.first_record + 1).min(self.sent_records as u64) as usize;
+        if k == 0 {
+            return 0;
+        }
+        // The end of the k-th record of the window.
+        let (a, b) = self.slices(0, self.sent);
+        let in_a = count_newlines(a);
+        let len = if k <= in_a {
+            memchr::memchr_iter(b'\n', a)
+                .nth(k - 1)
+                .map_or(0, |i| i + 1)
+        } else {
+            a.len()
+                + memchr::memchr_iter(b'\n', b)
+                    .nth(k - in_a - 1)
+                    .map_or(0, |i| i + 1)
+        };
+        self.confirm_front(len, k)
     }
 
     /// Confirms every sent record that ends at or before the absolute
     /// stream position `pos`: they leave the window, counted
     /// [`RingStats::delivered`]. Returns how many.
     pub fn confirm(&mut self, pos: u64) -> usize {
-        self.confirm_while(|r| r.base + r.front_len() as u64 <= pos)
+        let lim = pos.saturating_sub(self.base).min(self.sent as u64) as usize;
+        let (a, b) = self.slices(0, lim);
+        // Whole records only: up to the last record end at or before `pos`.
+        let len = match rfind_nl(b) {
+            Some(i) => a.len() + i + 1,
+            None => rfind_nl(a).map_or(0, |i| i + 1),
+        };
+        let (a, b) = self.slices(0, len);
+        let k = count_newlines(a) + count_newlines(b);
+        self.confirm_front(len, k)
     }
 
-    /// Confirms window records from the front while `front` says so.
-    fn confirm_while(&mut self, front: impl Fn(&Self) -> bool) -> usize {
-        let mut n = 0;
-        while self.sent_records > 0 && front(self) {
-            self.pop_front();
-            n += 1;
+    /// Removes the window's first `len` bytes, `k` whole records, as
+    /// delivered. Returns `k`.
+    fn confirm_front(&mut self, len: usize, k: usize) -> usize {
+        if k == 0 {
+            return 0;
         }
-        if n > 0 {
-            self.stats.delivered += n as u64;
-            // Room is back to half the ring: the full episode is over even
-            // if nobody reports meanwhile.
-            if self.full && self.available() >= self.capacity() / 2 {
-                self.pushed_ok();
-            }
+        let a_len = self.a_len();
+        if len >= a_len && self.wrapped {
+            // Region A is gone; B (where the rest ends) becomes A.
+            self.a_start = len - a_len;
+            self.a_end = self.b_end;
+            self.b_end = 0;
+            self.wrapped = false;
+        } else {
+            self.a_start += len;
         }
-        n
+        self.base += len as u64;
+        self.first_record += k as u64;
+        self.records -= k;
+        self.sent -= len;
+        self.sent_records -= k;
+        if self.records == 0 {
+            self.empty_reset();
+        }
+        self.stats.delivered += k as u64;
+        // Room is back to half the ring: the full episode is over even if
+        // nobody reports meanwhile.
+        if self.full && self.available() >= self.capacity() / 2 {
+            self.pushed_ok();
+        }
+        k
     }
 
     /// The connection closed cleanly after the collector read everything

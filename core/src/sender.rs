@@ -58,6 +58,9 @@ pub struct SenderConfig {
     pub batch_bytes: usize,
     /// Wait this long for a fuller batch.
     pub linger: Duration,
+    /// Least time between two writes of less than a batch (see
+    /// [`Config::coalesce`](crate::Config::coalesce)).
+    pub coalesce: Duration,
     /// The confirmation rule.
     pub confirm: Confirm,
     /// RELP's settings (`None`: plain TCP).
@@ -151,6 +154,10 @@ pub struct Sender {
     last: Option<usize>,
     failed_rounds: u32,
     pending_since: Option<Instant>,
+    /// When the last transmit was asked for on this connection.
+    last_transmit: Option<Instant>,
+    /// Waiting out [`SenderConfig::coalesce`] with less than a batch.
+    coalescing: bool,
     /// Ring stream position where the current connection started sending.
     conn_start: Option<u64>,
     /// Bytes the collector's kernel acknowledged on this connection.
@@ -177,6 +184,8 @@ impl Sender {
             last: None,
             failed_rounds: 0,
             pending_since: None,
+            last_transmit: None,
+            coalescing: false,
             conn_start: None,
             acked: 0,
             extra: 0,
@@ -224,6 +233,27 @@ impl Sender {
     /// the driver wakes by itself.)
     pub fn awaits_records<S: Storage>(&self, ring: &Ring<S>) -> bool {
         matches!(self.state, State::Connected { writable: true, .. }) && ring.pending_bytes() == 0
+    }
+
+    /// From how many pending bytes a new record is worth waking the driver
+    /// for, as of the last [`poll`](Self::poll): 1 when it waits for records
+    /// ([`awaits_records`](Self::awaits_records)), a batch while it waits
+    /// out [`SenderConfig::coalesce`]; `None` when it wakes by itself.
+    pub fn wake_at<S: Storage>(&self, ring: &Ring<S>) -> Option<usize> {
+        if self.awaits_records(ring) {
+            Some(1)
+        } else if self.coalescing {
+            Some(self.batch(ring))
+        } else {
+            None
+        }
+    }
+
+    /// The most bytes one transmit takes. A batch takes at most a quarter
+    /// of the ring: bytes being written cannot be dropped, so `DropOldest`
+    /// keeps room to work.
+    fn batch<S: Storage>(&self, ring: &Ring<S>) -> usize {
+        self.cfg.batch_bytes.min((ring.capacity() / 4).max(1))
     }
 
     /// True once a requested close has ended: cleanly, or with the
@@ -349,6 +379,7 @@ impl Sender {
                 server, writable, ..
             } => {
                 self.conn_start.get_or_insert(ring.sent_position());
+                self.coalescing = false;
                 let pending = ring.pending_bytes();
                 if pending == 0 {
                     self.pending_since = None;
@@ -369,17 +400,25 @@ impl Sender {
                     };
                 }
                 let since = *self.pending_since.get_or_insert(now);
+                let batch = self.batch(ring);
                 if !self.cfg.linger.is_zero() && pending < self.cfg.batch_bytes && !self.closing {
                     let due = since + self.cfg.linger;
                     if now < due {
                         return Action::Wait { until: Some(due) };
                     }
                 }
-                // A batch takes at most a quarter of the ring: bytes being
-                // written cannot be dropped, so `DropOldest` keeps room to work.
-                Action::Transmit {
-                    max: self.cfg.batch_bytes.min((ring.capacity() / 4).max(1)),
+                // Under sustained traffic, small writes wait to go together.
+                if let (Some(last), false, false) =
+                    (self.last_transmit, pending >= batch, self.closing)
+                {
+                    let due = last + self.cfg.coalesce;
+                    if now < due {
+                        self.coalescing = true;
+                        return Action::Wait { until: Some(due) };
+                    }
                 }
+                self.last_transmit = Some(now);
+                Action::Transmit { max: batch }
             }
             State::ShuttingDown { server, deadline } => {
                 if now >= deadline {
@@ -440,6 +479,7 @@ impl Sender {
             };
             self.tried = 0;
             self.pending_since = None;
+            self.last_transmit = None;
             self.conn_start = None;
             self.acked = 0;
             self.extra = 0;
@@ -455,8 +495,25 @@ impl Sender {
     }
 
     /// `n` bytes of the last transmit were written (0 is allowed).
-    pub fn on_sent<S: Storage>(&mut self, _now: Instant, n: usize, ring: &mut Ring<S>) {
+    pub fn on_sent<S: Storage>(&mut self, now: Instant, n: usize, ring: &mut Ring<S>) {
         ring.mark_sent(n);
+        self.sent(now, n, ring);
+    }
+
+    /// Like [`on_sent`](Self::on_sent) when the driver counted the records
+    /// those `n` bytes completed (see [`Ring::mark_sent_records`]).
+    pub fn on_sent_records<S: Storage>(
+        &mut self,
+        now: Instant,
+        n: usize,
+        records: usize,
+        ring: &mut Ring<S>,
+    ) {
+        ring.mark_sent_records(n, records);
+        self.sent(now, n, ring);
+    }
+
+    fn sent<S: Storage>(&mut self, _now: Instant, n: usize, ring: &mut Ring<S>) {
         self.stats.bytes_sent += n as u64;
         if let Confirm::Written { replay_limit } = self.cfg.confirm {
             // Records before this connection's start were confirmed or
@@ -522,6 +579,25 @@ impl Sender {
     /// [`on_writable`](Self::on_writable). `n` bytes were written first.
     pub fn on_blocked<S: Storage>(&mut self, now: Instant, n: usize, ring: &mut Ring<S>) {
         self.on_sent(now, n, ring);
+        self.not_writable();
+    }
+
+    /// Like [`on_blocked`](Self::on_blocked) when the driver counted the
+    /// records those `n` bytes completed (see [`Ring::mark_sent_records`]).
+    pub fn on_blocked_records<S: Storage>(
+        &mut self,
+        now: Instant,
+        n: usize,
+        records: usize,
+        ring: &mut Ring<S>,
+    ) {
+        self.on_sent_records(now, n, records, ring);
+        self.not_writable();
+    }
+
+    fn not_writable(&mut self) {
+        // The link, not the producers, is the limit: nothing to gather.
+        self.last_transmit = None;
         if let State::Connected {
             ref mut writable, ..
         } = self.state
@@ -533,6 +609,7 @@ impl Sender {
     /// The connection cannot take more bytes now (after writing bytes that
     /// are not the ring's); wait for [`on_writable`](Self::on_writable).
     pub fn on_blocked_extra(&mut self, _now: Instant) {
+        self.last_transmit = None;
         if let State::Connected {
             ref mut writable, ..
         } = self.state

@@ -91,6 +91,8 @@ pub struct Settings {
     pub batch_bytes: usize,
     /// Wait this long for a fuller batch.
     pub linger: Duration,
+    /// Least time between small writes under load (see [`Config::coalesce`]).
+    pub coalesce: Duration,
     /// Reconnection delays.
     pub backoff: Backoff,
     /// Longest one connection attempt may take.
@@ -131,6 +133,7 @@ impl Default for Settings {
             max_event_bytes: d.max_event_bytes,
             batch_bytes: d.batch_bytes,
             linger: d.linger,
+            coalesce: d.coalesce,
             backoff: d.backoff,
             connect_timeout: d.connect_timeout,
             strategy: d.strategy,
@@ -165,6 +168,7 @@ impl Settings {
         c.max_event_bytes = self.max_event_bytes;
         c.batch_bytes = self.batch_bytes;
         c.linger = self.linger;
+        c.coalesce = self.coalesce;
         c.backoff = self.backoff;
         c.connect_timeout = self.connect_timeout;
         c.strategy = self.strategy;
@@ -262,6 +266,14 @@ macro_rules! settings_methods {
         /// Wait up to this long for a fuller batch (default: no wait).
         pub fn linger(mut self, d: ::core::time::Duration) -> Self {
             self.s.linger = d;
+            self
+        }
+
+        /// Under sustained traffic, the least time between two writes of
+        /// less than a batch (default 1 ms; the first write after a quiet
+        /// spell is never delayed). Zero: write as soon as possible.
+        pub fn coalesce(mut self, d: ::core::time::Duration) -> Self {
+            self.s.coalesce = d;
             self
         }
 

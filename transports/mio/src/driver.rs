@@ -44,11 +44,15 @@ impl RingAccess for Locked<'_> {
         Some(self.run(|st| f(&mut st.ring)))
     }
 
-    fn with_idle<R>(&mut self, f: impl FnOnce(&mut Ring<Box<[u8]>>) -> (R, bool)) -> Option<R> {
+    fn with_wake<R>(
+        &mut self,
+        f: impl FnOnce(&mut Ring<Box<[u8]>>) -> (R, Option<usize>),
+    ) -> Option<R> {
         Some(self.run(|st| {
-            let (r, idle) = f(&mut st.ring);
-            // Reports wake the thread only when it waits for records.
-            st.sleeping = idle;
+            let (r, wake) = f(&mut st.ring);
+            // Reports wake the thread only when it waits for records (or
+            // for a batch to fill).
+            st.wake_at = wake;
             r
         }))
     }
@@ -122,7 +126,7 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
             }
         }
         sh.wakeups.fetch_add(1, Ordering::Relaxed);
-        sh.lock().sleeping = false;
+        sh.lock().wake_at = None;
         for ev in events.iter() {
             if ev.token() == crate::conn::CONN {
                 driver.link_mut().on_event(ev);
@@ -134,7 +138,7 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
     let mut st = sh.lock();
     st.sender_stats = driver.stats();
     st.done = true;
-    st.sleeping = false;
+    st.wake_at = None;
     sh.progress.notify_all();
 }
 

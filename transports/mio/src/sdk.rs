@@ -39,9 +39,10 @@ pub(crate) struct State {
     /// The sender's counters, as of the thread's last step.
     pub sender_stats: SenderStats,
     /// The sender thread is (about to be) blocked in `poll` waiting for
-    /// records: a new record must wake it. Flush, close and a report waiting
-    /// for room wake it regardless.
-    pub sleeping: bool,
+    /// records (`Some(1)`) or for this many unsent bytes (a batch, while it
+    /// lets small writes gather): a record reaching it must wake the thread.
+    /// Flush, close and a report waiting for room wake it regardless.
+    pub wake_at: Option<usize>,
     pub closing: bool,
     pub abort: bool,
     /// The sender thread has stopped.
@@ -188,7 +189,7 @@ impl Sdk {
             state: Mutex::new(State {
                 ring: Ring::with_storage(vec![0u8; b.s.buffer_bytes].into_boxed_slice()),
                 sender_stats: SenderStats::default(),
-                sleeping: false,
+                wake_at: None,
                 closing: false,
                 abort: false,
                 done: false,
@@ -335,9 +336,11 @@ impl Sdk {
                 break;
             }
         }
-        if result.is_ok() && st.sleeping {
-            st.sleeping = false;
-            let _ = sh.waker.wake();
+        if let (Ok(()), Some(at)) = (&result, st.wake_at) {
+            if st.ring.pending_bytes() >= at {
+                st.wake_at = None;
+                let _ = sh.waker.wake();
+            }
         }
         drop(st);
         for n in notes {
@@ -368,8 +371,7 @@ impl Sdk {
             let Some(left) = time_left(deadline) else {
                 return Err(FlushError::Timeout { unsent });
             };
-            if st.sleeping {
-                st.sleeping = false;
+            if st.wake_at.take().is_some() {
                 let _ = sh.waker.wake();
             }
             st = sh.wait_progress(st, left, false);
@@ -422,7 +424,7 @@ fn close(
     {
         let mut st = sh.lock();
         st.closing = true;
-        st.sleeping = false;
+        st.wake_at = None;
         let _ = sh.waker.wake();
         sh.waiters.fetch_add(1, Ordering::SeqCst);
         while !st.done {
