@@ -108,7 +108,8 @@ fn sink() -> Sink {
     std::thread::spawn(move || {
         for s in l.incoming().flatten() {
             let (ln, by) = (ln.clone(), by.clone());
-            std::thread::spawn(move || {
+            let reader = std::thread::Builder::new().name("sink".into());
+            let _ = reader.spawn(move || {
                 let mut s = s;
                 let mut buf = vec![0u8; 1 << 20];
                 loop {
@@ -141,6 +142,11 @@ fn wait_lines(s: &Sink, n: u64) {
     }
 }
 
+/// CPU seconds this thread used so far (Linux; 0 elsewhere).
+fn thread_cpu() -> f64 {
+    alooma_tests::rsyslog::cpu_seconds("thread-self")
+}
+
 struct Figure {
     events_per_s: f64,
     mb_per_s: f64,
@@ -149,6 +155,7 @@ struct Figure {
 fn limit(n: u64) -> Figure {
     let s = sink();
     let t0 = Instant::now();
+    let cpu0 = thread_cpu();
     let mut w = BufWriter::with_capacity(64 * 1024, TcpStream::connect(&s.addr).unwrap());
     for i in 0..n {
         let rec = enveloped(i);
@@ -156,6 +163,10 @@ fn limit(n: u64) -> Figure {
         w.write_all(b"\n").unwrap();
     }
     w.flush().unwrap();
+    eprintln!(
+        "(limit: producer CPU per event: {:.0} ns)",
+        (thread_cpu() - cpu0) / n as f64 * 1e9
+    );
     wait_lines(&s, n);
     let dt = t0.elapsed().as_secs_f64();
     Figure {
@@ -176,6 +187,18 @@ fn sdk(n: u64) -> (Figure, f64, usize) {
         .input_label("bench")
         .event_type(alooma_mio::EventType::field("kind"))
         .when_full(WhenFull::Block)
+        .buffer_bytes(
+            std::env::var("BUFFER")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(alooma_mio::DEFAULT_BUFFER_BYTES),
+        )
+        .peer_buffer(
+            std::env::var("PEER")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(6 << 20),
+        )
         .batch_bytes(
             std::env::var("BATCH")
                 .ok()
@@ -202,10 +225,15 @@ fn sdk(n: u64) -> (Figure, f64, usize) {
     let base = s.lines.load(Ordering::Relaxed);
     let bytes0 = s.bytes.load(Ordering::Relaxed);
     let t0 = Instant::now();
+    let cpu0 = thread_cpu();
     for i in 0..n {
         sdk.report(&event(i)).unwrap();
     }
     let caller = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "(caller CPU per report(): {:.0} ns)",
+        (thread_cpu() - cpu0) / n as f64 * 1e9
+    );
     wait_lines(&s, base + n);
     let dt = t0.elapsed().as_secs_f64();
     done.store(true, Ordering::Relaxed);
@@ -313,6 +341,7 @@ fn memory() {
 /// wall-clock time on a shared machine is not).
 fn count(mode: &str, n: u64) {
     let mut total = 0usize;
+    let t0 = Instant::now();
     match mode {
         "serde_json" => {
             let mut v = Vec::with_capacity(4096);
@@ -323,6 +352,10 @@ fn count(mode: &str, n: u64) {
                 v.push(b'\n');
                 total += v.len();
             }
+            eprintln!(
+                "({:.0} ns per iteration)",
+                t0.elapsed().as_nanos() as f64 / n as f64
+            );
         }
         "report" => {
             let dead = TcpListener::bind("127.0.0.1:0")
@@ -338,12 +371,49 @@ fn count(mode: &str, n: u64) {
                 .buffer_bytes(1 << 30)
                 .build()
                 .unwrap();
+            let t0 = Instant::now();
             for i in 0..n {
                 sdk.report(&event(i)).unwrap();
             }
+            eprintln!(
+                "({:.0} ns per iteration)",
+                t0.elapsed().as_nanos() as f64 / n as f64
+            );
             total = sdk.stats().accepted as usize;
         }
-        _ => panic!("--count serde_json|report N"),
+        "encode" => {
+            // The core's encoder alone, stamped as report() stamps: what
+            // report() adds to it is the buffer and its lock.
+            let c = alooma_core::Config::new("bench-token", &[]);
+            let mut c2 = c;
+            c2.input_label = "bench";
+            let enc = c2.encoder();
+            let enc = alooma_core::Encoder {
+                event_type: alooma_core::EventType::Field("kind"),
+                ..enc
+            };
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut rng = alooma_core::Rng::new(1);
+            for i in 0..n {
+                let mut u = [0u8; 16];
+                u[..8].copy_from_slice(&rng.next_u64().to_le_bytes());
+                u[8..].copy_from_slice(&rng.next_u64().to_le_bytes());
+                let stamp = alooma_core::Stamp {
+                    time: Some(alooma_core::UnixMillis::now()),
+                    uuid: Some(u),
+                    location: Some(std::panic::Location::caller()),
+                };
+                let mut out = alooma_core::Out::new(&mut buf);
+                total += enc
+                    .encode_value(&event(i), alooma_core::NO_META, &stamp, &mut out)
+                    .unwrap();
+            }
+            eprintln!(
+                "({:.0} ns per iteration)",
+                t0.elapsed().as_nanos() as f64 / n as f64
+            );
+        }
+        _ => panic!("--count serde_json|report|encode N"),
     }
     println!("{mode}: {n} iterations ({total})");
 }

@@ -69,6 +69,14 @@ impl Rng {
         x.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 
+    /// 16 random bytes (for a [`Stamp`](crate::Stamp)'s `@uuid`).
+    pub fn bytes16(&mut self) -> [u8; 16] {
+        let mut u = [0u8; 16];
+        u[..8].copy_from_slice(&self.next_u64().to_le_bytes());
+        u[8..].copy_from_slice(&self.next_u64().to_le_bytes());
+        u
+    }
+
     /// A number in `0..n` (`n > 0`).
     pub fn below(&mut self, n: u64) -> u64 {
         if n <= 1 {

@@ -285,22 +285,40 @@ impl<'a> Encoder<'a> {
             out.push(b"\"\"")?;
             return Ok(());
         }
-        // Copy the resolved name aside (the event lives in `out`).
+        // A name read from the event is already in `out`: copied from there
+        // (no temporary); a name from elsewhere is escaped aside first.
         let mut name = [0u8; MAX_TYPE_BYTES];
         let mut n = Out::new(&mut name);
         // A counter holds no bytes; only Field/With read them (handled above).
-        let view = JsonView::new(out.written().get(event).unwrap_or(&[]));
+        let ev0 = event.start;
+        let written = out.written().get(event).unwrap_or(&[]);
+        let base = written.as_ptr() as usize;
+        let view = JsonView::new(written);
         let resolved = match self.event_type.resolve(view) {
-            Some(TypeName::Text(s)) => json::write_str_contents(&mut n, s).is_ok(),
-            Some(TypeName::Json(s)) => n.push(s.as_escaped()).is_ok(),
-            None => false,
+            Some(TypeName::Text(s)) => json::write_str_contents(&mut n, s).is_ok().then_some(None),
+            Some(TypeName::Json(s)) => {
+                let e = s.as_escaped();
+                // Where it lies in `out` (it borrows from the event's bytes).
+                let at = (e.as_ptr() as usize).wrapping_sub(base);
+                if e.len() > MAX_TYPE_BYTES {
+                    None
+                } else if at <= written.len() && e.len() <= written.len() - at {
+                    Some(Some(at..at + e.len()))
+                } else {
+                    // Not from this event (a type function's own string).
+                    n.push(e).ok().map(|_| None)
+                }
+            }
+            None => None,
         };
         out.push_byte(b'"')?;
-        if resolved {
-            let len = n.len();
-            out.push(&name[..len])?;
-        } else {
-            json::write_str_contents(out, self.input_label)?;
+        match resolved {
+            Some(Some(r)) => out.push_within(r.start + ev0..r.end + ev0)?,
+            Some(None) => {
+                let len = n.len();
+                out.push(&name[..len])?;
+            }
+            None => json::write_str_contents(out, self.input_label)?,
         }
         out.push_byte(b'"')?;
         Ok(())
@@ -310,28 +328,50 @@ impl<'a> Encoder<'a> {
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ`
 #[cfg(feature = "stamps")]
 fn iso8601(t: UnixMillis) -> [u8; 24] {
-    let ms = t.0 % 1000;
+    let ms = (t.0 % 1000) as usize;
     let secs = t.0 / 1000;
     let days = secs / 86_400;
-    let sod = secs % 86_400;
+    let sod = (secs % 86_400) as usize;
     let (y, m, d) = civil_from_days(days as i64);
+    let y = y.clamp(0, 9999) as usize;
     let mut b = *b"0000-00-00T00:00:00.000Z";
-    let put = |b: &mut [u8; 24], at: usize, v: u64, w: usize| {
-        let mut v = v;
-        for i in (0..w).rev() {
-            b[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(&mut b, 0, y.clamp(0, 9999) as u64, 4);
-    put(&mut b, 5, m as u64, 2);
-    put(&mut b, 8, d as u64, 2);
-    put(&mut b, 11, sod / 3600, 2);
-    put(&mut b, 14, sod / 60 % 60, 2);
-    put(&mut b, 17, sod % 60, 2);
-    put(&mut b, 20, ms, 3);
+    let mut put = |at: usize, v: usize| b[at..at + 2].copy_from_slice(&DIGITS2[v]);
+    put(0, y / 100);
+    put(2, y % 100);
+    put(5, m as usize);
+    put(8, d as usize);
+    put(11, sod / 3600);
+    put(14, sod / 60 % 60);
+    put(17, sod % 60);
+    put(20, ms / 10);
+    b[22] = b'0' + (ms % 10) as u8;
     b
 }
+
+/// `"00"` to `"99"`.
+#[cfg(feature = "stamps")]
+const DIGITS2: [[u8; 2]; 100] = {
+    let mut t = [[0u8; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
+/// Each byte as two lowercase hex digits.
+#[cfg(feature = "stamps")]
+const HEX2: [[u8; 2]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut t = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = [HEX[i >> 4], HEX[i & 15]];
+        i += 1;
+    }
+    t
+};
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
 #[cfg(feature = "stamps")]
@@ -351,18 +391,13 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// Formats 16 random bytes as a version-4 UUID.
 #[cfg(feature = "stamps")]
 fn uuid_v4(mut u: [u8; 16]) -> [u8; 36] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    /// Where each byte's two digits go (dashes between the groups).
+    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
     u[6] = (u[6] & 0x0f) | 0x40;
     u[8] = (u[8] & 0x3f) | 0x80;
     let mut b = [b'-'; 36];
-    let mut j = 0;
-    for (i, byte) in u.iter().enumerate() {
-        if matches!(i, 4 | 6 | 8 | 10) {
-            j += 1;
-        }
-        b[j] = HEX[(byte >> 4) as usize];
-        b[j + 1] = HEX[(byte & 15) as usize];
-        j += 2;
+    for (byte, at) in u.iter().zip(AT) {
+        b[at..at + 2].copy_from_slice(&HEX2[*byte as usize]);
     }
     b
 }

@@ -494,26 +494,60 @@ fn special(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
 
-/// Index of the first special byte at or after `i`, or `b.len()`. Skips 8
-/// plain bytes at a time (SWAR: no special byte in a word is checked with a
-/// few integer operations, no `unsafe`).
+/// Flags (high bit of each byte) the special bytes of the 8-byte word `w`
+/// (little-endian). Only the lowest flag is exact (a borrow can flag a
+/// byte above a special one), which is the one used.
 #[inline]
-fn skip_plain(b: &[u8], mut i: usize) -> usize {
+fn special_flags(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    while i + 8 <= b.len() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[i..i + 8]);
-        let w = u64::from_le_bytes(w);
-        let control = w.wrapping_sub(ONES * 0x20) & !w;
-        let quote = (w ^ (ONES * b'"' as u64)).wrapping_sub(ONES) & !(w ^ (ONES * b'"' as u64));
-        let slash = (w ^ (ONES * b'\\' as u64)).wrapping_sub(ONES) & !(w ^ (ONES * b'\\' as u64));
-        if (control | quote | slash) & HIGH != 0 {
-            break;
+    let control = w.wrapping_sub(ONES * 0x20) & !w;
+    let q = w ^ (ONES * b'"' as u64);
+    let quote = q.wrapping_sub(ONES) & !q;
+    let s = w ^ (ONES * b'\\' as u64);
+    let slash = s.wrapping_sub(ONES) & !s;
+    (control | quote | slash) & HIGH
+}
+
+#[inline]
+fn word(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// Index of the first special byte at or after `i`, or `b.len()`. Looks at
+/// 8 bytes at a time (SWAR: a few integer operations per word, no
+/// `unsafe`), the last word overlapping the one before, so a string of 8
+/// bytes or more has no byte-by-byte tail.
+#[inline]
+fn skip_plain(b: &[u8], mut i: usize) -> usize {
+    let n = b.len();
+    while i + 8 <= n {
+        let f = special_flags(word(b, i));
+        if f != 0 {
+            return i + (f.trailing_zeros() / 8) as usize;
         }
         i += 8;
     }
-    while i < b.len() && !special(b[i]) {
+    if i == n {
+        return n;
+    }
+    if n >= 8 {
+        // The last 8 bytes, those before `i` (plain, or a special byte
+        // already handled) replaced by a plain one: a special byte there
+        // would flag the bytes above it by its borrow.
+        let from = n - 8;
+        let keep = u64::MAX << ((i - from) * 8);
+        let w = (word(b, from) & keep) | (0x6161_6161_6161_6161 & !keep);
+        let f = special_flags(w);
+        return if f == 0 {
+            n
+        } else {
+            from + (f.trailing_zeros() / 8) as usize
+        };
+    }
+    while i < n && !special(b[i]) {
         i += 1;
     }
     i

@@ -85,7 +85,7 @@ impl<'a> Out<'a> {
             return Err(Full);
         }
         if let Some(buf) = &mut self.buf {
-            buf[self.len..end].copy_from_slice(bytes);
+            copy(&mut buf[self.len..end], bytes);
         }
         self.len = end;
         Ok(())
@@ -101,6 +101,21 @@ impl<'a> Out<'a> {
             buf[self.len] = b;
         }
         self.len += 1;
+        Ok(())
+    }
+
+    /// Appends a copy of bytes already written (`range` within
+    /// [`written`](Self::written)), or fails without writing anything.
+    pub(crate) fn push_within(&mut self, range: core::ops::Range<usize>) -> Result<(), Full> {
+        let n = range.end.saturating_sub(range.start);
+        let end = self.len + n;
+        if end > self.limit || range.end > self.len || range.start > range.end {
+            return Err(Full);
+        }
+        if let Some(buf) = &mut self.buf {
+            buf.copy_within(range, self.len);
+        }
+        self.len = end;
         Ok(())
     }
 
@@ -139,6 +154,28 @@ impl core::fmt::Write for Out<'_> {
     fn write_str(&mut self, s: &str) -> core::fmt::Result {
         self.push(s.as_bytes()).map_err(|_| core::fmt::Error)
     }
+}
+
+/// `dst.copy_from_slice(src)`. On hosts (not Wasm guests or devices, where
+/// code size comes first), 4 to 16 bytes (JSON keys, short
+/// strings: most of what an encoder writes) are copied with two
+/// overlapping fixed-size moves instead of a call to `memcpy`.
+#[inline]
+fn copy(dst: &mut [u8], src: &[u8]) {
+    #[cfg(not(any(target_os = "none", target_family = "wasm")))]
+    {
+        let n = src.len();
+        if (8..=16).contains(&n) {
+            dst[..8].copy_from_slice(&src[..8]);
+            dst[n - 8..n].copy_from_slice(&src[n - 8..]);
+            return;
+        } else if (4..8).contains(&n) {
+            dst[..4].copy_from_slice(&src[..4]);
+            dst[n - 4..n].copy_from_slice(&src[n - 4..]);
+            return;
+        }
+    }
+    dst.copy_from_slice(src);
 }
 
 /// `copy_within`. On bare metal a plain loop instead of `memmove` (1.5 KiB

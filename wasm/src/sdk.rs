@@ -4,7 +4,7 @@
 use crate::builder::{Builder, Callback};
 use alooma_core::{
     CloseReport, EncodeError, Encoder, FlushError, Instant, Notice, Notification, Out, ReportError,
-    Ring, Settings, Stamp, Stats, UnixMillis, WhenFull,
+    Ring, Rng, Settings, Stamp, Stats, UnixMillis, WhenFull,
 };
 use alooma_wasi::{now, Driver};
 use std::panic::Location;
@@ -22,15 +22,12 @@ fn random_u64() -> u64 {
 }
 
 /// The stamps of a record made now.
-fn stamp(s: &Settings, loc: Option<&'static Location<'static>>) -> Stamp {
+/// `@uuid`s come from a fast generator seeded once from `wasi:random`
+/// (a host call per event cost more than encoding it).
+fn stamp(s: &Settings, rng: &mut Rng, loc: Option<&'static Location<'static>>) -> Stamp {
     Stamp {
         time: s.report_time.then(UnixMillis::now),
-        uuid: s.uuid.then(|| {
-            let mut u = [0u8; 16];
-            u[..8].copy_from_slice(&random_u64().to_le_bytes());
-            u[8..].copy_from_slice(&random_u64().to_le_bytes());
-            u
-        }),
+        uuid: s.uuid.then(|| rng.bytes16()),
         location: loc,
     }
 }
@@ -41,6 +38,7 @@ fn stamp(s: &Settings, loc: Option<&'static Location<'static>>) -> Stamp {
 pub struct Sdk {
     s: Settings,
     ring: Ring<Box<[u8]>>,
+    rng: Rng,
     driver: Driver,
     notify: Option<Callback>,
     max_event: usize,
@@ -67,14 +65,17 @@ impl Sdk {
     pub(crate) fn start(b: Builder) -> Sdk {
         let marker: Option<alooma_wasi::BoxMarker> = b.s.loss_markers.then(|| {
             let s = b.s.clone();
+            let mut rng = Rng::new(random_u64());
             Box::new(move |loss: &alooma_core::Loss, out: &mut Out<'_>| {
-                s.encoder().encode_loss(loss, &stamp(&s, None), out)
+                s.encoder()
+                    .encode_loss(loss, &stamp(&s, &mut rng, None), out)
             }) as alooma_wasi::BoxMarker
         });
         let (max_event, driver) =
             b.s.with_config(|c| (c.max_event(), Driver::new(c, random_u64(), marker)));
         Sdk {
             ring: Ring::with_storage(vec![0u8; b.s.buffer_bytes].into_boxed_slice()),
+            rng: Rng::new(random_u64()),
             s: b.s,
             driver,
             notify: b.notify,
@@ -94,7 +95,7 @@ impl Sdk {
         if self.closed.is_some() {
             return Err(ReportError::Closed);
         }
-        let stamp = stamp(&self.s, Some(loc));
+        let stamp = stamp(&self.s, &mut self.rng, Some(loc));
         if let Some(t) = stamp.time {
             self.ring.set_clock(t.0);
         }

@@ -151,15 +151,7 @@ thread_local! {
 }
 
 pub(crate) fn uuid_bytes() -> [u8; 16] {
-    RNG.with(|r| {
-        let mut r = r.borrow_mut();
-        let a = r.next_u64().to_le_bytes();
-        let b = r.next_u64().to_le_bytes();
-        let mut u = [0u8; 16];
-        u[..8].copy_from_slice(&a);
-        u[8..].copy_from_slice(&b);
-        u
-    })
+    RNG.with(|r| r.borrow_mut().bytes16())
 }
 
 impl Sdk {
