@@ -113,7 +113,7 @@ impl<'a> Out<'a> {
             return Err(Full);
         }
         if let Some(buf) = &mut self.buf {
-            buf.copy_within(range, self.len);
+            move_bytes(buf, range, self.len);
         }
         self.len = end;
         Ok(())
