@@ -6,7 +6,7 @@
 //!
 //!     cargo run --example quickstart
 
-use alooma_mio::{EventType, Sdk};
+use alooma::{EventType, Sdk};
 use serde::Serialize;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

@@ -2,11 +2,12 @@
 //!
 //! 1. the limit: the same enveloped events serialized with serde_json and
 //!    written inline through a `BufWriter<TcpStream>` to a loopback sink;
-//! 2. this SDK (`alooma-mio`) end to end to the same kind of sink, its
+//! 2. this SDK (`alooma`, native) end to end to the same kind of sink, its
 //!    caller cost per `report()`, then with 1, 2, 4 and 8 producer threads
 //!    (aggregate);
 //! 3. what a Rust user would pick instead: `tracing` + `tracing-subscriber`
-//!    JSON + `tracing-appender::non_blocking` to a loopback `TcpStream`;
+//!    JSON + `tracing-appender::non_blocking` to a loopback `TcpStream`,
+//!    and the same `tracing` events through this SDK's `TracingLayer`;
 //! 4. a Wasm guest (profile `wasm`, `wasm/examples/bench.rs`) reporting a
 //!    tenth as many events to a loopback sink under wasmtime;
 //!
@@ -18,7 +19,7 @@
 //!
 //!     cargo run --release -p alooma-examples --bin throughput [-- --events N] [-- --memory]
 
-use alooma_mio::{Sdk, WhenFull};
+use alooma::{Sdk, WhenFull};
 use serde::Serialize;
 use std::io::{BufWriter, Read, Seek, Write};
 use std::net::{TcpListener, TcpStream};
@@ -185,13 +186,13 @@ fn sdk(n: u64) -> (Figure, f64, usize) {
         .token("bench-token")
         .server(s.addr.clone())
         .input_label("bench")
-        .event_type(alooma_mio::EventType::field("kind"))
+        .event_type(alooma::EventType::field("kind"))
         .when_full(WhenFull::Block)
         .buffer_bytes(
             std::env::var("BUFFER")
                 .ok()
                 .and_then(|v| v.parse().ok())
-                .unwrap_or(alooma_mio::DEFAULT_BUFFER_BYTES),
+                .unwrap_or(alooma::DEFAULT_BUFFER_BYTES),
         )
         .peer_buffer(
             std::env::var("PEER")
@@ -290,6 +291,53 @@ fn tracing_json(n: u64) -> Figure {
     }
 }
 
+/// The same `tracing` events as [`tracing_json`], through this SDK's
+/// `TracingLayer` (defaults, `Block`) to the same kind of sink.
+fn tracing_alooma(n: u64) -> Figure {
+    use tracing_subscriber::prelude::*;
+    let s = sink();
+    let sdk = Sdk::builder()
+        .token("bench-token")
+        .server(s.addr.clone())
+        .input_label("bench")
+        .when_full(WhenFull::Block)
+        .build()
+        .unwrap();
+    sdk.report(&event(0)).unwrap();
+    wait_lines(&s, 1);
+    let (base, bytes0) = (
+        s.lines.load(Ordering::Relaxed),
+        s.bytes.load(Ordering::Relaxed),
+    );
+    let subscriber = tracing_subscriber::registry().with(alooma::TracingLayer::new(sdk.clone()));
+    let t0 = Instant::now();
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..n {
+            let e = event(i);
+            tracing::info!(
+                kind = e.kind,
+                user_id = e.user_id,
+                session = e.session,
+                path = e.path,
+                referrer = e.referrer,
+                duration_ms = e.duration_ms,
+                items = ?e.items,
+                total = e.total,
+                ok = e.ok,
+                "event"
+            );
+        }
+    });
+    wait_lines(&s, base + n);
+    let dt = t0.elapsed().as_secs_f64();
+    let r = sdk.close(Duration::from_secs(5));
+    assert_eq!(r.delivered, r.accepted, "{r:?}");
+    Figure {
+        events_per_s: n as f64 / dt,
+        mb_per_s: (s.bytes.load(Ordering::Relaxed) - bytes0) as f64 / dt / 1e6,
+    }
+}
+
 fn peak_rss_kib() -> u64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
@@ -367,7 +415,7 @@ fn count(mode: &str, n: u64) {
                 .token("bench-token")
                 .server(dead)
                 .input_label("bench")
-                .event_type(alooma_mio::EventType::field("kind"))
+                .event_type(alooma::EventType::field("kind"))
                 .buffer_bytes(1 << 30)
                 .build()
                 .unwrap();
@@ -422,7 +470,7 @@ fn count(mode: &str, n: u64) {
 /// input and over RELP (`window` frames unanswered at most): events/s
 /// until rsyslog has written them all.
 fn relp(n: u64, windows: &[usize]) {
-    use alooma_mio::Protocol;
+    use alooma::Protocol;
     use alooma_tests::rsyslog::{Queue, Rsyslog};
     let dir = alooma_tests::temp_dir("throughput-relp");
     let mut rsyslog = Rsyslog::start(&dir, None, Queue::Memory);
@@ -431,7 +479,7 @@ fn relp(n: u64, windows: &[usize]) {
             .token("bench-token")
             .server(server)
             .input_label("bench")
-            .event_type(alooma_mio::EventType::field("kind"))
+            .event_type(alooma::EventType::field("kind"))
             .when_full(WhenFull::Block)
             .protocol(protocol)
             .relp_window(window)
@@ -498,7 +546,7 @@ fn producers(n: u64, k: u64) -> f64 {
         .token("bench-token")
         .server(s.addr.clone())
         .input_label("bench")
-        .event_type(alooma_mio::EventType::field("kind"))
+        .event_type(alooma::EventType::field("kind"))
         .when_full(WhenFull::Block)
         .build()
         .unwrap();
@@ -630,15 +678,15 @@ fn main() {
     );
     let (two, cost, window) = sdk(n);
     println!(
-        "2 alooma-mio end to end:                          {:>10.0} events/s {:>7.1} MB/s",
+        "2 alooma end to end:                              {:>10.0} events/s {:>7.1} MB/s",
         two.events_per_s, two.mb_per_s
     );
     println!(
-        "2 alooma-mio largest replay window:               {:>10.1} MiB of a {} MiB buffer",
+        "2 alooma largest replay window:                   {:>10.1} MiB of a {} MiB buffer",
         window as f64 / (1 << 20) as f64,
-        alooma_mio::DEFAULT_BUFFER_BYTES >> 20
+        alooma::DEFAULT_BUFFER_BYTES >> 20
     );
-    println!("2 alooma-mio caller cost per report():            {cost:>10.0} ns");
+    println!("2 alooma caller cost per report():                {cost:>10.0} ns");
     let mut single = 0.0;
     for k in [1u64, 2, 4, 8] {
         let r = producers(n, k);
@@ -646,7 +694,7 @@ fn main() {
             single = r;
         }
         println!(
-            "2 alooma-mio {k} producer thread(s), aggregate:    {r:>10.0} events/s ({:.2}x one)",
+            "2 alooma {k} producer thread(s), aggregate:        {r:>10.0} events/s ({:.2}x one)",
             r / single
         );
     }
@@ -654,6 +702,15 @@ fn main() {
     println!(
         "3 tracing JSON + tracing-appender non_blocking:   {:>10.0} events/s {:>7.1} MB/s",
         three.events_per_s, three.mb_per_s
+    );
+    let three_b = tracing_alooma(n);
+    println!(
+        "3 the same tracing events through alooma::TracingLayer: {:>6.0} events/s {:>7.1} MB/s",
+        three_b.events_per_s, three_b.mb_per_s
+    );
+    println!(
+        "ratio TracingLayer / tracing-appender JSON: {:.2}",
+        three_b.events_per_s / three.events_per_s
     );
     let wn = (n / 10).max(1000);
     match wasm(wn) {

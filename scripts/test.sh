@@ -15,16 +15,25 @@ have=$(rustup target list --installed)
 for t in thumbv7em-none-eabihf thumbv6m-none-eabi wasm32-wasip2; do
   grep -qx "$t" <<<"$have" || rustup target add "$t"
 done
-rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-rustup component list --toolchain nightly --installed | grep -q '^miri' ||
-  rustup component add --toolchain nightly miri rust-src
+# Miri and fuzzing run on a pinned nightly (a newer one can break either),
+# the declared rust-version is checked with that very toolchain, and every
+# build below uses the committed Cargo.lock (--locked).
+NIGHTLY=nightly-2026-05-20
+MSRV=$(sed -n 's/^rust-version = "\(.*\)"$/\1/p' Cargo.toml)
+rustup toolchain list | grep -q "^$NIGHTLY" || rustup toolchain install "$NIGHTLY" --profile minimal
+rustup component list --toolchain "$NIGHTLY" --installed | grep -q '^miri' ||
+  rustup component add --toolchain "$NIGHTLY" miri rust-src
+rustup toolchain list | grep -q "^$MSRV" || rustup toolchain install "$MSRV" --profile minimal
+rustup target list --toolchain "$MSRV" --installed | grep -qx wasm32-wasip2 ||
+  rustup target add --toolchain "$MSRV" wasm32-wasip2
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz@0.13.2 --locked
+command -v cargo-hack >/dev/null || cargo install cargo-hack@0.6.46 --locked
 
 # Miri interprets on one core for ~25 min: it runs in the background while
 # the rest (wasmtime's build, the tests) keeps the other core busy.
 miri_log=$(mktemp)
 # Its own process group, so that a failure elsewhere stops all of it.
-MIRIFLAGS="-Zmiri-disable-isolation" setsid cargo +nightly miri test -q -p alooma-core >"$miri_log" 2>&1 &
+MIRIFLAGS="-Zmiri-disable-isolation" setsid cargo +"$NIGHTLY" miri test -q --locked -p alooma-core >"$miri_log" 2>&1 &
 miri_pid=$!
 trap 'kill -- -$miri_pid 2>/dev/null || true' EXIT
 
@@ -67,44 +76,51 @@ fi
 
 step "format, lint, docs"
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy --workspace --all-targets --all-features -- -D warnings
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
+cargo clippy --locked --workspace --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets --all-features -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps -q
+
+step "the published crates: rust-version $MSRV, and every feature combination (cargo hack)"
+cargo +"$MSRV" check -q --locked --all-features -p alooma-core -p alooma -p alooma-embedded-io
+cargo +"$MSRV" check -q --locked --all-features --target wasm32-wasip2 -p alooma-wasi -p alooma-wasm
+echo "alooma-core, alooma, alooma-embedded-io, alooma-wasi, alooma-wasm build with Rust $MSRV"
+cargo hack check -q --locked --feature-powerset -p alooma-core -p alooma -p alooma-embedded-io
+cargo hack check -q --locked --feature-powerset --target wasm32-wasip2 -p alooma-wasi -p alooma-wasm
 
 step "tests: core, native SDK, device driver, syslog-ng, fault injection, firmware under QEMU, Wasm under wasmtime"
-cargo test --workspace --all-features
+cargo test --locked --workspace --all-features
 
 step "quickstart (README's main command)"
-cargo run -q --example quickstart > /dev/null
+cargo run -q --locked --example quickstart > /dev/null
 echo "quickstart delivered every event"
 
 step "core builds for bare metal and Wasm (no allocator)"
 for t in thumbv7em-none-eabihf thumbv6m-none-eabi wasm32-wasip2; do
-  cargo build -q -p alooma-core --target "$t"
+  cargo build -q --locked -p alooma-core --target "$t"
   echo "alooma-core builds for $t"
 done
 # Firmware that links the core with a static ring and no #[global_allocator]:
 # if anything needed an allocator, this link would fail.
-(cd examples/nostd-link && cargo build -q --release)
+(cd examples/nostd-link && cargo build -q --locked --release)
 size -A examples/nostd-link/target/thumbv7em-none-eabihf/release/nostd-link | grep -E '^\.(text|rodata|data|bss) '
 echo "device firmware (flash = .text + .rodata, RAM = .data + .bss):"
-(cd examples/firmware && cargo build -q --release)
+(cd examples/firmware && cargo build -q --locked --release)
 size -A examples/firmware/target/thumbv7em-none-eabihf/release/alooma-firmware | grep -E '^\.(text|rodata|data|bss) '
 
 step "Wasm guest sizes (profile wasm: opt-level z, lto, strip)"
-cargo build -q --profile wasm --target wasm32-wasip2 -p alooma-wasm --example minimal
-cargo build -q --profile wasm --target wasm32-wasip2 -p alooma-edge-function
+cargo build -q --locked --profile wasm --target wasm32-wasip2 -p alooma-wasm --example minimal
+cargo build -q --locked --profile wasm --target wasm32-wasip2 -p alooma-edge-function
 ls -l target/wasm32-wasip2/wasm/alooma_edge_function.wasm | awk '{print "edge-function component: " $5 " bytes"}'
 # With RELP (feature `relp`, off by default for guests): reported, not budgeted.
-cargo build -q --profile wasm --target wasm32-wasip2 -p alooma-wasm --example minimal --features relp
+cargo build -q --locked --profile wasm --target wasm32-wasip2 -p alooma-wasm --example minimal --features relp
 echo "minimal guest with RELP: $(stat -c %s target/wasm32-wasip2/wasm/examples/minimal.wasm) bytes"
-cargo build -q --profile wasm --target wasm32-wasip2 -p alooma-wasm --example minimal
+cargo build -q --locked --profile wasm --target wasm32-wasip2 -p alooma-wasm --example minimal
 n=$(stat -c %s target/wasm32-wasip2/wasm/examples/minimal.wasm)
 echo "minimal guest: $n bytes"
 [ "$n" -lt 150000 ] || { echo "the minimal guest is over its 150 KB budget"; exit 1; }
 
 step "report() instructions against serde_json's (callgrind: a count, not a time)"
-cargo build -q --release -p alooma-examples --bin throughput
+cargo build -q --locked --release -p alooma-examples --bin throughput
 # Instructions of the whole process (the sender thread included) for N
 # iterations; the difference between two N is the per-iteration cost.
 instr() {
@@ -125,7 +141,7 @@ trap - EXIT
 
 step "fuzz smoke run (${FUZZ_SECONDS:=20}s per target)"
 for target in json encode ring relp; do
-  (cd core/fuzz && cargo +nightly fuzz run "$target" -- -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 2>&1 | tail -n 2)
+  (cd core/fuzz && cargo +"$NIGHTLY" fuzz run "$target" -- -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 2>&1 | tail -n 2)
 done
 
 echo "all tests passed in $(( $(date +%s) - t0 ))s"

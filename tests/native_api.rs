@@ -1,8 +1,8 @@
 //! The native API: typed refusals with notifications, bad configuration,
 //! many producers, an idle sender that sleeps, close and drop.
 
+use alooma::{BuildError, ReportError, Sdk};
 use alooma_core::{ConfigProblem, Kind, Notification as N};
-use alooma_mio::{BuildError, ReportError, Sdk};
 use alooma_tests::collector::Collector;
 use alooma_tests::{ids, notes, wait_until};
 use serde_json::json;
@@ -137,7 +137,7 @@ fn many_producers_lose_nothing() {
     let sdk = Sdk::builder()
         .token("t")
         .server(c.server())
-        .when_full(alooma_mio::WhenFull::Block)
+        .when_full(alooma::WhenFull::Block)
         .buffer_bytes(1 << 20)
         .peer_buffer(Collector::UNREAD_MAX)
         .build()

@@ -5,8 +5,8 @@
 //! every count is true (`delivered` only what the collector has) and they
 //! add up. `report` never waits on the network.
 
+use alooma::{Backoff, ReportError, Sdk, Strategy, WhenFull};
 use alooma_core::Notification as N;
-use alooma_mio::{Backoff, ReportError, Sdk, Strategy, WhenFull};
 use alooma_tests::collector::{BlackHole, Collector};
 use alooma_tests::sustained::{
     self, check, killed_with_unread_data, resets, resets_and_down, ten_resets, three_resets,
@@ -209,7 +209,7 @@ fn collector_that_never_reads() {
     if st.unsent > 0 {
         assert!(matches!(
             sdk.flush(Duration::from_millis(200)),
-            Err(alooma_mio::FlushError::Timeout { unsent }) if unsent > 0
+            Err(alooma::FlushError::Timeout { unsent }) if unsent > 0
         ));
     }
     // Once per episode: BUFFER_FULL and BUFFER_FREED alternate. (The

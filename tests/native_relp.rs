@@ -5,7 +5,7 @@
 //! delivered; oversized events are refused before rsyslog could truncate
 //! them.
 
-use alooma_mio::{EventType, Protocol, ReportError, Sdk, Tls, WhenFull};
+use alooma::{EventType, Protocol, ReportError, Sdk, Tls, WhenFull};
 use alooma_tests::rsyslog::{Queue, Rsyslog};
 use alooma_tests::syslog::Certs;
 use alooma_tests::{check_all_arrived, ids, notes, rich_event, split_record, temp_dir, wait_until};
@@ -81,7 +81,7 @@ fn killed_rsyslog_loses_nothing_delivered() {
         .protocol(Protocol::Relp)
         .buffer_bytes(1 << 20)
         .when_full(WhenFull::Block)
-        .backoff(alooma_mio::Backoff {
+        .backoff(alooma::Backoff {
             initial: Duration::from_millis(20),
             max: Duration::from_millis(200),
             jitter_percent: 20,
@@ -213,7 +213,7 @@ mod misbehaving_collectors {
 
     const EVENTS: u64 = 5_000;
 
-    fn sdk(server: String, cb: impl Fn(&alooma_mio::Notification) + Send + Sync + 'static) -> Sdk {
+    fn sdk(server: String, cb: impl Fn(&alooma::Notification) + Send + Sync + 'static) -> Sdk {
         Sdk::builder()
             .token("t")
             .server(server)
@@ -222,7 +222,7 @@ mod misbehaving_collectors {
             .buffer_bytes(64 << 10)
             .when_full(WhenFull::Block)
             .ack_timeout(Duration::from_millis(300))
-            .backoff(alooma_mio::Backoff {
+            .backoff(alooma::Backoff {
                 initial: Duration::from_millis(20),
                 max: Duration::from_millis(100),
                 jitter_percent: 20,

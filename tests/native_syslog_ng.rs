@@ -1,7 +1,7 @@
 //! The native SDK against a real collector, syslog-ng: 100,000 events over
 //! TCP and over TLS all arrive, each equal to what was reported, in order.
 
-use alooma_mio::{EventType, Sdk, Tls, WhenFull};
+use alooma::{EventType, Sdk, Tls, WhenFull};
 use alooma_tests::syslog::{Certs, SyslogNg};
 use alooma_tests::{rich_event, split_record, temp_dir, wait_until};
 use std::time::Duration;
@@ -104,7 +104,7 @@ fn untrusted_certificate_sends_nothing() {
     );
     assert!(matches!(
         sdk.flush(Duration::from_millis(300)),
-        Err(alooma_mio::FlushError::Timeout { unsent: 100 })
+        Err(alooma::FlushError::Timeout { unsent: 100 })
     ));
     let st = sdk.stats();
     assert_eq!(st.sent, 0);

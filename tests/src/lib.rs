@@ -168,16 +168,13 @@ pub fn check_all_arrived(conns: &[Vec<String>], n: u64) -> u64 {
 }
 
 /// Notifications collected by a callback, for assertions.
-pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<alooma_mio::Notification>>>;
+pub type Seen = std::sync::Arc<std::sync::Mutex<Vec<alooma::Notification>>>;
 
 /// A callback that records every notification, and where it records them.
-pub fn notes() -> (
-    Seen,
-    impl Fn(&alooma_mio::Notification) + Send + Sync + 'static,
-) {
+pub fn notes() -> (Seen, impl Fn(&alooma::Notification) + Send + Sync + 'static) {
     let v: Seen = Default::default();
     let v2 = v.clone();
-    (v, move |n: &alooma_mio::Notification| {
+    (v, move |n: &alooma::Notification| {
         v2.lock().unwrap().push(n.clone())
     })
 }

@@ -2,7 +2,7 @@
 //! and edge functions (`wasi:http` components) under wasmtime or any
 //! WASI 0.2 runtime that grants TCP sockets.
 //!
-//! The builder and `report` API are the native SDK's (`alooma-mio`). What
+//! The builder and `report` API are the native SDK's (`alooma`). What
 //! differs is who moves the bytes: a guest has no threads, so
 //! [`Sdk::report`] only buffers, [`Sdk::poll`] sends what it can without
 //! blocking, and [`Sdk::flush`] / [`Sdk::close`] block until done or a

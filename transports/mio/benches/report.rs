@@ -2,7 +2,7 @@
 //! loopback sink), with 1 and 2 producer threads, against serde_json
 //! serializing the same enveloped record into a reused buffer.
 
-use alooma_mio::{EventType, Sdk, WhenFull};
+use alooma::{EventType, Sdk, WhenFull};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use serde::Serialize;
 use std::io::Read;
@@ -106,7 +106,7 @@ fn benches(c: &mut Criterion) {
     sdk.flush(Duration::from_secs(5)).unwrap();
     for threads in [1usize, 2] {
         g.bench_function(
-            format!("alooma-mio: report(), {threads} producer thread(s)"),
+            format!("alooma: report(), {threads} producer thread(s)"),
             |b| {
                 b.iter_custom(|iters| {
                     let per = iters / threads as u64 + 1;
@@ -144,7 +144,7 @@ fn benches(c: &mut Criterion) {
         .buffer_bytes(6 << 30)
         .build()
         .unwrap();
-    g.bench_function("alooma-mio: report(), sender idle (collector down)", |b| {
+    g.bench_function("alooma: report(), sender idle (collector down)", |b| {
         b.iter(|| idle.report(black_box(&EV)).unwrap())
     });
     g.finish();

@@ -3,7 +3,7 @@
 //! newline-delimited JSON, reconnecting and failing over as needed.
 //!
 //! ```no_run
-//! use alooma_mio::{Sdk, EventType};
+//! use alooma::{Sdk, EventType};
 //! use std::time::Duration;
 //!
 //! let sdk = Sdk::builder()
@@ -32,10 +32,16 @@ mod builder;
 mod conn;
 mod driver;
 mod link;
+#[cfg(any(feature = "tracing", feature = "log"))]
+mod log_event;
+#[cfg(feature = "log")]
+mod logger;
 mod notify;
 mod sdk;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "tracing")]
+mod tracing_layer;
 
 pub use alooma_core::{
     Backoff, ConfigError, Envelope, JsonView, Level, NetError, Protocol, RelpError, ReportError,
@@ -43,7 +49,11 @@ pub use alooma_core::{
 };
 pub use alooma_core::{CloseReport, EventTypeBuf as EventType, FlushError, Stats};
 pub use builder::{BuildError, Builder, DEFAULT_BUFFER_BYTES, DEFAULT_REPLAY_LIMIT};
+#[cfg(feature = "log")]
+pub use logger::Logger;
 pub use notify::Notification;
 pub use sdk::Sdk;
 #[cfg(feature = "tls")]
 pub use tls::Tls;
+#[cfg(feature = "tracing")]
+pub use tracing_layer::TracingLayer;

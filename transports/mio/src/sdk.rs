@@ -218,6 +218,19 @@ impl Sdk {
     where
         F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
     {
+        self.push_at(Some(loc), encode)
+    }
+
+    /// [`push`](Self::push) for front doors that know where the event was
+    /// made themselves (`None`: no `calling_file`/`calling_line` from here).
+    pub(crate) fn push_at<F>(
+        &self,
+        loc: Option<&'static Location<'static>>,
+        encode: F,
+    ) -> Result<(), ReportError>
+    where
+        F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
+    {
         let sh = &*self.h.shared;
         if sh.closed.load(Ordering::Acquire) {
             return Err(ReportError::Closed);
@@ -225,7 +238,7 @@ impl Sdk {
         let stamp = Stamp {
             time: sh.s.report_time.then(UnixMillis::now),
             uuid: sh.s.uuid.then(uuid_bytes),
-            location: Some(loc),
+            location: loc,
         };
         let enc = sh.encoder();
         let max = sh.max_event;
