@@ -5,6 +5,7 @@ pub use crate::backoff::Backoff;
 use crate::envelope::{Encoder, Envelope};
 use crate::error::{ConfigError, ConfigProblem, ServerError};
 use crate::event_type::EventType;
+use crate::server_choice::Strategy;
 use core::time::Duration;
 
 /// The collector port used when a server string has none.
@@ -52,18 +53,6 @@ pub enum Protocol {
     /// The default [`Config::max_event_bytes`] is then rsyslog's default
     /// frame limit ([`RSYSLOG_DEFAULT_MAX_DATA`](crate::RSYSLOG_DEFAULT_MAX_DATA)).
     Relp,
-}
-
-/// Which server the next connection attempt goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Strategy {
-    /// A random server not yet tried in this round (the seed SDK's way).
-    #[default]
-    Random,
-    /// The next server in the list after the last one tried.
-    RoundRobin,
-    /// Always the first server that works, in list order.
-    PreferFirst,
 }
 
 /// A parsed `host:port` server.
@@ -354,9 +343,11 @@ impl<'a> Config<'a> {
             linger: self.linger,
             coalesce: self.coalesce,
             confirm: match (self.protocol, self.peer_buffer) {
-                (Protocol::Relp, _) => crate::sender::Confirm::Collector,
-                (Protocol::Tcp, Some(peer_buffer)) => crate::sender::Confirm::Acked { peer_buffer },
-                (Protocol::Tcp, None) => crate::sender::Confirm::Written {
+                (Protocol::Relp, _) => crate::confirm::Confirm::Collector,
+                (Protocol::Tcp, Some(peer_buffer)) => {
+                    crate::confirm::Confirm::Acked { peer_buffer }
+                }
+                (Protocol::Tcp, None) => crate::confirm::Confirm::Written {
                     replay_limit: self.replay_limit,
                 },
             },

@@ -9,10 +9,11 @@
 
 use crate::error::EncodeError;
 use crate::link::{Failure, Link, Received, RingAccess};
+use crate::loss::Loss;
 use crate::notify::{NetError, Notification};
 use crate::out::Out;
 use crate::relp::{Client, Phase, RelpError, HEADER_MAX};
-use crate::ring::{count_newlines, find_nl, Loss, Ring, Storage};
+use crate::ring::{count_newlines, find_nl, Ring, Storage};
 use crate::sender::{Action, Sender, SenderConfig, SenderStats};
 use crate::time::Instant;
 
@@ -54,7 +55,7 @@ impl<F: FnMut(&Loss, &mut Out<'_>) -> Result<usize, EncodeError>> Marker for F {
 /// without a wall clock writes.
 impl Marker for crate::envelope::Encoder<'_> {
     fn encode(&mut self, loss: &Loss, out: &mut Out<'_>) -> Result<usize, EncodeError> {
-        self.encode_loss(loss, &crate::envelope::Stamp::default(), out)
+        self.encode_loss(loss, &crate::stamp::Stamp::default(), out)
     }
 }
 

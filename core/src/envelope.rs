@@ -15,7 +15,7 @@ use crate::event_type::{EventType, TypeName, MAX_TYPE_BYTES};
 use crate::json::{self, JsonView, Kind};
 use crate::out::Out;
 use crate::ser::{self, Top};
-use core::panic::Location;
+use crate::stamp::Stamp;
 use serde::Serialize;
 
 /// `input_type` written in every record's metadata.
@@ -31,34 +31,6 @@ pub enum Envelope {
     Wrapped,
     /// The event alone.
     Raw,
-}
-
-/// Milliseconds since the Unix epoch (UTC), from the caller's clock.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct UnixMillis(pub u64);
-
-#[cfg(feature = "std")]
-impl UnixMillis {
-    /// The system's wall clock (feature `std`); 0 before 1970.
-    pub fn now() -> Self {
-        let t = std::time::SystemTime::now().duration_since(std::time::SystemTime::UNIX_EPOCH);
-        UnixMillis(t.map_or(0, |d| d.as_millis() as u64))
-    }
-}
-
-/// Per-event facts the core cannot find out itself: injected by the driver.
-///
-/// `time` and `uuid` are written only with the crate feature `stamps`
-/// (default; about 1.5 KiB of flash): firmware without a wall clock or a
-/// random source can leave it out.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Stamp {
-    /// Wall-clock report time; omitted from the record when `None`.
-    pub time: Option<UnixMillis>,
-    /// 16 random bytes for `@uuid` (made a version-4 UUID); omitted when `None`.
-    pub uuid: Option<[u8; 16]>,
-    /// Where `report` was called (from `#[track_caller]`); omitted when `None`.
-    pub location: Option<&'static Location<'static>>,
 }
 
 /// Encodes events into wire records. Borrows the configuration's strings.
@@ -89,7 +61,7 @@ impl core::fmt::Debug for Encoder<'_> {
 pub const LOSS_EVENT_TYPE: &str = "alooma_loss";
 
 /// The loss marker's event fields.
-struct LossEvent<'a>(&'a crate::ring::Loss);
+struct LossEvent<'a>(&'a crate::loss::Loss);
 
 impl Serialize for LossEvent<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -138,7 +110,7 @@ impl<'a> Encoder<'a> {
     /// time span, Unix ms).
     pub fn encode_loss(
         &self,
-        loss: &crate::ring::Loss,
+        loss: &crate::loss::Loss,
         stamp: &Stamp,
         out: &mut Out<'_>,
     ) -> Result<usize, EncodeError> {
@@ -250,13 +222,13 @@ impl<'a> Encoder<'a> {
         #[cfg(feature = "stamps")]
         if let Some(t) = stamp.time {
             out.push(b",\"report_time\":\"")?;
-            out.push(&iso8601(t))?;
+            out.push(&crate::stamp::time_text(t))?;
             out.push_byte(b'"')?;
         }
         #[cfg(feature = "stamps")]
         if let Some(u) = stamp.uuid {
             out.push(b",\"@uuid\":\"")?;
-            out.push(&uuid_v4(u))?;
+            out.push(&crate::stamp::uuid_text(u))?;
             out.push_byte(b'"')?;
         }
         if let Some(loc) = stamp.location {
@@ -322,107 +294,5 @@ impl<'a> Encoder<'a> {
         }
         out.push_byte(b'"')?;
         Ok(())
-    }
-}
-
-/// `YYYY-MM-DDTHH:MM:SS.mmmZ`
-#[cfg(feature = "stamps")]
-fn iso8601(t: UnixMillis) -> [u8; 24] {
-    let ms = (t.0 % 1000) as usize;
-    let secs = t.0 / 1000;
-    let days = secs / 86_400;
-    let sod = (secs % 86_400) as usize;
-    let (y, m, d) = civil_from_days(days as i64);
-    let y = y.clamp(0, 9999) as usize;
-    let mut b = *b"0000-00-00T00:00:00.000Z";
-    let mut put = |at: usize, v: usize| b[at..at + 2].copy_from_slice(&DIGITS2[v]);
-    put(0, y / 100);
-    put(2, y % 100);
-    put(5, m as usize);
-    put(8, d as usize);
-    put(11, sod / 3600);
-    put(14, sod / 60 % 60);
-    put(17, sod % 60);
-    put(20, ms / 10);
-    b[22] = b'0' + (ms % 10) as u8;
-    b
-}
-
-/// `"00"` to `"99"`.
-#[cfg(feature = "stamps")]
-const DIGITS2: [[u8; 2]; 100] = {
-    let mut t = [[0u8; 2]; 100];
-    let mut i = 0;
-    while i < 100 {
-        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
-        i += 1;
-    }
-    t
-};
-
-/// Each byte as two lowercase hex digits.
-#[cfg(feature = "stamps")]
-const HEX2: [[u8; 2]; 256] = {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut t = [[0u8; 2]; 256];
-    let mut i = 0;
-    while i < 256 {
-        t[i] = [HEX[i >> 4], HEX[i & 15]];
-        i += 1;
-    }
-    t
-};
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-#[cfg(feature = "stamps")]
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// Formats 16 random bytes as a version-4 UUID.
-#[cfg(feature = "stamps")]
-fn uuid_v4(mut u: [u8; 16]) -> [u8; 36] {
-    /// Where each byte's two digits go (dashes between the groups).
-    const AT: [usize; 16] = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
-    u[6] = (u[6] & 0x0f) | 0x40;
-    u[8] = (u[8] & 0x3f) | 0x80;
-    let mut b = [b'-'; 36];
-    for (byte, at) in u.iter().zip(AT) {
-        b[at..at + 2].copy_from_slice(&HEX2[*byte as usize]);
-    }
-    b
-}
-
-#[cfg(all(test, feature = "stamps"))]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_format() {
-        assert_eq!(&iso8601(UnixMillis(0)), b"1970-01-01T00:00:00.000Z");
-        // 2026-11-26T23:56:15.123Z
-        assert_eq!(
-            &iso8601(UnixMillis(1_795_737_375_123)),
-            b"2026-11-26T23:56:15.123Z"
-        );
-        assert_eq!(
-            &iso8601(UnixMillis(951_782_400_000)),
-            b"2000-02-29T00:00:00.000Z"
-        );
-    }
-
-    #[test]
-    fn uuid_format() {
-        let s = uuid_v4([0xff; 16]);
-        assert_eq!(&s, b"ffffffff-ffff-4fff-bfff-ffffffffffff");
     }
 }

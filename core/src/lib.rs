@@ -39,35 +39,42 @@ extern crate std;
 
 mod backoff;
 mod config;
+mod confirm;
 mod driver;
 mod envelope;
 mod error;
 mod event_type;
 pub mod json;
 mod link;
+mod loss;
 mod notify;
 mod out;
 pub mod relp;
 mod ring;
+mod rng;
 mod sender;
 mod ser;
+mod server_choice;
+mod stamp;
 // `Arc` needs pointer-sized atomics (not on thumbv6m).
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 mod settings;
 mod stats;
 mod time;
 
-pub use backoff::{Backoff, Rng};
+pub use backoff::Backoff;
 pub use config::{
-    parse_server, Config, Protocol, ServerAddr, Strategy, WhenFull, DEFAULT_INPUT_LABEL,
+    parse_server, Config, Protocol, ServerAddr, WhenFull, DEFAULT_INPUT_LABEL,
     DEFAULT_MAX_EVENT_BYTES, DEFAULT_PEER_BUFFER, DEFAULT_PORT, DEFAULT_REPLAY_LIMIT, MAX_SERVERS,
 };
+pub use confirm::Confirm;
 pub use driver::{Driver, Marker, NoMarker};
-pub use envelope::{Encoder, Envelope, Stamp, UnixMillis, INPUT_TYPE, LOSS_EVENT_TYPE, NO_META};
+pub use envelope::{Encoder, Envelope, INPUT_TYPE, LOSS_EVENT_TYPE, NO_META};
 pub use error::{ConfigError, ConfigProblem, EncodeError, ReportError, ServerError, MAX_PROBLEMS};
 pub use event_type::{EventType, TypeFn, TypeName, MAX_TYPE_BYTES};
 pub use json::{JsonError, JsonErrorKind, JsonStr, JsonView, Kind};
 pub use link::{Failure, Link, Received, RingAccess};
+pub use loss::Loss;
 #[cfg(feature = "std")]
 pub use notify::Notice;
 pub use notify::{Level, NetError, Notification};
@@ -75,15 +82,18 @@ pub use out::{Full, Out};
 pub use relp::{
     RelpConfig, RelpError, DEFAULT_ACK_TIMEOUT, DEFAULT_RELP_WINDOW, RSYSLOG_DEFAULT_MAX_DATA,
 };
-pub use ring::{Loss, Pushed, Ring, RingStats, Storage, Transmit};
-pub use sender::{Action, Confirm, Sender, SenderConfig, SenderStats, ACK_POLL, STABLE_AFTER};
+pub use ring::{Pushed, Ring, RingStats, Storage, Transmit};
+pub use rng::Rng;
+pub use sender::{Action, Sender, SenderConfig, SenderStats, ACK_POLL, STABLE_AFTER};
 pub use ser::SerError;
 #[doc(hidden)]
 pub use serde as __serde;
+pub use server_choice::Strategy;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub use settings::{EventTypeBuf, Settings};
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 #[doc(hidden)]
 pub use settings::{String as __String, Vec as __Vec};
+pub use stamp::{Stamp, UnixMillis};
 pub use stats::{CloseReport, FlushError, Stats};
 pub use time::Instant;

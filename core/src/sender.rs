@@ -4,10 +4,12 @@
 //! [`Sender::poll`] with the time, carries out the [`Action`] it gets, and
 //! reports the outcome (`on_connected`, `on_sent`, `on_closed`, …).
 
-use crate::backoff::{Backoff, Rng};
-use crate::config::Strategy;
+use crate::backoff::Backoff;
+use crate::confirm::Confirm;
 use crate::notify::{NetError, Notification};
 use crate::ring::{Ring, Storage};
+use crate::rng::Rng;
+use crate::server_choice::Strategy;
 use crate::time::Instant;
 use core::time::Duration;
 
@@ -19,29 +21,6 @@ pub const STABLE_AFTER: Duration = Duration::from_secs(1);
 /// confirm records, the sender asks to be polled this often (transports that
 /// see acknowledgements only).
 pub const ACK_POLL: Duration = Duration::from_millis(5);
-
-/// Where a record's confirmation comes from (besides a clean close, which
-/// confirms everything sent on the connection, and the collector's own
-/// acknowledgement, [`Sender::confirm_through`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Confirm {
-    /// The transport reports the bytes the collector's kernel acknowledged
-    /// ([`Sender::on_acked`]): a record is confirmed once acknowledged plus
-    /// `peer_buffer` more bytes (what the collector can hold unread).
-    Acked {
-        /// Bytes the collector's buffers can hold unread.
-        peer_buffer: usize,
-    },
-    /// The transport cannot see acknowledgements: a record is confirmed once
-    /// `replay_limit` more bytes were written after it on the same connection.
-    Written {
-        /// Bytes that can sit between us and the collector's process.
-        replay_limit: usize,
-    },
-    /// The collector answers for each record (RELP): only its answers
-    /// ([`Sender::confirm_through`], [`Ring::confirm_record`]) confirm.
-    Collector,
-}
 
 /// The sender's settings (see [`Config`](crate::Config) for their meaning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -308,35 +287,13 @@ impl Sender {
     }
 
     fn pick(&mut self) -> usize {
-        let n = self.cfg.servers.clamp(1, 64);
         let all = self.all_mask();
         if self.tried & all == all {
             self.tried = 0;
         }
-        let untried = |t: u64, i: usize| t >> i & 1 == 0;
-        match self.cfg.strategy {
-            Strategy::PreferFirst => (0..n).find(|&i| untried(self.tried, i)).unwrap_or(0),
-            Strategy::RoundRobin => {
-                let start = self.last.map_or(0, |l| l + 1);
-                (0..n)
-                    .map(|k| (start + k) % n)
-                    .find(|&i| untried(self.tried, i))
-                    .unwrap_or(0)
-            }
-            Strategy::Random => {
-                let left = n as u64 - (self.tried & all).count_ones() as u64;
-                let mut k = self.rng.below(left);
-                for i in 0..n {
-                    if untried(self.tried, i) {
-                        if k == 0 {
-                            return i;
-                        }
-                        k -= 1;
-                    }
-                }
-                0
-            }
-        }
+        self.cfg
+            .strategy
+            .pick(self.cfg.servers, self.tried, self.last, &mut self.rng)
     }
 
     /// What to do at time `now`.
@@ -443,12 +400,16 @@ impl Sender {
     /// When to poll again to read acknowledgements: only while some are
     /// outstanding and could confirm a record of the window.
     fn ack_poll<S: Storage>(&self, now: Instant, ring: &Ring<S>) -> Option<Instant> {
-        let Confirm::Acked { peer_buffer } = self.cfg.confirm else {
+        if !matches!(self.cfg.confirm, Confirm::Acked { .. }) {
             return None;
-        };
+        }
         let start = self.conn_start?;
         let written = ring.sent_position().saturating_sub(start) + self.extra;
-        let could = (start + written).saturating_sub(self.extra + peer_buffer as u64);
+        let could = self
+            .cfg
+            .confirm
+            .acked(start, written, self.extra)
+            .unwrap_or(0);
         (self.acked < written && could > ring.confirmed_position() && ring.window_records() > 0)
             .then(|| now + ACK_POLL)
     }
@@ -515,12 +476,10 @@ impl Sender {
 
     fn sent<S: Storage>(&mut self, _now: Instant, n: usize, ring: &mut Ring<S>) {
         self.stats.bytes_sent += n as u64;
-        if let Confirm::Written { replay_limit } = self.cfg.confirm {
-            // Records before this connection's start were confirmed or
-            // rewound, so a position before it confirms nothing.
-            if let Some(pos) = ring.sent_position().checked_sub(replay_limit as u64) {
-                ring.confirm(pos);
-            }
+        // Records before this connection's start were confirmed or rewound,
+        // so a position before it confirms nothing.
+        if let Some(pos) = self.cfg.confirm.written(ring.sent_position()) {
+            ring.confirm(pos);
         }
     }
 
@@ -528,15 +487,13 @@ impl Sender {
     /// connection (rule [`Confirm::Acked`]; ignored under the other rule).
     /// Returns how many records this confirmed.
     pub fn on_acked<S: Storage>(&mut self, _now: Instant, acked: u64, ring: &mut Ring<S>) -> usize {
-        let (Confirm::Acked { peer_buffer }, Some(start), true) =
+        let (Confirm::Acked { .. }, Some(start), true) =
             (self.cfg.confirm, self.conn_start, self.is_connected())
         else {
             return 0;
         };
         self.acked = self.acked.max(acked);
-        // Marker bytes are in the acknowledged count but not in the ring:
-        // taking all of them off counts low, never high.
-        match (start + self.acked).checked_sub(self.extra + peer_buffer as u64) {
+        match self.cfg.confirm.acked(start, self.acked, self.extra) {
             Some(pos) => ring.confirm(pos),
             None => 0,
         }

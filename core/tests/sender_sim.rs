@@ -266,7 +266,7 @@ const PEER_BUFFER: usize = 2048;
 
 impl Sim {
     fn new(seed: u64, peers: Vec<Peer>, strategy: Strategy, backoff: Backoff, batch: usize) -> Sim {
-        Sim::with(seed, peers, strategy, backoff, batch, seed % 2 == 0)
+        Sim::with(seed, peers, strategy, backoff, batch, seed.is_multiple_of(2))
     }
 
     fn with(

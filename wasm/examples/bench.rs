@@ -38,7 +38,7 @@ fn event(i: u64) -> Event<'static> {
         duration_ms: (i % 5000) as u32,
         items: [1, 2, 3, (i % 10) as u32],
         total: 42.5 + (i % 100) as f64,
-        ok: i % 7 != 0,
+        ok: !i.is_multiple_of(7),
     }
 }
 

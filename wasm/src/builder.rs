@@ -1,6 +1,6 @@
 //! Building an [`Sdk`]: every setting, validated at once.
 
-use crate::sdk::Sdk;
+use crate::sdk::{Callback, Sdk};
 use alooma_core::{ConfigError, Notice, Settings};
 use std::time::Duration;
 
@@ -15,9 +15,6 @@ pub const DEFAULT_REPLAY_LIMIT: usize = 12 << 20;
 /// `replay_limit`) leaves well over half for new events. Linear memory is
 /// touched only as records fill it.
 pub const DEFAULT_BUFFER_BYTES: usize = 32 << 20;
-
-/// A notification callback. A guest has one thread: no `Send` needed.
-pub(crate) type Callback = Box<dyn Fn(&Notice)>;
 
 /// Why [`Builder::build`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +44,13 @@ impl Default for Builder {
             drop_timeout: Duration::from_secs(2),
             notify: None,
         }
+    }
+}
+
+impl Sdk {
+    /// Starts configuring an SDK.
+    pub fn builder() -> Builder {
+        Builder::default()
     }
 }
 
@@ -84,6 +88,6 @@ impl Builder {
             }
             return Err(BuildError::Config(e));
         }
-        Ok(Sdk::start(self))
+        Ok(Sdk::start(self.s, self.drop_timeout, self.notify))
     }
 }

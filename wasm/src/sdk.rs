@@ -1,7 +1,6 @@
 //! The handle a guest holds: `report` only buffers; `poll` moves bytes
 //! without blocking; `flush` and `close` block until done or a deadline.
 
-use crate::builder::{Builder, Callback};
 use alooma_core::{
     CloseReport, EncodeError, Encoder, FlushError, Instant, Notice, Notification, Out, ReportError,
     Ring, Rng, Settings, Stamp, Stats, UnixMillis, WhenFull,
@@ -11,6 +10,9 @@ use std::panic::Location;
 use std::time::Duration;
 
 /// Hands `n` to the callback; a panicking callback is contained.
+/// A notification callback. A guest has one thread: no `Send` needed.
+pub(crate) type Callback = Box<dyn Fn(&Notice)>;
+
 pub(crate) fn emit(cb: Option<&Callback>, n: &Notice) {
     if let Some(cb) = cb {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(n)));
@@ -57,14 +59,11 @@ impl std::fmt::Debug for Sdk {
 }
 
 impl Sdk {
-    /// Starts configuring an SDK.
-    pub fn builder() -> Builder {
-        Builder::default()
-    }
-
-    pub(crate) fn start(b: Builder) -> Sdk {
-        let marker: Option<alooma_wasi::BoxMarker> = b.s.loss_markers.then(|| {
-            let s = b.s.clone();
+    /// An SDK for validated settings `s` (see
+    /// [`Builder::build`](crate::Builder::build)).
+    pub(crate) fn start(s: Settings, drop_timeout: Duration, notify: Option<Callback>) -> Sdk {
+        let marker: Option<alooma_wasi::BoxMarker> = s.loss_markers.then(|| {
+            let s = s.clone();
             let mut rng = Rng::new(random_u64());
             Box::new(move |loss: &alooma_core::Loss, out: &mut Out<'_>| {
                 s.encoder()
@@ -72,16 +71,16 @@ impl Sdk {
             }) as alooma_wasi::BoxMarker
         });
         let (max_event, driver) =
-            b.s.with_config(|c| (c.max_event(), Driver::new(c, random_u64(), marker)));
+            s.with_config(|c| (c.max_event(), Driver::new(c, random_u64(), marker)));
         Sdk {
-            ring: Ring::with_storage(vec![0u8; b.s.buffer_bytes].into_boxed_slice()),
+            ring: Ring::with_storage(vec![0u8; s.buffer_bytes].into_boxed_slice()),
             rng: Rng::new(random_u64()),
-            s: b.s,
+            s,
             driver,
-            notify: b.notify,
+            notify,
             max_event,
             rejected: 0,
-            drop_timeout: b.drop_timeout,
+            drop_timeout,
             closed: None,
         }
     }

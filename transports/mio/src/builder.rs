@@ -62,6 +62,13 @@ impl Default for Builder {
     }
 }
 
+impl Sdk {
+    /// Starts configuring an SDK.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+}
+
 impl Builder {
     alooma_core::settings_methods!("24 MiB");
 
@@ -117,6 +124,13 @@ impl Builder {
             }
             return Err(BuildError::Config(e));
         }
-        Sdk::start(self)
+        #[cfg(feature = "tls")]
+        let tls = match &self.tls {
+            Some(t) => Some(t.client_config()?),
+            None => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls = None;
+        Ok(Sdk::start(self.s, self.drop_timeout, self.notify, tls)?)
     }
 }

@@ -2,7 +2,7 @@
 //! sleeps in `Poll` when there is nothing to do (no timer, no spinning).
 
 use crate::link::MioLink;
-use crate::sdk::{Shared, State};
+use crate::shared::{Shared, State};
 use alooma_core::{
     Driver, Instant, Loss, Notification, Out, Ring, RingAccess, SenderConfig, Stamp, UnixMillis,
 };
@@ -67,7 +67,7 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
         move |loss: &Loss, out: &mut Out<'_>| {
             let stamp = Stamp {
                 time: sh.s.report_time.then(UnixMillis::now),
-                uuid: sh.s.uuid.then(crate::sdk::uuid_bytes),
+                uuid: sh.s.uuid.then(crate::random::uuid_bytes),
                 location: None,
             };
             sh.encoder().encode_loss(loss, &stamp, out)

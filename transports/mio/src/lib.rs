@@ -37,7 +37,9 @@ mod log_event;
 #[cfg(feature = "log")]
 mod logger;
 mod notify;
+mod random;
 mod sdk;
+mod shared;
 #[cfg(feature = "tls")]
 mod tls;
 #[cfg(feature = "tracing")]

@@ -1,9 +1,11 @@
 //! The handle users hold: `report` (never blocks unless asked to, never
 //! does I/O, never panics), `flush`, `close`, `stats`.
 
-use crate::builder::Builder;
 use crate::driver;
-use crate::notify::{emit, Callback, Notification};
+use crate::link::TlsConfig;
+use crate::notify::Callback;
+use crate::random::{seed, uuid_bytes};
+use crate::shared::{Shared, State};
 use alooma_core::{
     CloseReport, EncodeError, Encoder, FlushError, Out, ReportError, Ring, SenderStats, Settings,
     Stamp, Stats, UnixMillis, WhenFull,
@@ -11,96 +13,9 @@ use alooma_core::{
 use std::cell::RefCell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime};
-
-/// What the sender thread and the handles share.
-pub(crate) struct Shared {
-    pub s: Settings,
-    pub drop_timeout: Duration,
-    pub state: Mutex<State>,
-    /// Signalled when records were sent or the sender stopped (flush,
-    /// blocking reports, close wait on it).
-    pub progress: Condvar,
-    pub waiters: AtomicUsize,
-    pub waker: Arc<mio::Waker>,
-    pub notify: Option<Callback>,
-    pub connected: AtomicBool,
-    pub closed: AtomicBool,
-    pub rejected: AtomicU64,
-    pub wakeups: AtomicU64,
-    pub max_event: usize,
-}
-
-/// Guarded by [`Shared::state`].
-pub(crate) struct State {
-    pub ring: Ring<Box<[u8]>>,
-    /// The sender's counters, as of the thread's last step.
-    pub sender_stats: SenderStats,
-    /// The sender thread is (about to be) blocked in `poll` waiting for
-    /// records (`Some(1)`) or for this many unsent bytes (a batch, while it
-    /// lets small writes gather): a record reaching it must wake the thread.
-    /// Flush, close and a report waiting for room wake it regardless.
-    pub wake_at: Option<usize>,
-    pub closing: bool,
-    pub abort: bool,
-    /// The sender thread has stopped.
-    pub done: bool,
-    /// The close ended cleanly (everything sent was confirmed).
-    pub clean: bool,
-}
-
-impl Shared {
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        // Nothing panics while holding the lock; if something ever did, the
-        // state is still consistent (every update is a single step).
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Waits for progress (records sent, the sender stopped) at most
-    /// `timeout`, counted as a waiter so the sender signals it; `wake`: wake
-    /// the sender first (after counting, so its signal cannot be missed).
-    pub fn wait_progress<'a>(
-        &self,
-        st: MutexGuard<'a, State>,
-        timeout: Duration,
-        wake: bool,
-    ) -> MutexGuard<'a, State> {
-        self.waiters.fetch_add(1, Ordering::SeqCst);
-        if wake {
-            let _ = self.waker.wake();
-        }
-        let st = self
-            .progress
-            .wait_timeout(st, timeout)
-            .unwrap_or_else(|e| e.into_inner())
-            .0;
-        self.waiters.fetch_sub(1, Ordering::SeqCst);
-        st
-    }
-
-    pub fn encoder(&self) -> Encoder<'_> {
-        self.s.encoder()
-    }
-
-    pub fn server_name(&self, i: usize) -> Option<String> {
-        self.s.servers.get(i).cloned()
-    }
-
-    pub fn emit(
-        &self,
-        event: alooma_core::Notification,
-        server: Option<usize>,
-        detail: Option<String>,
-    ) {
-        if self.notify.is_none() && !cfg!(feature = "tracing") {
-            return;
-        }
-        let n = Notification::new(event, server.and_then(|i| self.server_name(i)), detail);
-        emit(self.notify.as_ref(), &n);
-    }
-}
+use std::time::{Duration, Instant};
 
 struct Handle {
     shared: Arc<Shared>,
@@ -135,51 +50,27 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-fn seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
-}
-
-thread_local! {
-    static RNG: RefCell<alooma_core::Rng> = RefCell::new(alooma_core::Rng::new(seed()));
-}
-
-pub(crate) fn uuid_bytes() -> [u8; 16] {
-    RNG.with(|r| r.borrow_mut().bytes16())
-}
-
 impl Sdk {
-    /// Starts configuring an SDK.
-    pub fn builder() -> Builder {
-        Builder::default()
-    }
-
-    pub(crate) fn start(b: Builder) -> Result<Sdk, crate::builder::BuildError> {
-        let (max_event, sender_cfg) = b.s.with_config(|c| (c.max_event(), c.sender()));
-        #[cfg(feature = "tls")]
-        let tls = match &b.tls {
-            Some(t) => Some(t.client_config()?),
-            None => None,
-        };
-        #[cfg(not(feature = "tls"))]
-        let tls = None;
+    /// Starts the sender thread for validated settings `s` (see
+    /// [`Builder::build`](crate::Builder::build)).
+    pub(crate) fn start(
+        s: Settings,
+        drop_timeout: Duration,
+        notify: Option<Callback>,
+        tls: TlsConfig,
+    ) -> std::io::Result<Sdk> {
+        let (max_event, sender_cfg) = s.with_config(|c| (c.max_event(), c.sender()));
         let poll = mio::Poll::new()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), driver::WAKER)?);
         let link = crate::link::MioLink::new(
             poll.registry().try_clone()?,
             waker.clone(),
-            b.s.servers.clone(),
+            s.servers.clone(),
             tls,
         );
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                ring: Ring::with_storage(vec![0u8; b.s.buffer_bytes].into_boxed_slice()),
+                ring: Ring::with_storage(vec![0u8; s.buffer_bytes].into_boxed_slice()),
                 sender_stats: SenderStats::default(),
                 wake_at: None,
                 closing: false,
@@ -187,12 +78,12 @@ impl Sdk {
                 done: false,
                 clean: false,
             }),
-            s: b.s,
-            drop_timeout: b.drop_timeout,
+            s,
+            drop_timeout,
             progress: Condvar::new(),
             waiters: AtomicUsize::new(0),
             waker,
-            notify: b.notify,
+            notify,
             connected: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             rejected: AtomicU64::new(0),
