@@ -78,9 +78,8 @@ fn device_delivers_100000_events_over_relp_to_rsyslog() {
     let servers = [server.as_str()];
     let mut cfg = Config::new("device-token", &servers);
     cfg.protocol = Protocol::Relp;
-    cfg.buffer_bytes = 64 << 10;
     cfg.relp_window = 128;
-    cfg.validate().unwrap();
+    cfg.validate(64 << 10).unwrap();
     let enc = cfg.encoder();
     let mut ring: Ring<[u8; 64 << 10]> = Ring::new();
     let mut driver = Driver::new(&cfg, Dial, 7);
@@ -90,7 +89,7 @@ fn device_delivers_100000_events_over_relp_to_rsyslog() {
     for i in 0..N {
         let ev = format!(r#"{{"i":{i},"kind":"reading","value":{}}}"#, i as f64 / 4.0);
         loop {
-            match ring.try_push_with(cfg.max_event(), |out| {
+            match ring.try_push_with(cfg.max_event(64 << 10), |out| {
                 enc.encode_json(ev.as_bytes(), NO_META, &Stamp::default(), out)
             }) {
                 Ok(_) => break,

@@ -3,8 +3,10 @@
 
 pub use crate::backoff::Backoff;
 use crate::envelope::{Encoder, Envelope};
-use crate::error::{ConfigError, ConfigProblem, ServerError};
+use crate::error::{ConfigError, ConfigProblem, EncodeError, ReportError, ServerError};
 use crate::event_type::EventType;
+use crate::out::Out;
+use crate::ring::{Pushed, Ring, Storage};
 use crate::server_choice::Strategy;
 use core::time::Duration;
 
@@ -117,9 +119,8 @@ pub struct Config<'a> {
     pub event_type: EventType<'a>,
     /// Record layout.
     pub envelope: Envelope,
-    /// Buffer capacity in bytes (records are stored encoded).
-    pub buffer_bytes: usize,
-    /// Full-buffer policy.
+    /// Full-buffer policy, applied by [`Ring::push_for`](crate::Ring::push_for)
+    /// (the SDKs apply their own, with waiting, for `Block`).
     pub when_full: WhenFull,
     /// Largest record accepted; `None`: 64 KiB or the buffer size if
     /// smaller (with [`Protocol::Relp`]: 8,096 bytes, rsyslog's default frame
@@ -176,7 +177,6 @@ impl core::fmt::Debug for Config<'_> {
             .field("input_label", &self.input_label)
             .field("event_type", &self.event_type)
             .field("envelope", &self.envelope)
-            .field("buffer_bytes", &self.buffer_bytes)
             .field("when_full", &self.when_full)
             .field("max_event_bytes", &self.max_event_bytes)
             .field("batch_bytes", &self.batch_bytes)
@@ -206,7 +206,6 @@ impl<'a> Config<'a> {
             input_label: DEFAULT_INPUT_LABEL,
             event_type: EventType::InputLabel,
             envelope: Envelope::Metadata,
-            buffer_bytes: 1 << 20,
             when_full: WhenFull::DropNewest,
             max_event_bytes: None,
             batch_bytes: 64 * 1024,
@@ -230,21 +229,44 @@ impl<'a> Config<'a> {
         self.peer_buffer.unwrap_or(self.replay_limit)
     }
 
-    /// The largest record accepted.
-    pub fn max_event(&self) -> usize {
+    /// Encodes and stores one record in `ring` as this configuration says:
+    /// at most [`max_event`](Self::max_event) bytes for that ring, and its
+    /// full-buffer policy ([`when_full`](Self::when_full)): `DropOldest`
+    /// drops the oldest records to make room, `DropNewest` refuses the new
+    /// one (both counted in the ring's stats); `Block` and `BlockFor` refuse
+    /// it uncounted, for a caller that makes room (drives the connection)
+    /// and tries again, calling [`Ring::count_refusal`] if it gives up.
+    /// `encode` may be called more than once (see [`Ring::push_with`]).
+    pub fn push<S, F>(&self, ring: &mut Ring<S>, encode: F) -> Result<Pushed, ReportError>
+    where
+        S: Storage,
+        F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
+    {
+        let max = self.max_event(ring.capacity());
+        match self.when_full {
+            WhenFull::DropOldest => ring.push_with(true, max, encode),
+            WhenFull::DropNewest => ring.push_with(false, max, encode),
+            WhenFull::Block | WhenFull::BlockFor(_) => ring.try_push_with(max, encode),
+        }
+    }
+
+    /// The largest record accepted into a buffer of `buffer` bytes: the
+    /// configured maximum, else the protocol's default or the buffer if
+    /// smaller.
+    pub fn max_event(&self, buffer: usize) -> usize {
         let default = match self.protocol {
             Protocol::Tcp => DEFAULT_MAX_EVENT_BYTES,
             Protocol::Relp => crate::relp::RSYSLOG_DEFAULT_MAX_DATA,
         };
-        self.max_event_bytes
-            .unwrap_or(default.min(self.buffer_bytes))
+        self.max_event_bytes.unwrap_or(default.min(buffer))
     }
 
-    /// Checks every setting; the error lists every problem found.
+    /// Checks every setting for a buffer (ring) of `buffer` bytes; the
+    /// error lists every problem found.
     // The error is a fixed list (no allocator to box it); validation runs
     // once, off any hot path.
     #[allow(clippy::result_large_err)]
-    pub fn validate(&self) -> Result<(), ConfigError> {
+    pub fn validate(&self, buffer: usize) -> Result<(), ConfigError> {
         let mut e = ConfigError::default();
         if self.token.is_empty() {
             e.push(ConfigProblem::EmptyToken);
@@ -269,27 +291,18 @@ impl<'a> Config<'a> {
                 e.push(ConfigProblem::BadEventTypeField);
             }
         }
-        if self.buffer_bytes < 256 {
-            e.push(ConfigProblem::BufferTooSmall(self.buffer_bytes));
+        if buffer < 256 {
+            e.push(ConfigProblem::BufferTooSmall(buffer));
         }
-        let max = self.max_event();
-        if max < 64 || max > self.buffer_bytes {
-            e.push(ConfigProblem::BadMaxEvent {
-                max,
-                buffer: self.buffer_bytes,
-            });
+        let max = self.max_event(buffer);
+        if max < 64 || max > buffer {
+            e.push(ConfigProblem::BadMaxEvent { max, buffer });
         }
         let window = self.window();
         // With RELP the collector's replies confirm records whatever else is
         // written: any buffer works.
-        if self.protocol == Protocol::Tcp
-            && self.buffer_bytes >= 256
-            && window > self.buffer_bytes / 2
-        {
-            e.push(ConfigProblem::WindowTooLarge {
-                window,
-                buffer: self.buffer_bytes,
-            });
+        if self.protocol == Protocol::Tcp && buffer >= 256 && window > buffer / 2 {
+            e.push(ConfigProblem::WindowTooLarge { window, buffer });
         }
         if self.batch_bytes == 0 {
             e.push(ConfigProblem::ZeroBatch);
@@ -404,9 +417,8 @@ mod tests {
     #[test]
     fn every_problem_listed() {
         let mut c = Config::new("", &[]);
-        c.buffer_bytes = 0;
         c.batch_bytes = 0;
-        let e = c.validate().unwrap_err();
+        let e = c.validate(0).unwrap_err();
         assert_eq!(e.problems().len(), 5, "{e}");
         let s = alloc_free_display(&e);
         assert!(

@@ -11,11 +11,12 @@
 //! use alooma_core::{Config, Ring, Sender, Stamp, Action, Instant, NO_META};
 //!
 //! static SERVERS: [&str; 1] = ["127.0.0.1:5001"];
-//! let cfg = Config::new("my-token", &SERVERS);
-//! cfg.validate().unwrap();
-//! let enc = cfg.encoder();
+//! let mut cfg = Config::new("my-token", &SERVERS);
+//! cfg.replay_limit = 1024; // the replay window: at most half the ring
 //! let mut ring: Ring<[u8; 4096]> = Ring::new();
-//! ring.push_with(false, cfg.max_event(), |out| {
+//! cfg.validate(ring.capacity()).unwrap();
+//! let enc = cfg.encoder();
+//! cfg.push(&mut ring, |out| {
 //!     enc.encode_json(br#"{"user": "ann", "clicks": 3}"#, NO_META, &Stamp::default(), out)
 //! })
 //! .unwrap();

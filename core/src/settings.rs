@@ -68,8 +68,10 @@ impl core::fmt::Debug for EventTypeBuf {
     }
 }
 
-/// Every setting of [`Config`], owned, plus whether records carry
-/// `report_time` and `@uuid`. SDK builders fill one in.
+/// Every setting of [`Config`], owned, plus what an SDK with a heap applies
+/// itself: its buffer's size (it allocates the ring) and whether records
+/// carry `report_time` and `@uuid` (it stamps them). SDK builders fill one
+/// in.
 #[derive(Clone)]
 pub struct Settings {
     /// Input token (secret: never shown by `Debug`).
@@ -82,7 +84,7 @@ pub struct Settings {
     pub event_type: EventTypeBuf,
     /// Record layout.
     pub envelope: Envelope,
-    /// Buffer capacity in bytes.
+    /// Buffer capacity in bytes (the SDK allocates its ring this size).
     pub buffer_bytes: usize,
     /// Full-buffer policy.
     pub when_full: WhenFull,
@@ -129,7 +131,7 @@ impl Default for Settings {
             input_label: d.input_label.to_string(),
             event_type: EventTypeBuf::InputLabel,
             envelope: d.envelope,
-            buffer_bytes: d.buffer_bytes,
+            buffer_bytes: 1 << 20,
             when_full: d.when_full,
             max_event_bytes: d.max_event_bytes,
             batch_bytes: d.batch_bytes,
@@ -164,7 +166,6 @@ impl Settings {
         c.input_label = &self.input_label;
         c.event_type = self.event_type.as_ref();
         c.envelope = self.envelope;
-        c.buffer_bytes = self.buffer_bytes;
         c.when_full = self.when_full;
         c.max_event_bytes = self.max_event_bytes;
         c.batch_bytes = self.batch_bytes;
@@ -180,6 +181,17 @@ impl Settings {
         c.relp_window = self.relp_window;
         c.ack_timeout = self.ack_timeout;
         f(&c)
+    }
+
+    /// Checks every setting for this buffer size (see [`Config::validate`]).
+    #[allow(clippy::result_large_err)]
+    pub fn validate(&self) -> Result<(), crate::ConfigError> {
+        self.with_config(|c| c.validate(self.buffer_bytes))
+    }
+
+    /// The largest record accepted (see [`Config::max_event`]).
+    pub fn max_event(&self) -> usize {
+        self.with_config(|c| c.max_event(self.buffer_bytes))
     }
 
     /// The encoder for these settings.

@@ -99,9 +99,9 @@ fn reporting_allocates_nothing() {
     let mut cfg = Config::new("token", &SERVERS);
     cfg.event_type = EventType::Field("kind");
     // A record is confirmed once acknowledged plus 2 KiB.
-    cfg.buffer_bytes = 8192;
     cfg.peer_buffer = Some(2048);
-    cfg.validate().unwrap();
+    cfg.validate(8192).unwrap();
+    let max = cfg.max_event(8192);
     let enc = cfg.encoder();
     let mut ring: Ring<[u8; 8192]> = Ring::new();
     let link = Sink {
@@ -144,17 +144,17 @@ fn reporting_allocates_nothing() {
             location: Some(here),
         };
         let r = if i % 3 == 0 {
-            ring.push_with(false, cfg.max_event(), |o| {
+            ring.push_with(false, max, |o| {
                 enc.encode_json(text, Some(&meta), &stamp, o)
             })
         } else {
-            ring.push_with(false, cfg.max_event(), |o| {
+            ring.push_with(false, max, |o| {
                 enc.encode_value(&ev, alooma_core::NO_META, &stamp, o)
             })
         };
         accepted += r.is_ok() as usize;
         // An invalid event is refused without allocating either.
-        let _ = ring.push_with(false, cfg.max_event(), |o| {
+        let _ = ring.push_with(false, max, |o| {
             enc.encode_json(b"[1,2", alooma_core::NO_META, &stamp, o)
         });
         // Every 50 reports the link stalls for 50: the ring fills, refuses,

@@ -298,14 +298,13 @@ impl Sim {
         let mut cfg = Config::new("t", &SERVERS);
         cfg.protocol = Protocol::Relp;
         cfg.batch_bytes = batch;
-        cfg.buffer_bytes = buffer;
         cfg.connect_timeout = Duration::from_millis(500);
         cfg.backoff = Backoff {
             initial: Duration::from_millis(1),
             max: Duration::from_millis(20),
             jitter_percent: 20,
         };
-        cfg.validate().unwrap();
+        cfg.validate(buffer).unwrap();
         let mut sender = cfg.sender();
         sender.relp = Some(relp);
         let w = Rc::new(RefCell::new(World {
@@ -329,7 +328,7 @@ impl Sim {
                 Some(cfg.encoder()),
             ),
             w,
-            ring: Ring::with_storage(vec![0u8; cfg.buffer_bytes].into_boxed_slice()),
+            ring: Ring::with_storage(vec![0u8; buffer].into_boxed_slice()),
             next_id: 0,
             checked: 0,
             drops: false,

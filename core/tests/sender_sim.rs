@@ -266,7 +266,14 @@ const PEER_BUFFER: usize = 2048;
 
 impl Sim {
     fn new(seed: u64, peers: Vec<Peer>, strategy: Strategy, backoff: Backoff, batch: usize) -> Sim {
-        Sim::with(seed, peers, strategy, backoff, batch, seed.is_multiple_of(2))
+        Sim::with(
+            seed,
+            peers,
+            strategy,
+            backoff,
+            batch,
+            seed.is_multiple_of(2),
+        )
     }
 
     fn with(
@@ -282,14 +289,13 @@ impl Sim {
         cfg.strategy = strategy;
         cfg.backoff = backoff;
         cfg.batch_bytes = batch;
-        cfg.buffer_bytes = 256 * 1024;
         cfg.connect_timeout = Duration::from_millis(500);
         // What a dead collector can take with it: its unread buffer. With
         // acknowledgements, what its kernel acknowledged plus that; without,
         // that many bytes written after a record prove it was read.
         cfg.replay_limit = PEER_BUFFER;
         cfg.peer_buffer = acks.then_some(PEER_BUFFER);
-        cfg.validate().unwrap();
+        cfg.validate(256 * 1024).unwrap();
         let w = Rc::new(RefCell::new(World {
             rng: Rng::new(seed),
             now: Instant::ZERO,
@@ -311,7 +317,7 @@ impl Sim {
         Sim {
             driver: Driver::new(cfg.sender(), SimLink(w.clone()), scratch, seed),
             w,
-            ring: ring(cfg.buffer_bytes),
+            ring: ring(256 * 1024),
             ends: Vec::new(),
             checked: std::cell::Cell::new(0),
             pushed_bytes: 0,
@@ -917,7 +923,6 @@ fn batches_respect_their_limit() {
 fn loss_marker_precedes_the_next_records() {
     let servers = ["127.0.0.1:1"];
     let mut cfg = Config::new("t", &servers);
-    cfg.buffer_bytes = 4096;
     cfg.replay_limit = 1024;
     cfg.backoff = Backoff {
         initial: Duration::from_millis(10),

@@ -77,7 +77,7 @@ impl Builder {
     /// once (and is notified as `CONFIG_FAILED`). Opens no connection: the
     /// first [`Sdk::poll`] or [`Sdk::flush`] does.
     pub fn build(self) -> Result<Sdk, BuildError> {
-        if let Err(e) = self.s.with_config(|c| c.validate().map_err(Box::new)) {
+        if let Err(e) = self.s.validate().map_err(Box::new) {
             if let Some(cb) = &self.notify {
                 let n = Notice::new(
                     alooma_core::Notification::ConfigFailed,

@@ -70,8 +70,8 @@ impl Sdk {
                     .encode_loss(loss, &stamp(&s, &mut rng, None), out)
             }) as alooma_wasi::BoxMarker
         });
-        let (max_event, driver) =
-            s.with_config(|c| (c.max_event(), Driver::new(c, random_u64(), marker)));
+        let max_event = s.max_event();
+        let driver = s.with_config(|c| Driver::new(c, random_u64(), marker));
         Sdk {
             ring: Ring::with_storage(vec![0u8; s.buffer_bytes].into_boxed_slice()),
             rng: Rng::new(random_u64()),

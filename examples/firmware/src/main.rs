@@ -32,7 +32,6 @@ static CONFIG: Config<'static> = {
     c.input_label = "thermostat";
     c.event_type = EventType::Field("type");
     c.envelope = Envelope::Metadata;
-    c.buffer_bytes = 4096;
     c.max_event_bytes = Some(512);
     // A UART loses nothing it took: resend only a record a failure cut.
     c.replay_limit = 0;
@@ -182,7 +181,7 @@ fn main() -> ! {
                 sensor: (seq % 4) as u8,
                 centi: 2000 + seq as i32 * 7,
             };
-            match RING.push_with(CONFIG.max_event(), |out| {
+            match RING.push(&CONFIG, |out| {
                 enc.encode_value(&r, NO_META, &Stamp::default(), out)
             }) {
                 Ok(_) => seq += 1,
@@ -250,7 +249,7 @@ fn SysTick() {
             open: sent % 2 == 0,
             tick: t,
         };
-        match RING.push_with(CONFIG.max_event(), |out| {
+        match RING.push(&CONFIG, |out| {
             enc.encode_value(&ev, NO_META, &Stamp::default(), out)
         }) {
             Ok(_) => IRQ_SENT.fetch_add(1, Ordering::Relaxed),

@@ -23,8 +23,10 @@ static CONFIG: Config<'static> = {
     c.input_label = "thermostat";
     c.event_type = EventType::Field("kind");
     c.envelope = Envelope::Metadata;
-    c.buffer_bytes = 4096;
+    // Set once: `CONFIG.push` applies it.
     c.when_full = WhenFull::DropOldest;
+    // The replay window: at most half the 4 KiB ring.
+    c.replay_limit = 1024;
     c
 };
 
@@ -40,7 +42,7 @@ fn main() -> ! {
     let mut t = 0u64;
     loop {
         let ev = Reading { kind: "temp", sensor: (t % 4) as u8, value: t as i32 };
-        let _ = ring.push_with(true, CONFIG.max_event(), |out| enc.encode_value(&ev, NO_META, &Stamp::default(), out));
+        let _ = CONFIG.push(ring, |out| enc.encode_value(&ev, NO_META, &Stamp::default(), out));
         match sender.poll(Instant::from_millis(t), ring) {
             Action::Connect { .. } => sender.on_connected(Instant::from_millis(t)),
             Action::Transmit { max } => {

@@ -1,14 +1,15 @@
 //! A ring shared between interrupt handlers and the main loop.
 
-use alooma_core::{EncodeError, Out, Pushed, ReportError, Ring, RingAccess};
+use alooma_core::{Config, EncodeError, Out, Pushed, ReportError, Ring, RingAccess, WhenFull};
 use core::cell::RefCell;
 use critical_section::Mutex;
 
 /// A `static` ring that interrupt handlers report into. Guarded by a
 /// critical section (provide one: `cortex-m`'s `critical-section-single-core`
-/// on single-core MCUs). Full-buffer policy: drop newest, the only one an
-/// interrupt may use (dropping the oldest could pull records from under a
-/// write in progress).
+/// on single-core MCUs). [`push`](Self::push) applies the configuration's
+/// full-buffer policy and record size; records being written to the
+/// connection are never dropped from under the driver (it copies them out
+/// inside the critical section, and the ring keeps them whole).
 pub struct IrqRing<const N: usize> {
     ring: Mutex<RefCell<Ring<[u8; N]>>>,
 }
@@ -27,8 +28,30 @@ impl<const N: usize> IrqRing<N> {
         }
     }
 
-    /// Encodes and stores one record (see [`Ring::push_with`]); callable
-    /// from interrupt handlers. Drop-newest when full.
+    /// Encodes and stores one record as `config` says (its
+    /// [`when_full`](Config::when_full) and largest record for this ring:
+    /// see [`Config::push`]); callable from interrupt handlers. An interrupt
+    /// cannot wait: `Block` and `BlockFor` refuse the new record here, as
+    /// `DropNewest` does (counted).
+    pub fn push<F>(&self, config: &Config<'_>, encode: F) -> Result<Pushed, ReportError>
+    where
+        F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
+    {
+        critical_section::with(|cs| match self.ring.borrow(cs).try_borrow_mut() {
+            Ok(mut r) => match config.when_full {
+                WhenFull::Block | WhenFull::BlockFor(_) => {
+                    r.push_with(false, config.max_event(N), encode)
+                }
+                _ => config.push(&mut r, encode),
+            },
+            // Only reachable by reporting from inside `with`: refuse.
+            Err(_) => Err(ReportError::BufferFull { size: 0 }),
+        })
+    }
+
+    /// Encodes and stores one record of at most `max` bytes, dropping the
+    /// new one when full (see [`Ring::push_with`]); callable from interrupt
+    /// handlers. [`push`](Self::push) takes both from the configuration.
     pub fn push_with<F>(&self, max: usize, encode: F) -> Result<Pushed, ReportError>
     where
         F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,

@@ -33,7 +33,7 @@
 //!
 //! // Anywhere, interrupt handlers included:
 //! let enc = CONFIG.encoder();
-//! RING.push_with(CONFIG.max_event(), |out| enc.encode_json(br#"{"t":21.5}"#, NO_META, &Stamp::default(), out)).unwrap();
+//! RING.push(&CONFIG, |out| enc.encode_json(br#"{"t":21.5}"#, NO_META, &Stamp::default(), out)).unwrap();
 //! // Main loop:
 //! let mut driver = Driver::new(&CONFIG, Dial, 1);
 //! let _next_wake = driver.poll(Instant::from_millis(0), &RING);

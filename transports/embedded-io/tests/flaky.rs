@@ -98,7 +98,6 @@ fn config() -> Config<'static> {
     // A byte stream that errors loses nothing it took: replay only the
     // record a failure cut.
     c.replay_limit = 0;
-    c.buffer_bytes = 8192;
     c
 }
 
@@ -143,8 +142,8 @@ fn flaky_link_loses_nothing() {
                 if next < total {
                     let ev =
                         serde_json::json!({"seq": next, "v": "x".repeat((next % 50) as usize)});
-                    if ring
-                        .push_with(false, cfg.max_event(), |o| {
+                    if cfg
+                        .push(&mut ring, |o| {
                             enc.encode_value(&ev, NO_META, &Stamp::default(), o)
                         })
                         .is_ok()
@@ -197,7 +196,7 @@ fn interrupt_reports_and_main_loop_drains() {
         for seq in 0..20_000u64 {
             let ev = serde_json::json!({"seq": seq});
             if RING
-                .push_with(CFG.max_event(), |o| {
+                .push(&CFG, |o| {
                     enc.encode_value(&ev, NO_META, &Stamp::default(), o)
                 })
                 .is_ok()

@@ -226,7 +226,6 @@ static SERVERS: [&str; 1] = ["collector.sim:5001"];
 
 fn run(policy: WhenFull, fault: Fault, seed: u64) {
     let mut cfg = Config::new("tok", &SERVERS);
-    cfg.buffer_bytes = RING;
     cfg.replay_limit = UNREAD + READ_BUF;
     cfg.when_full = policy;
     cfg.connect_timeout = Duration::from_millis(200);
@@ -235,7 +234,7 @@ fn run(policy: WhenFull, fault: Fault, seed: u64) {
         max: Duration::from_millis(50),
         jitter_percent: 10,
     };
-    cfg.validate().unwrap();
+    cfg.validate(RING).unwrap();
     let world = Rc::new(RefCell::new(World {
         c: Collector {
             rng: Rng::new(seed),
@@ -269,9 +268,9 @@ fn run(policy: WhenFull, fault: Fault, seed: u64) {
         let pushed = if policy == WhenFull::Block {
             // Block: a refusal is not counted; the caller makes room by
             // driving the link, then retries.
-            ring.try_push_with(cfg.max_event(), encode)
+            ring.try_push_with(cfg.max_event(RING), encode)
         } else {
-            ring.push_with(drop_oldest, cfg.max_event(), encode)
+            ring.push_with(drop_oldest, cfg.max_event(RING), encode)
         };
         match (policy, pushed) {
             (_, Ok(_)) => i += 1,

@@ -113,7 +113,7 @@ impl Builder {
     /// configuration returns every problem at once (and is notified as
     /// `CONFIG_FAILED`).
     pub fn build(self) -> Result<Sdk, BuildError> {
-        if let Err(e) = self.s.with_config(|c| c.validate().map_err(Box::new)) {
+        if let Err(e) = self.s.validate().map_err(Box::new) {
             if let Some(cb) = &self.notify {
                 let n = Notification::new(
                     alooma_core::Notification::ConfigFailed,

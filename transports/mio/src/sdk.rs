@@ -59,7 +59,7 @@ impl Sdk {
         notify: Option<Callback>,
         tls: TlsConfig,
     ) -> std::io::Result<Sdk> {
-        let (max_event, sender_cfg) = s.with_config(|c| (c.max_event(), c.sender()));
+        let (max_event, sender_cfg) = (s.max_event(), s.with_config(|c| c.sender()));
         let poll = mio::Poll::new()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), driver::WAKER)?);
         let link = crate::link::MioLink::new(
