@@ -119,7 +119,7 @@ pub struct Config<'a> {
     pub event_type: EventType<'a>,
     /// Record layout.
     pub envelope: Envelope,
-    /// Full-buffer policy, applied by [`Ring::push_for`](crate::Ring::push_for)
+    /// Full-buffer policy, applied by [`Config::push`]
     /// (the SDKs apply their own, with waiting, for `Block`).
     pub when_full: WhenFull,
     /// Largest record accepted; `None`: 64 KiB or the buffer size if
