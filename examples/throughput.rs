@@ -27,33 +27,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-/// A ~200-byte event.
-#[derive(Serialize)]
-struct Event<'a> {
-    kind: &'a str,
-    user_id: u64,
-    session: &'a str,
-    path: &'a str,
-    referrer: &'a str,
-    duration_ms: u32,
-    items: [u32; 4],
-    total: f64,
-    ok: bool,
-}
-
-fn event(i: u64) -> Event<'static> {
-    Event {
-        kind: "page_view",
-        user_id: 1_000_000 + i,
-        session: "c0ffee00-1234-5678-9abc-def012345678",
-        path: "/products/widgets/blue-widget-deluxe",
-        referrer: "https://search.example.com/?q=widgets",
-        duration_ms: (i % 5000) as u32,
-        items: [1, 2, 3, (i % 10) as u32],
-        total: 42.5 + (i % 100) as f64,
-        ok: !i.is_multiple_of(7),
-    }
-}
+// The event every row reports (shared with the Wasm guest's row).
+#[path = "bench_event.rs"]
+mod bench_event;
+use bench_event::{event, Event};
 
 /// The same record the SDK writes with the default envelope, for serde_json.
 #[derive(Serialize)]
@@ -254,6 +231,25 @@ fn sdk(n: u64) -> (Figure, f64, usize) {
     )
 }
 
+/// `event(0..n)` as `tracing` events, fields one by one.
+fn trace_events(n: u64) {
+    for i in 0..n {
+        let e = event(i);
+        tracing::info!(
+        kind = e.kind,
+        user_id = e.user_id,
+        session = e.session,
+        path = e.path,
+        referrer = e.referrer,
+        duration_ms = e.duration_ms,
+        items = ?e.items,
+        total = e.total,
+        ok = e.ok,
+        "event"
+        );
+    }
+}
+
 fn tracing_json(n: u64) -> Figure {
     use tracing_subscriber::prelude::*;
     let s = sink();
@@ -265,23 +261,7 @@ fn tracing_json(n: u64) -> Figure {
     let subscriber = tracing_subscriber::registry()
         .with(tracing_subscriber::fmt::layer().json().with_writer(nb));
     let t0 = Instant::now();
-    tracing::subscriber::with_default(subscriber, || {
-        for i in 0..n {
-            let e = event(i);
-            tracing::info!(
-                kind = e.kind,
-                user_id = e.user_id,
-                session = e.session,
-                path = e.path,
-                referrer = e.referrer,
-                duration_ms = e.duration_ms,
-                items = ?e.items,
-                total = e.total,
-                ok = e.ok,
-                "event"
-            );
-        }
-    });
+    tracing::subscriber::with_default(subscriber, || trace_events(n));
     drop(guard); // flushes the worker
     wait_lines(&s, n);
     let dt = t0.elapsed().as_secs_f64();
@@ -311,23 +291,7 @@ fn tracing_alooma(n: u64) -> Figure {
     );
     let subscriber = tracing_subscriber::registry().with(alooma::TracingLayer::new(sdk.clone()));
     let t0 = Instant::now();
-    tracing::subscriber::with_default(subscriber, || {
-        for i in 0..n {
-            let e = event(i);
-            tracing::info!(
-                kind = e.kind,
-                user_id = e.user_id,
-                session = e.session,
-                path = e.path,
-                referrer = e.referrer,
-                duration_ms = e.duration_ms,
-                items = ?e.items,
-                total = e.total,
-                ok = e.ok,
-                "event"
-            );
-        }
-    });
+    tracing::subscriber::with_default(subscriber, || trace_events(n));
     wait_lines(&s, base + n);
     let dt = t0.elapsed().as_secs_f64();
     let r = sdk.close(Duration::from_secs(5));

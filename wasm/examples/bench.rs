@@ -11,36 +11,12 @@
 //! own monotonic clock (`wasi:clocks`).
 
 use alooma_wasm::{EventType, Sdk, WhenFull};
-use serde::Serialize;
 use std::time::{Duration, Instant};
 
-/// The same ~200-byte event as the native rows.
-#[derive(Serialize)]
-struct Event<'a> {
-    kind: &'a str,
-    user_id: u64,
-    session: &'a str,
-    path: &'a str,
-    referrer: &'a str,
-    duration_ms: u32,
-    items: [u32; 4],
-    total: f64,
-    ok: bool,
-}
-
-fn event(i: u64) -> Event<'static> {
-    Event {
-        kind: "page_view",
-        user_id: 1_000_000 + i,
-        session: "c0ffee00-1234-5678-9abc-def012345678",
-        path: "/products/widgets/blue-widget-deluxe",
-        referrer: "https://search.example.com/?q=widgets",
-        duration_ms: (i % 5000) as u32,
-        items: [1, 2, 3, (i % 10) as u32],
-        total: 42.5 + (i % 100) as f64,
-        ok: !i.is_multiple_of(7),
-    }
-}
+// The same ~200-byte event as the native rows.
+#[path = "../../examples/bench_event.rs"]
+mod bench_event;
+use bench_event::event;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
