@@ -15,7 +15,8 @@
 //! event, 2/1, 2/3, 4/2), and the largest replay window the SDK held (its
 //! default buffer and `peer_buffer`). `--memory` instead reports 10
 //! million events into an 8 MiB ring with the collector down and prints
-//! peak RSS.
+//! peak RSS. `--sdk-only` and `--limit-only` run one row alone (for
+//! `perf`).
 //!
 //!     cargo run --release -p alooma-examples --bin throughput [-- --events N] [-- --memory]
 
@@ -125,6 +126,16 @@ fn thread_cpu() -> f64 {
     alooma_tests::rsyslog::cpu_seconds("thread-self")
 }
 
+/// The SDK as every row configures it: the limit's envelope (token, input
+/// label, event type from `kind`), reporting to `addr`.
+fn bench_sdk(addr: &str) -> alooma::Builder {
+    Sdk::builder()
+        .token("bench-token")
+        .server(addr)
+        .input_label("bench")
+        .event_type(alooma::EventType::field("kind"))
+}
+
 struct Figure {
     events_per_s: f64,
     mb_per_s: f64,
@@ -159,30 +170,8 @@ fn limit(n: u64) -> Figure {
 /// caller's cost per `report()`.
 fn sdk(n: u64) -> (Figure, f64, usize) {
     let s = sink();
-    let sdk = Sdk::builder()
-        .token("bench-token")
-        .server(s.addr.clone())
-        .input_label("bench")
-        .event_type(alooma::EventType::field("kind"))
+    let sdk = bench_sdk(&s.addr)
         .when_full(WhenFull::Block)
-        .buffer_bytes(
-            std::env::var("BUFFER")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(alooma::DEFAULT_BUFFER_BYTES),
-        )
-        .peer_buffer(
-            std::env::var("PEER")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(6 << 20),
-        )
-        .batch_bytes(
-            std::env::var("BATCH")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(64 * 1024),
-        )
         .build()
         .unwrap();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -375,14 +364,7 @@ fn count(mode: &str, n: u64) {
                 .local_addr()
                 .unwrap()
                 .to_string();
-            let sdk = Sdk::builder()
-                .token("bench-token")
-                .server(dead)
-                .input_label("bench")
-                .event_type(alooma::EventType::field("kind"))
-                .buffer_bytes(1 << 30)
-                .build()
-                .unwrap();
+            let sdk = bench_sdk(&dead).buffer_bytes(1 << 30).build().unwrap();
             let t0 = Instant::now();
             for i in 0..n {
                 sdk.report(&event(i)).unwrap();
@@ -439,11 +421,7 @@ fn relp(n: u64, windows: &[usize]) {
     let dir = alooma_tests::temp_dir("throughput-relp");
     let mut rsyslog = Rsyslog::start(&dir, None, Queue::Memory);
     let run = |server: String, protocol: Protocol, window: usize| {
-        let sdk = Sdk::builder()
-            .token("bench-token")
-            .server(server)
-            .input_label("bench")
-            .event_type(alooma::EventType::field("kind"))
+        let sdk = bench_sdk(&server)
             .when_full(WhenFull::Block)
             .protocol(protocol)
             .relp_window(window)
@@ -506,11 +484,7 @@ fn relp(n: u64, windows: &[usize]) {
 /// all (`Block`, the default buffer): aggregate events/s.
 fn producers(n: u64, k: u64) -> f64 {
     let s = sink();
-    let sdk = Sdk::builder()
-        .token("bench-token")
-        .server(s.addr.clone())
-        .input_label("bench")
-        .event_type(alooma::EventType::field("kind"))
+    let sdk = bench_sdk(&s.addr)
         .when_full(WhenFull::Block)
         .build()
         .unwrap();

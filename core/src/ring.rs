@@ -218,16 +218,18 @@ fn rfind_nl(b: &[u8]) -> Option<usize> {
     return b.iter().rposition(|&c| c == b'\n');
 }
 
-/// The end of the `k`-th record (`k` >= 1) in `b` (0 if there are fewer).
-fn end_of_nth(b: &[u8], k: usize) -> usize {
-    let mut at = 0;
-    for _ in 0..k {
+/// Walks up to `k` whole records from the start of `b`: where the last one
+/// walked ends, and how many of the `k` were not in `b`.
+fn walk_records(b: &[u8], k: usize) -> (usize, usize) {
+    let (mut at, mut left) = (0, k);
+    while left > 0 {
         match find_nl(&b[at..]) {
             Some(i) => at += i + 1,
-            None => return 0,
+            None => break,
         }
+        left -= 1;
     }
-    at
+    (at, left)
 }
 
 /// Newlines in `b`: memchr's vector search where the target has vectors;
@@ -883,13 +885,15 @@ impl<S: Storage> Ring<S> {
         if k == 0 {
             return 0;
         }
-        // The end of the k-th record of the window.
+        // The end of the k-th record of the window: a walk over those k
+        // records only (an answer usually confirms one; the window may
+        // hold thousands).
         let (a, b) = self.slices(0, self.sent);
-        let in_a = count_newlines(a);
-        let len = if k <= in_a {
-            end_of_nth(a, k)
+        let (in_a, left) = walk_records(a, k);
+        let len = if left == 0 {
+            in_a
         } else {
-            a.len() + end_of_nth(b, k - in_a)
+            a.len() + walk_records(b, left).0
         };
         self.confirm_front(len, k)
     }

@@ -566,13 +566,7 @@ impl Sender {
     /// The connection cannot take more bytes now (after writing bytes that
     /// are not the ring's); wait for [`on_writable`](Self::on_writable).
     pub fn on_blocked_extra(&mut self, _now: Instant) {
-        self.last_transmit = None;
-        if let State::Connected {
-            ref mut writable, ..
-        } = self.state
-        {
-            *writable = false;
-        }
+        self.not_writable();
     }
 
     /// The connection can take bytes again.
