@@ -67,6 +67,14 @@ fn guests() -> &'static Path {
             "--features",
             "relp",
         ]);
+        build(&[
+            "-p",
+            "alooma-wasm",
+            "--example",
+            "front_doors",
+            "--features",
+            "tracing,log",
+        ]);
         build(&["-p", "alooma-edge-function"]);
         target.join("wasm32-wasip2/wasm")
     })
@@ -117,11 +125,16 @@ fn finish(mut child: Child, limit: Duration) -> Output {
 }
 
 fn run_deliver(flags: &[&str], args: &[String], limit: Duration) -> (bool, String) {
+    run_guest(&deliver_wasm(), flags, args, limit)
+}
+
+/// Runs a guest program under `wasmtime run`; its success and output.
+fn run_guest(wasm: &Path, flags: &[&str], args: &[String], limit: Duration) -> (bool, String) {
     require_wasmtime();
     let child = Command::new("wasmtime")
         .arg("run")
         .args(flags)
-        .arg(deliver_wasm())
+        .arg(wasm)
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -200,6 +213,114 @@ fn guest_delivers_10000_events_in_order() {
 
 /// RELP from the guest to a real rsyslog: 100,000 events arrive equal,
 /// complete and in order, each confirmed by rsyslog's `200 OK`.
+/// `tracing` and `log` as the guest's front doors: the real macros through
+/// `alooma_wasm::TracingLayer` and `alooma_wasm::Logger`, each record
+/// checked field by field; 20,000 more `tracing` events through a 64 KiB
+/// buffer under `Block` with the guest never polling; and a notification
+/// callback that itself emits a `tracing` event (an SDK call inside an SDK
+/// call, which must neither panic nor deadlock). Everything accepted is
+/// delivered, in order.
+#[test]
+fn guest_front_doors_tracing_and_log() {
+    let c = Collector::start();
+    let n = 20_000u64;
+    let (ok, out) = run_guest(
+        &guests().join("examples/front_doors.wasm"),
+        &["-S", "inherit-network=y"],
+        &[c.server(), n.to_string()],
+        Duration::from_secs(120),
+    );
+    assert!(ok, "guest failed:\n{out}");
+    let kv = close_line(&out);
+    let accepted: u64 = field(&kv, "accepted").parse().unwrap();
+    assert_eq!(field(&kv, "delivered"), accepted.to_string(), "{out}");
+    assert_eq!(field(&kv, "clean"), "true", "{out}");
+    let lines: Vec<u32> = out
+        .lines()
+        .find_map(|l| l.strip_prefix("lines: "))
+        .unwrap_or_else(|| panic!("no lines in:\n{out}"))
+        .split(' ')
+        .map(|x| x.parse().unwrap())
+        .collect();
+    assert!(wait_until(Duration::from_secs(10), || c.count() as u64 >= accepted));
+    let records: Vec<serde_json::Value> = c
+        .lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len() as u64, accepted);
+    let of_type = |t: &str| -> Vec<&serde_json::Value> {
+        records
+            .iter()
+            .filter(|r| r["_metadata"]["event_type"] == t)
+            .collect()
+    };
+    // `tracing` and `log` both take the event type from the target (here
+    // the module path) unless a field names it.
+    let a: Vec<_> = of_type("front_doors")
+        .into_iter()
+        .filter(|r| r["user"] == "ann")
+        .collect();
+    assert_eq!(a.len(), 1, "{a:?}");
+    let a = a[0];
+    assert_eq!((&a["user"], &a["amount"]), (&"ann".into(), &12.into()));
+    assert_eq!(
+        (&a["message"], &a["level"]),
+        (&"purchase".into(), &"INFO".into())
+    );
+    assert_eq!(a["_metadata"]["calling_line"], lines[0]);
+    assert!(a["_metadata"]["calling_file"]
+        .as_str()
+        .unwrap()
+        .ends_with("front_doors.rs"));
+    let b = of_type("stock");
+    assert_eq!(b.len(), 1);
+    let b = b[0];
+    assert_eq!(b["message"], "low stock: widgets");
+    assert_eq!(
+        (&b["left"], &b["target"]),
+        (&(-3).into(), &"shop::stock".into())
+    );
+    assert_eq!(b["_metadata"]["calling_line"], lines[1]);
+    assert_eq!(
+        b["spans"],
+        serde_json::json!([
+            {"name": "request", "id": 7, "path": "/buy"},
+            {"name": "db", "table": "orders"}
+        ])
+    );
+    // `log`: debug is below the level.
+    let logged: Vec<_> = of_type("front_doors")
+        .into_iter()
+        .filter(|r| r["user"] == "bob")
+        .collect();
+    assert_eq!(logged.len(), 1);
+    let l = logged[0];
+    assert_eq!((&l["message"], &l["tries"]), (&"login".into(), &2.into()));
+    assert_eq!(l["_metadata"]["calling_line"], lines[2]);
+    assert!(records
+        .iter()
+        .all(|r| r["message"] != "below the level: not reported"));
+    // The bulk events, all of them, in order.
+    let bulk: Vec<u64> = of_type("guest::bulk")
+        .iter()
+        .map(|r| r["i"].as_u64().unwrap())
+        .collect();
+    assert_eq!(bulk, (0..n).collect::<Vec<_>>());
+    // The notices the callback sent through `tracing`, the SDK's own
+    // connection among them.
+    let notices = of_type("guest::notice");
+    assert!(
+        notices.iter().any(|r| r["code"] == 20),
+        "no CONNECTED notice among {notices:?}"
+    );
+    assert_eq!(
+        accepted,
+        3 + n + notices.len() as u64,
+        "every record is one of the calls above"
+    );
+}
+
 #[test]
 fn guest_delivers_100000_events_over_relp_to_rsyslog() {
     let dir = alooma_tests::temp_dir("wasm-relp");

@@ -39,6 +39,8 @@ extern crate alloc;
 extern crate std;
 
 mod backoff;
+#[cfg(feature = "std")]
+mod builder;
 mod config;
 mod confirm;
 mod driver;
@@ -47,12 +49,20 @@ mod error;
 mod event_type;
 pub mod json;
 mod link;
+#[cfg(any(feature = "tracing", feature = "log"))]
+mod log_event;
+#[cfg(feature = "log")]
+mod logger;
 mod loss;
 mod notify;
 mod out;
+#[cfg(feature = "std")]
+mod platform;
 pub mod relp;
 mod ring;
 mod rng;
+#[cfg(feature = "std")]
+mod sdk;
 mod sender;
 mod ser;
 mod server_choice;
@@ -62,8 +72,12 @@ mod stamp;
 mod settings;
 mod stats;
 mod time;
+#[cfg(feature = "tracing")]
+mod tracing_layer;
 
 pub use backoff::Backoff;
+#[cfg(feature = "std")]
+pub use builder::Builder;
 pub use config::{
     parse_server, Config, Protocol, ServerAddr, WhenFull, DEFAULT_INPUT_LABEL,
     DEFAULT_MAX_EVENT_BYTES, DEFAULT_PEER_BUFFER, DEFAULT_PORT, DEFAULT_REPLAY_LIMIT, MAX_SERVERS,
@@ -75,26 +89,29 @@ pub use error::{ConfigError, ConfigProblem, EncodeError, ReportError, ServerErro
 pub use event_type::{EventType, TypeFn, TypeName, MAX_TYPE_BYTES};
 pub use json::{JsonError, JsonErrorKind, JsonStr, JsonView, Kind};
 pub use link::{Failure, Link, Received, RingAccess};
+#[cfg(feature = "log")]
+pub use logger::Logger;
 pub use loss::Loss;
 #[cfg(feature = "std")]
 pub use notify::Notice;
 pub use notify::{Level, NetError, Notification};
 pub use out::{Full, Out};
+#[cfg(feature = "std")]
+pub use platform::{encode_record, Callback, Parts, Platform, Polled, SeesAcks, WithTls};
 pub use relp::{
     RelpConfig, RelpError, DEFAULT_ACK_TIMEOUT, DEFAULT_RELP_WINDOW, RSYSLOG_DEFAULT_MAX_DATA,
 };
 pub use ring::{Pushed, Ring, RingStats, Storage, Transmit};
 pub use rng::Rng;
+#[cfg(feature = "std")]
+pub use sdk::Sdk;
 pub use sender::{Action, Sender, SenderConfig, SenderStats, ACK_POLL, STABLE_AFTER};
 pub use ser::SerError;
-#[doc(hidden)]
-pub use serde as __serde;
 pub use server_choice::Strategy;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
 pub use settings::{EventTypeBuf, Settings};
-#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-#[doc(hidden)]
-pub use settings::{String as __String, Vec as __Vec};
 pub use stamp::{Stamp, UnixMillis};
 pub use stats::{CloseReport, FlushError, Stats};
 pub use time::Instant;
+#[cfg(feature = "tracing")]
+pub use tracing_layer::TracingLayer;

@@ -144,6 +144,21 @@ pub enum Notification {
 }
 
 impl Notification {
+    /// The configured server (its index) this notification is about, if any.
+    pub fn server(&self) -> Option<usize> {
+        match *self {
+            Notification::Connecting { server }
+            | Notification::Connected { server }
+            | Notification::ConnectFailed { server, .. }
+            | Notification::Disconnected { server, .. }
+            | Notification::SendFailed { server, .. }
+            | Notification::CloseUnconfirmed { server, .. }
+            | Notification::RelpFailed { server, .. }
+            | Notification::TlsFailed { server } => Some(server),
+            _ => None,
+        }
+    }
+
     /// The seed SDK's numeric code (10 TLS, 19 connecting, 20 connected,
     /// 30 disconnected, 40 send failed, 41 RELP failure, 45 event rejected, 47 events dropped,
     /// 48 buffer full, 49 buffer freed, 50 config failed).

@@ -22,7 +22,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let server = args.first().cloned().unwrap_or_default();
     let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let mut sdk = match Sdk::builder()
+    let sdk = match Sdk::builder()
         .token("bench-token")
         .server(server)
         .input_label("bench")

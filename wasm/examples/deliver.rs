@@ -74,7 +74,7 @@ fn main() {
             }
         })
         .build();
-    let mut sdk = match sdk {
+    let sdk = match sdk {
         Ok(s) => s,
         Err(e) => {
             println!("config: {e}");

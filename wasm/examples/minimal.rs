@@ -4,7 +4,7 @@
 
 fn main() {
     let server = std::env::var("ALOOMA_SERVER").unwrap_or_else(|_| "127.0.0.1:5001".into());
-    let Ok(mut sdk) = alooma_wasm::Sdk::builder()
+    let Ok(sdk) = alooma_wasm::Sdk::builder()
         .token("wasm-demo")
         .server(server)
         .build()

@@ -2,17 +2,17 @@
 //! and edge functions (`wasi:http` components) under wasmtime or any
 //! WASI 0.2 runtime that grants TCP sockets.
 //!
-//! The builder and `report` API are the native SDK's (`alooma`). What
-//! differs is who moves the bytes: a guest has no threads, so
-//! [`Sdk::report`] only buffers, [`Sdk::poll`] sends what it can without
-//! blocking, and [`Sdk::flush`] / [`Sdk::close`] block until done or a
-//! deadline.
+//! The builder and `report` API are the native SDK's (`alooma`): one
+//! [`alooma_core::Sdk`] over a different platform ([`Guest`]). What differs
+//! is who moves the bytes: a guest has no threads, so `report` only
+//! buffers, `poll` sends what it can without blocking, and `flush` /
+//! `close` block until done or a deadline.
 //!
 //! ```no_run
 //! use alooma_wasm::Sdk;
 //! use std::time::Duration;
 //!
-//! let mut sdk = Sdk::builder()
+//! let sdk = Sdk::builder()
 //!     .token("my-token")
 //!     .server("127.0.0.1:5001")
 //!     .build()
@@ -48,7 +48,7 @@
 //!         if slot.is_none() {
 //!             *slot = Sdk::builder().token("t").server("10.0.0.5:5001").build().ok();
 //!         }
-//!         if let Some(sdk) = slot.as_mut() {
+//!         if let Some(sdk) = slot.as_ref() {
 //!             let _ = sdk.report(event);
 //!             let _ = sdk.flush(Duration::from_millis(500));
 //!         }
@@ -68,13 +68,29 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-mod builder;
-mod sdk;
+mod guest;
 
 pub use alooma_core::{
     Backoff, CloseReport, ConfigError, Envelope, EventTypeBuf as EventType, FlushError, JsonView,
     Level, NetError, Notice as Notification, Protocol, RelpError, ReportError, Stats, Strategy,
     TypeName, WhenFull, DEFAULT_RELP_WINDOW,
 };
-pub use builder::{BuildError, Builder, DEFAULT_BUFFER_BYTES, DEFAULT_REPLAY_LIMIT};
-pub use sdk::Sdk;
+pub use guest::{BuildError, Guest, DEFAULT_BUFFER_BYTES, DEFAULT_REPLAY_LIMIT};
+
+/// The SDK in a Wasm guest. Obtain with `Sdk::builder()`; every method is
+/// documented on [`alooma_core::Sdk`], the one SDK type over each platform.
+pub type Sdk = alooma_core::Sdk<Guest>;
+
+/// Configures an [`Sdk`]; every setting is documented on
+/// [`alooma_core::Builder`].
+pub type Builder = alooma_core::Builder<Guest>;
+
+/// `tracing` as a front door (feature `tracing`): every `tracing` event
+/// reported through an [`Sdk`] (see [`alooma_core::TracingLayer`]).
+#[cfg(feature = "tracing")]
+pub type TracingLayer = alooma_core::TracingLayer<Guest>;
+
+/// `log` as a front door (feature `log`): every `log` record reported
+/// through an [`Sdk`] (see [`alooma_core::Logger`]).
+#[cfg(feature = "log")]
+pub type Logger = alooma_core::Logger<Guest>;

@@ -108,7 +108,7 @@ impl wasi::exports::http::incoming_handler::Guest for Edge {
             if slot.is_none() {
                 *slot = build_sdk();
             }
-            let Some(sdk) = slot.as_mut() else { return };
+            let Some(sdk) = slot.as_ref() else { return };
             let ev = Request {
                 kind: "request",
                 method: method_name(&method),

@@ -107,7 +107,7 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
             }
         };
         for (n, d) in notes.drain(..) {
-            let server = server_of(&n);
+            let server = n.server();
             sh.emit(n, server, d);
         }
         if exit {
@@ -140,19 +140,4 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
     st.done = true;
     st.wake_at = None;
     sh.progress.notify_all();
-}
-
-/// The configured server a notification is about.
-fn server_of(n: &Notification) -> Option<usize> {
-    match n {
-        Notification::Connecting { server }
-        | Notification::Connected { server }
-        | Notification::ConnectFailed { server, .. }
-        | Notification::Disconnected { server, .. }
-        | Notification::SendFailed { server, .. }
-        | Notification::CloseUnconfirmed { server, .. }
-        | Notification::RelpFailed { server, .. }
-        | Notification::TlsFailed { server } => Some(*server),
-        _ => None,
-    }
 }

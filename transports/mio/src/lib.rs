@@ -28,34 +28,41 @@
 // One `unsafe` block: the `SIOCOUTQ` ioctl in `conn.rs` (acknowledged bytes).
 #![deny(unsafe_code)]
 
-mod builder;
 mod conn;
 mod driver;
 mod link;
-#[cfg(any(feature = "tracing", feature = "log"))]
-mod log_event;
-#[cfg(feature = "log")]
-mod logger;
+mod native;
 mod notify;
 mod random;
-mod sdk;
 mod shared;
 #[cfg(feature = "tls")]
 mod tls;
-#[cfg(feature = "tracing")]
-mod tracing_layer;
 
 pub use alooma_core::{
     Backoff, ConfigError, Envelope, JsonView, Level, NetError, Protocol, RelpError, ReportError,
     Strategy, TypeName, WhenFull, DEFAULT_RELP_WINDOW,
 };
 pub use alooma_core::{CloseReport, EventTypeBuf as EventType, FlushError, Stats};
-pub use builder::{BuildError, Builder, DEFAULT_BUFFER_BYTES, DEFAULT_REPLAY_LIMIT};
-#[cfg(feature = "log")]
-pub use logger::Logger;
+pub use native::{BuildError, Extra, Native, DEFAULT_BUFFER_BYTES, DEFAULT_REPLAY_LIMIT};
 pub use notify::Notification;
-pub use sdk::Sdk;
 #[cfg(feature = "tls")]
 pub use tls::Tls;
+
+/// The native SDK: cheap to clone, `Send + Sync`; a background thread
+/// delivers. Obtain with `Sdk::builder()`; every method is documented on
+/// [`alooma_core::Sdk`], the one SDK type over each platform.
+pub type Sdk = alooma_core::Sdk<Native>;
+
+/// Configures and starts an [`Sdk`]; every setting is documented on
+/// [`alooma_core::Builder`].
+pub type Builder = alooma_core::Builder<Native>;
+
+/// `tracing` as a front door (feature `tracing`): every `tracing` event
+/// reported through an [`Sdk`] (see [`alooma_core::TracingLayer`]).
 #[cfg(feature = "tracing")]
-pub use tracing_layer::TracingLayer;
+pub type TracingLayer = alooma_core::TracingLayer<Native>;
+
+/// `log` as a front door (feature `log`): every `log` record reported
+/// through an [`Sdk`] (see [`alooma_core::Logger`]).
+#[cfg(feature = "log")]
+pub type Logger = alooma_core::Logger<Native>;

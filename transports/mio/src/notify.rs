@@ -2,12 +2,10 @@
 //! core's typed event plus the server's name and the time), to a callback
 //! and (feature `tracing`) to `tracing`.
 
+pub(crate) use alooma_core::Callback;
 #[cfg(feature = "tracing")]
 use alooma_core::Level;
 pub use alooma_core::Notice as Notification;
-use std::sync::Arc;
-
-pub(crate) type Callback = Arc<dyn Fn(&Notification) + Send + Sync>;
 
 /// Hands `n` to the callback (a panicking callback is contained) and to
 /// `tracing`.

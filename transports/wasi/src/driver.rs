@@ -120,7 +120,8 @@ impl Link for WasiLink {
 }
 
 /// Writes a loss marker (see [`alooma_core::Marker`]); the SDK stamps it.
-pub type BoxMarker = Box<dyn FnMut(&Loss, &mut Out<'_>) -> Result<usize, alooma_core::EncodeError>>;
+pub type BoxMarker =
+    Box<dyn FnMut(&Loss, &mut Out<'_>) -> Result<usize, alooma_core::EncodeError> + Send>;
 
 /// Drives one connection at a time to the configured servers.
 pub struct Driver {

@@ -2,9 +2,13 @@
 //! [`Layer`](tracing_subscriber::Layer) that reports every `tracing` event
 //! through an [`Sdk`], one JSON event each (see [`TracingLayer`]).
 
-use crate::log_event::{is_own, Fields, LogEvent, SpanFields, Value};
+use crate::log_event::{is_own, report_log, Fields, LogEvent, SpanFields, Value};
+use crate::platform::Platform;
 use crate::sdk::Sdk;
-use std::fmt::Debug;
+use core::fmt::Debug;
+use std::format;
+use std::string::ToString;
+use std::vec::Vec;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
@@ -22,26 +26,38 @@ use tracing_subscriber::registry::LookupSpan;
 /// `report` would be. The SDK's own diagnostics (target `alooma`) are not
 /// reported.
 ///
-/// One line at start-up:
+/// Both SDKs name it for their own platform (`alooma::TracingLayer`,
+/// `alooma_wasm::TracingLayer`). One line at start-up, for either:
 ///
-/// ```no_run
-/// use tracing_subscriber::prelude::*;
-/// let sdk = alooma::Sdk::builder().token("t").server("127.0.0.1:5001").build()?;
-/// tracing_subscriber::registry()
-///     .with(alooma::TracingLayer::new(sdk.clone()))
-///     .init();
-/// tracing::info!(user = "ann", amount = 12, "purchase");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
-pub struct TracingLayer {
-    sdk: Sdk,
+/// use alooma_core::{Platform, Sdk, TracingLayer};
+/// use tracing_subscriber::prelude::*;
+///
+/// fn start<P: Platform + Clone + Send + Sync + 'static>(sdk: &Sdk<P>) {
+///     tracing_subscriber::registry()
+///         .with(TracingLayer::new(sdk.clone()))
+///         .init();
+///     tracing::info!(user = "ann", amount = 12, "purchase");
+/// }
+/// ```
+#[derive(Clone)]
+pub struct TracingLayer<P> {
+    sdk: Sdk<P>,
     type_field: Option<&'static str>,
 }
 
-impl TracingLayer {
+impl<P: Platform> Debug for TracingLayer<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TracingLayer")
+            .field("sdk", &self.sdk)
+            .field("type_field", &self.type_field)
+            .finish()
+    }
+}
+
+impl<P: Platform> TracingLayer<P> {
     /// A layer reporting through `sdk`; event type: the event's target.
-    pub fn new(sdk: Sdk) -> Self {
+    pub fn new(sdk: Sdk<P>) -> Self {
         TracingLayer {
             sdk,
             type_field: None,
@@ -91,9 +107,10 @@ impl Visit for Visitor<'_> {
     }
 }
 
-impl<S> Layer<S> for TracingLayer
+impl<S, P> Layer<S> for TracingLayer<P>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
+    P: Platform + 'static,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(id) {
@@ -146,8 +163,6 @@ where
             spans: &spans,
         };
         // A refusal is counted and notified by the SDK, as for `report`.
-        let _ = self
-            .sdk
-            .report_log(&ev, &type_name, meta.file(), meta.line());
+        let _ = report_log(&self.sdk, &ev, &type_name, meta.file(), meta.line());
     }
 }

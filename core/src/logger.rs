@@ -1,10 +1,13 @@
 //! `log` as a front door (feature `log`): a [`log::Log`] that reports every
 //! log record through an [`Sdk`], one JSON event each (see [`Logger`]).
 
-use crate::log_event::{is_own, Fields, LogEvent, Value};
+use crate::log_event::{is_own, report_log, Fields, LogEvent, Value};
+use crate::platform::Platform;
 use crate::sdk::Sdk;
+use core::time::Duration;
 use log::kv::{Error, Key, VisitSource};
-use std::time::Duration;
+use std::boxed::Box;
+use std::string::ToString;
 
 /// Reports each `log` record as one event: `message`, the record's
 /// key-values, `level` and `target`; event type: the target.
@@ -13,23 +16,35 @@ use std::time::Duration;
 /// [`Sdk::report`]; `log::logger().flush()` waits up to 1 s for delivery.
 /// The SDK's own diagnostics (target `alooma`) are not reported.
 ///
-/// One line at start-up:
+/// Both SDKs name it for their own platform (`alooma::Logger`,
+/// `alooma_wasm::Logger`). One line at start-up, for either:
 ///
-/// ```no_run
-/// let sdk = alooma::Sdk::builder().token("t").server("127.0.0.1:5001").build()?;
-/// alooma::Logger::new(sdk.clone()).init()?;
-/// log::info!(user = "ann", amount = 12; "purchase");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone)]
-pub struct Logger {
-    sdk: Sdk,
+/// use alooma_core::{Logger, Platform, Sdk};
+///
+/// fn start<P: Platform + Clone + Send + Sync + 'static>(sdk: &Sdk<P>) {
+///     let _ = Logger::new(sdk.clone()).init();
+///     log::info!(user = "ann", amount = 12; "purchase");
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Logger<P> {
+    sdk: Sdk<P>,
     level: log::LevelFilter,
 }
 
-impl Logger {
+impl<P: Platform> core::fmt::Debug for Logger<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Logger")
+            .field("sdk", &self.sdk)
+            .field("level", &self.level)
+            .finish()
+    }
+}
+
+impl<P: Platform + Send + Sync + 'static> Logger<P> {
     /// A logger reporting through `sdk`, every level.
-    pub fn new(sdk: Sdk) -> Self {
+    pub fn new(sdk: Sdk<P>) -> Self {
         Logger {
             sdk,
             level: log::LevelFilter::Trace,
@@ -73,7 +88,7 @@ impl<'kvs> VisitSource<'kvs> for Visitor<'_> {
     }
 }
 
-impl log::Log for Logger {
+impl<P: Platform + Send + Sync> log::Log for Logger<P> {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
         m.level() <= self.level && !is_own(m.target())
     }
@@ -92,7 +107,7 @@ impl log::Log for Logger {
             spans: &[],
         };
         // A refusal is counted and notified by the SDK, as for `report`.
-        let _ = self.sdk.report_log(&ev, r.target(), r.file(), r.line());
+        let _ = report_log(&self.sdk, &ev, r.target(), r.file(), r.line());
     }
 
     fn flush(&self) {

@@ -1,15 +1,21 @@
 //! What the `tracing` and `log` front doors report: one JSON event per
 //! logging call, made of its fields (the message included), its level and
 //! target (and with `tracing`, its spans and their fields), reported with
-//! every guarantee of [`Sdk::report`](crate::Sdk::report). Where the call
+//! every guarantee of [`Sdk::report`](crate::Sdk::report) (features
+//! `tracing`, `log`). Where the call
 //! was made goes into the record's metadata (`calling_file`,
 //! `calling_line`), as `report` puts its own caller there.
 
+use crate::envelope::Encoder;
+use crate::error::ReportError;
+use crate::event_type::EventType;
+use crate::platform::Platform;
 use crate::sdk::Sdk;
-use alooma_core::{Encoder, EventType, ReportError};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use std::borrow::Cow;
+use std::string::String;
+use std::vec::Vec;
 
 /// A field's value, as the logging call recorded it.
 #[derive(Debug, Clone)]
@@ -137,27 +143,26 @@ impl Serialize for Origin<'_> {
     }
 }
 
-impl Sdk {
-    /// Reports `event` with event type `type_name`, made at `file`:`line`.
-    pub(crate) fn report_log(
-        &self,
-        event: &LogEvent<'_>,
-        type_name: &str,
-        file: Option<&str>,
-        line: Option<u32>,
-    ) -> Result<(), ReportError> {
-        let origin = Origin {
-            calling_file: file,
-            calling_line: line,
+/// Reports `event` through `sdk` with event type `type_name`, made at
+/// `file`:`line`.
+pub(crate) fn report_log<P: Platform>(
+    sdk: &Sdk<P>,
+    event: &LogEvent<'_>,
+    type_name: &str,
+    file: Option<&str>,
+    line: Option<u32>,
+) -> Result<(), ReportError> {
+    let origin = Origin {
+        calling_file: file,
+        calling_line: line,
+    };
+    sdk.platform().push(None, |enc, stamp, out| {
+        let enc = Encoder {
+            event_type: EventType::Fixed(type_name),
+            ..*enc
         };
-        self.push_at(None, |enc, stamp, out| {
-            let enc = Encoder {
-                event_type: EventType::Fixed(type_name),
-                ..*enc
-            };
-            enc.encode_value(event, Some(&origin), stamp, out)
-        })
-    }
+        enc.encode_value(event, Some(&origin), stamp, out)
+    })
 }
 
 /// True for the SDK's own diagnostics (feature `tracing` sends them to

@@ -1,21 +1,59 @@
-//! The handle users hold: `report` (never blocks unless asked to, never
-//! does I/O, never panics), `flush`, `close`, `stats`.
+//! The native platform under [`Sdk`](crate::Sdk): a sender thread
+//! per SDK. `report` encodes on the caller's thread and copies the record
+//! into the ring under a short lock (never blocks unless asked to, never
+//! does I/O); `flush` and `close` wait for the thread.
 
 use crate::driver;
 use crate::link::TlsConfig;
-use crate::notify::Callback;
+use crate::notify::Notification;
 use crate::random::{seed, uuid_bytes};
 use crate::shared::{Shared, State};
 use alooma_core::{
-    CloseReport, EncodeError, Encoder, FlushError, Out, ReportError, Ring, SenderStats, Settings,
-    Stamp, Stats, UnixMillis, WhenFull,
+    encode_record, Callback, CloseReport, ConfigError, EncodeError, Encoder, FlushError, Out,
+    Parts, Platform, ReportError, Ring, SeesAcks, SenderStats, Settings, Stamp, Stats, UnixMillis,
+    WhenFull,
 };
-use std::cell::RefCell;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// Default buffer of the native SDK: 24 MiB, so that the replay window
+/// (`peer_buffer` plus what the collector's kernel has not acknowledged yet,
+/// at most Linux's 4 MiB send buffer; measured under sustained load on
+/// loopback: 7 to 10 MiB, see README) leaves well over half for new events.
+pub const DEFAULT_BUFFER_BYTES: usize = 24 << 20;
+
+/// Default `replay_limit` of the native SDK, used where the OS does not tell
+/// acknowledged bytes (not Linux): 12 MiB, more than Linux's largest send
+/// buffer (4 MiB) plus a collector's receive buffer (6 MiB).
+pub const DEFAULT_REPLAY_LIMIT: usize = 12 << 20;
+
+/// Why [`Builder::build`](crate::Builder::build) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The configuration has problems (all of them are listed).
+    #[error(transparent)]
+    Config(Box<ConfigError>),
+    /// The OS refused what the sender thread needs (poll, waker, thread).
+    #[error("cannot start the sender: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<Box<ConfigError>> for BuildError {
+    fn from(e: Box<ConfigError>) -> Self {
+        BuildError::Config(e)
+    }
+}
+
+/// The native SDK's own settings, held by its builder.
+#[derive(Default)]
+pub struct Extra {
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::Tls>,
+}
 
 struct Handle {
     shared: Arc<Shared>,
@@ -30,35 +68,145 @@ impl Drop for Handle {
     }
 }
 
-/// The native SDK: cheap to clone, `Send + Sync`. Dropping the last clone
-/// closes it, waiting at most the builder's `drop_timeout` to deliver.
+/// The native platform: a sender thread, shared by every clone of the
+/// [`Sdk`](crate::Sdk) (cheap to clone, `Send + Sync`). Dropping the last
+/// clone closes it, waiting at most the builder's `drop_timeout` to deliver.
 #[derive(Clone)]
-pub struct Sdk {
+pub struct Native {
     h: Arc<Handle>,
 }
 
-impl std::fmt::Debug for Sdk {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sdk")
-            .field("servers", &self.h.shared.s.servers)
-            .field("stats", &self.stats())
-            .finish()
+impl SeesAcks for Native {}
+
+#[cfg(feature = "tls")]
+impl alooma_core::WithTls for Native {
+    type Tls = crate::tls::Tls;
+    fn set_tls(extra: &mut Extra, tls: crate::tls::Tls) {
+        extra.tls = Some(tls);
     }
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+impl Platform for Native {
+    type Extra = Extra;
+    type BuildError = BuildError;
+
+    fn defaults() -> Settings {
+        Settings {
+            buffer_bytes: DEFAULT_BUFFER_BYTES,
+            replay_limit: DEFAULT_REPLAY_LIMIT,
+            peer_buffer: cfg!(target_os = "linux").then_some(alooma_core::DEFAULT_PEER_BUFFER),
+            ..Settings::default()
+        }
+    }
+
+    fn start(parts: Parts<Self>) -> Result<Self, BuildError> {
+        #[cfg(feature = "tls")]
+        let tls = match &parts.extra.tls {
+            Some(t) => Some(t.client_config()?),
+            None => None,
+        };
+        #[cfg(not(feature = "tls"))]
+        let tls = None;
+        Ok(Native::start(
+            parts.settings,
+            parts.drop_timeout,
+            parts.notify,
+            tls,
+        )?)
+    }
+
+    fn emit(cb: Option<&Callback>, n: &Notification) {
+        crate::notify::emit(cb, n);
+    }
+
+    fn push<F>(&self, loc: Option<&'static Location<'static>>, encode: F) -> Result<(), ReportError>
+    where
+        F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
+    {
+        let sh = &*self.h.shared;
+        if sh.closed.load(Ordering::Acquire) {
+            return Err(ReportError::Closed);
+        }
+        let stamp = Stamp {
+            time: sh.s.report_time.then(UnixMillis::now),
+            uuid: sh.s.uuid.then(uuid_bytes),
+            location: loc,
+        };
+        let r = encode_record(&sh.encoder(), &stamp, sh.max_event, &encode, |record| {
+            self.store(record, stamp.time)
+        });
+        if let Err(e) = &r {
+            if e.is_invalid_event() {
+                sh.rejected.fetch_add(1, Ordering::Relaxed);
+                sh.emit(
+                    alooma_core::Notification::EventRejected(e.clone()),
+                    None,
+                    None,
+                );
+            }
+        }
+        r
+    }
+
+    fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        let sh = &*self.h.shared;
+        let deadline = Instant::now() + timeout;
+        // The sender may be waiting out a linger time: have it look again.
+        let _ = sh.waker.wake();
+        let mut st = sh.lock();
+        loop {
+            let unsent = st.ring.unsent_records() as u64;
+            // With RELP the collector answers without more traffic: wait
+            // for its acknowledgements too.
+            let relp = sh.s.protocol == alooma_core::Protocol::Relp;
+            if unsent == 0 && st.ring.in_flight() == 0 && (!relp || st.ring.window_records() == 0) {
+                return Ok(());
+            }
+            if st.done {
+                return Err(FlushError::Closed);
+            }
+            let Some(left) = time_left(deadline) else {
+                return Err(FlushError::Timeout { unsent });
+            };
+            if st.wake_at.take().is_some() {
+                let _ = sh.waker.wake();
+            }
+            st = sh.wait_progress(st, left, false);
+        }
+    }
+
+    fn close(&self, timeout: Duration) -> CloseReport {
+        close(&self.h.shared, &self.h.thread, &self.h.report, timeout)
+    }
+
+    fn stats(&self) -> Stats {
+        let sh = &*self.h.shared;
+        let st = sh.lock();
+        Stats::new(
+            st.ring.stats(),
+            st.sender_stats,
+            sh.rejected.load(Ordering::Relaxed),
+            sh.wakeups.load(Ordering::Relaxed),
+        )
+    }
+
+    fn is_connected(&self) -> bool {
+        self.h.shared.connected.load(Ordering::Relaxed)
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.h.shared.s
+    }
 }
 
-impl Sdk {
-    /// Starts the sender thread for validated settings `s` (see
-    /// [`Builder::build`](crate::Builder::build)).
+impl Native {
+    /// Starts the sender thread for validated settings `s`.
     pub(crate) fn start(
         s: Settings,
         drop_timeout: Duration,
         notify: Option<Callback>,
         tls: TlsConfig,
-    ) -> std::io::Result<Sdk> {
+    ) -> std::io::Result<Native> {
         let (max_event, sender_cfg) = (s.max_event(), s.with_config(|c| c.sender()));
         let poll = mio::Poll::new()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), driver::WAKER)?);
@@ -94,88 +242,13 @@ impl Sdk {
         let thread = std::thread::Builder::new()
             .name("alooma-sender".into())
             .spawn(move || driver::run(sh, poll, link, sender_cfg, seed()))?;
-        Ok(Sdk {
+        Ok(Native {
             h: Arc::new(Handle {
                 shared,
                 thread: Mutex::new(Some(thread)),
                 report: Mutex::new(None),
             }),
         })
-    }
-
-    alooma_core::report_methods!();
-
-    fn push<F>(&self, loc: &'static Location<'static>, encode: F) -> Result<(), ReportError>
-    where
-        F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
-    {
-        self.push_at(Some(loc), encode)
-    }
-
-    /// [`push`](Self::push) for front doors that know where the event was
-    /// made themselves (`None`: no `calling_file`/`calling_line` from here).
-    pub(crate) fn push_at<F>(
-        &self,
-        loc: Option<&'static Location<'static>>,
-        encode: F,
-    ) -> Result<(), ReportError>
-    where
-        F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
-    {
-        let sh = &*self.h.shared;
-        if sh.closed.load(Ordering::Acquire) {
-            return Err(ReportError::Closed);
-        }
-        let stamp = Stamp {
-            time: sh.s.report_time.then(UnixMillis::now),
-            uuid: sh.s.uuid.then(uuid_bytes),
-            location: loc,
-        };
-        let enc = sh.encoder();
-        let max = sh.max_event;
-        let r = SCRATCH.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut buf) => self.encode_and_store(&enc, &stamp, &encode, &mut buf, max),
-            // Re-entered (a Serialize impl that reports): use a fresh buffer.
-            Err(_) => self.encode_and_store(&enc, &stamp, &encode, &mut Vec::new(), max),
-        });
-        if let Err(e) = &r {
-            if e.is_invalid_event() {
-                sh.rejected.fetch_add(1, Ordering::Relaxed);
-                sh.emit(
-                    alooma_core::Notification::EventRejected(e.clone()),
-                    None,
-                    None,
-                );
-            }
-        }
-        r
-    }
-
-    fn encode_and_store<F>(
-        &self,
-        enc: &Encoder<'_>,
-        stamp: &Stamp,
-        encode: &F,
-        buf: &mut Vec<u8>,
-        max: usize,
-    ) -> Result<(), ReportError>
-    where
-        F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
-    {
-        if buf.len() < max {
-            buf.resize(max, 0);
-        }
-        let mut out = Out::new(&mut buf[..max]);
-        let n = match encode(enc, stamp, &mut out) {
-            Ok(n) => n,
-            Err(EncodeError::Full) => {
-                let mut c = Out::counter(usize::MAX);
-                let _ = encode(enc, stamp, &mut c);
-                return Err(ReportError::TooLarge { size: c.len(), max });
-            }
-            Err(e) => return Err(e.into()),
-        };
-        self.store(&buf[..n], stamp.time)
     }
 
     fn store(&self, record: &[u8], time: Option<UnixMillis>) -> Result<(), ReportError> {
@@ -243,65 +316,6 @@ impl Sdk {
             sh.emit(n, None, None);
         }
         result
-    }
-
-    /// Waits until every buffered event is sent (with RELP: acknowledged by
-    /// the collector), or `timeout` passes.
-    pub fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
-        let sh = &*self.h.shared;
-        let deadline = Instant::now() + timeout;
-        // The sender may be waiting out a linger time: have it look again.
-        let _ = sh.waker.wake();
-        let mut st = sh.lock();
-        loop {
-            let unsent = st.ring.unsent_records() as u64;
-            // With RELP the collector answers without more traffic: wait
-            // for its acknowledgements too.
-            let relp = sh.s.protocol == alooma_core::Protocol::Relp;
-            if unsent == 0 && st.ring.in_flight() == 0 && (!relp || st.ring.window_records() == 0) {
-                return Ok(());
-            }
-            if st.done {
-                return Err(FlushError::Closed);
-            }
-            let Some(left) = time_left(deadline) else {
-                return Err(FlushError::Timeout { unsent });
-            };
-            if st.wake_at.take().is_some() {
-                let _ = sh.waker.wake();
-            }
-            st = sh.wait_progress(st, left, false);
-        }
-    }
-
-    /// Stops accepting events, delivers what is buffered, closes the
-    /// connection cleanly and stops the sender thread, waiting at most
-    /// `timeout`. Never hangs; says exactly what was delivered and what not.
-    /// Later calls (from any clone) return the same report.
-    pub fn close(&self, timeout: Duration) -> CloseReport {
-        close(&self.h.shared, &self.h.thread, &self.h.report, timeout)
-    }
-
-    /// Counters.
-    pub fn stats(&self) -> Stats {
-        let sh = &*self.h.shared;
-        let st = sh.lock();
-        Stats::new(
-            st.ring.stats(),
-            st.sender_stats,
-            sh.rejected.load(Ordering::Relaxed),
-            sh.wakeups.load(Ordering::Relaxed),
-        )
-    }
-
-    /// True while connected to a collector.
-    pub fn is_connected(&self) -> bool {
-        self.h.shared.connected.load(Ordering::Relaxed)
-    }
-
-    /// The configured servers.
-    pub fn servers(&self) -> &[String] {
-        &self.h.shared.s.servers
     }
 }
 

@@ -1,0 +1,271 @@
+//! Configuring an [`Sdk`] (feature `std`): every setting of every SDK,
+//! written once; the platform-only ones are offered where the platform has
+//! them. [`Builder::build`] validates everything at once.
+
+use crate::config::{Backoff, Protocol, WhenFull};
+use crate::envelope::Envelope;
+use crate::notify::{Notice, Notification};
+use crate::platform::{Callback, Parts, Platform, SeesAcks, WithTls};
+use crate::sdk::Sdk;
+use crate::server_choice::Strategy;
+use crate::settings::{EventTypeBuf, Settings};
+use core::time::Duration;
+use std::boxed::Box;
+use std::string::{String, ToString};
+use std::sync::Arc;
+
+/// Configures and starts an [`Sdk`]. Obtain with [`Sdk::builder`].
+#[must_use]
+pub struct Builder<P: Platform> {
+    settings: Settings,
+    drop_timeout: Duration,
+    notify: Option<Callback>,
+    extra: P::Extra,
+}
+
+impl<P: Platform> core::fmt::Debug for Builder<P> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Builder")
+            .field("settings", &self.settings)
+            .field("drop_timeout", &self.drop_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Platform> Default for Builder<P> {
+    fn default() -> Self {
+        Builder {
+            settings: P::defaults(),
+            drop_timeout: Duration::from_secs(2),
+            notify: None,
+            extra: P::Extra::default(),
+        }
+    }
+}
+
+impl<P: Platform> Sdk<P> {
+    /// Starts configuring an SDK.
+    pub fn builder() -> Builder<P> {
+        Builder::default()
+    }
+}
+
+impl<P: Platform> Builder<P> {
+    /// The input token (required; sent with every event; never logged).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.settings.token = token.into();
+        self
+    }
+
+    /// Collectors as `host:port` (port defaults to 5001). With several, one
+    /// is chosen at random (see [`strategy`](Self::strategy)).
+    pub fn servers<I, S>(mut self, servers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.settings.servers = servers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// One collector.
+    pub fn server(self, server: impl Into<String>) -> Self {
+        self.servers([server.into()])
+    }
+
+    /// Name of this input (default `"Rust SDK"`); also the fallback event type.
+    pub fn input_label(mut self, label: impl Into<String>) -> Self {
+        self.settings.input_label = label.into();
+        self
+    }
+
+    /// How each event's type is chosen (default: the input label).
+    pub fn event_type(mut self, t: EventTypeBuf) -> Self {
+        self.settings.event_type = t;
+        self
+    }
+
+    /// Record layout (default [`Envelope::Metadata`](crate::Envelope::Metadata)).
+    pub fn envelope(mut self, e: Envelope) -> Self {
+        self.settings.envelope = e;
+        self
+    }
+
+    /// Buffer capacity in bytes of encoded records (default: the SDK's
+    /// `DEFAULT_BUFFER_BYTES`, 24 MiB native, 32 MiB in a Wasm guest).
+    pub fn buffer_bytes(mut self, n: usize) -> Self {
+        self.settings.buffer_bytes = n;
+        self
+    }
+
+    /// What to do when the buffer is full (default: drop the new event).
+    pub fn when_full(mut self, w: WhenFull) -> Self {
+        self.settings.when_full = w;
+        self
+    }
+
+    /// Largest encoded event accepted (default 64 KiB).
+    pub fn max_event_bytes(mut self, n: usize) -> Self {
+        self.settings.max_event_bytes = Some(n);
+        self
+    }
+
+    /// Most bytes per write (default 64 KiB).
+    pub fn batch_bytes(mut self, n: usize) -> Self {
+        self.settings.batch_bytes = n;
+        self
+    }
+
+    /// Wait up to this long for a fuller batch (default: no wait).
+    pub fn linger(mut self, d: Duration) -> Self {
+        self.settings.linger = d;
+        self
+    }
+
+    /// Under sustained traffic, the least time between two writes of
+    /// less than a batch (default 1 ms; the first write after a quiet
+    /// spell is never delayed). Zero: write as soon as possible.
+    pub fn coalesce(mut self, d: Duration) -> Self {
+        self.settings.coalesce = d;
+        self
+    }
+
+    /// Reconnection delays (default 100 ms doubling to 30 s, 20% jitter).
+    pub fn backoff(mut self, b: Backoff) -> Self {
+        self.settings.backoff = b;
+        self
+    }
+
+    /// Longest one connection attempt may take (default 10 s).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.settings.connect_timeout = d;
+        self
+    }
+
+    /// Server choice (default random, as the seed SDK).
+    pub fn strategy(mut self, s: Strategy) -> Self {
+        self.settings.strategy = s;
+        self
+    }
+
+    /// Where the transport cannot see acknowledgements, a record is
+    /// confirmed once this many more bytes were written after it on the
+    /// same connection; until then it is kept, and sent again if the
+    /// connection is lost. Set it to at least what can sit unread between
+    /// this program and the collector's process. The buffer must be at
+    /// least twice the window this rule needs.
+    pub fn replay_limit(mut self, n: usize) -> Self {
+        self.settings.replay_limit = n;
+        self
+    }
+
+    /// After events were dropped (either full-buffer policy), write one
+    /// marker record (event type `alooma_loss`, with counts by cause and
+    /// the time span) before the next events, so whoever reads the
+    /// collector's output sees the gap (default on).
+    pub fn loss_markers(mut self, on: bool) -> Self {
+        self.settings.loss_markers = on;
+        self
+    }
+
+    /// The wire protocol (default `Protocol::Tcp`). With
+    /// `Protocol::Relp` (rsyslog's `imrelp`), a record counts as
+    /// delivered once the collector answered `200 OK` for it (queued by
+    /// the collector); everything unanswered is sent again after a lost
+    /// connection. The largest event then defaults to 8,096 bytes, rsyslog's
+    /// default `maxMessageSize`: raise `max_event_bytes` only together with
+    /// the collector's `maxMessageSize`/`maxDataSize` (rsyslog truncates a
+    /// larger frame and still acknowledges it).
+    pub fn protocol(mut self, p: Protocol) -> Self {
+        self.settings.protocol = p;
+        self
+    }
+
+    /// RELP: frames sent and not yet answered, at most (default
+    /// [`DEFAULT_RELP_WINDOW`](crate::DEFAULT_RELP_WINDOW)).
+    pub fn relp_window(mut self, frames: usize) -> Self {
+        self.settings.relp_window = frames;
+        self
+    }
+
+    /// RELP: how long the collector may leave frames unanswered before
+    /// the connection is dropped and they are sent again (default 10 s;
+    /// a frame the collector silently discards gets no reply at all).
+    pub fn ack_timeout(mut self, d: Duration) -> Self {
+        self.settings.ack_timeout = d;
+        self
+    }
+
+    /// Whether records carry `report_time` and `@uuid` (default both).
+    pub fn stamps(mut self, report_time: bool, uuid: bool) -> Self {
+        self.settings.report_time = report_time;
+        self.settings.uuid = uuid;
+        self
+    }
+
+    /// How long dropping the last handle of the [`Sdk`] waits to deliver
+    /// (default 2 s).
+    pub fn drop_timeout(mut self, d: Duration) -> Self {
+        self.drop_timeout = d;
+        self
+    }
+
+    /// Called for every notification (connection changes, drops,
+    /// refusals), never under a lock of the SDK; a panic in it is
+    /// contained. The native SDK calls it on the thread where it happened
+    /// (the sender thread, or the one reporting); the Wasm SDK from inside
+    /// `report`, `poll`, `flush` or `close`.
+    pub fn on_notify<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&Notice) + Send + Sync + 'static,
+    {
+        self.notify = Some(Arc::new(f));
+        self
+    }
+
+    /// Validates everything and starts the SDK. A bad configuration
+    /// returns every problem at once (and is notified as `CONFIG_FAILED`).
+    /// The native SDK starts its sender thread; the Wasm SDK opens no
+    /// connection until its first `poll`, `flush` or blocking `report`.
+    pub fn build(self) -> Result<Sdk<P>, P::BuildError> {
+        if let Err(e) = self.settings.validate() {
+            let n = Notice::new(Notification::ConfigFailed, None, Some(e.to_string()));
+            P::emit(self.notify.as_ref(), &n);
+            return Err(Box::new(e).into());
+        }
+        let parts = Parts {
+            settings: self.settings,
+            drop_timeout: self.drop_timeout,
+            notify: self.notify,
+            extra: self.extra,
+        };
+        P::start(parts).map(Sdk::new)
+    }
+}
+
+impl<P: SeesAcks> Builder<P> {
+    /// Native SDK: what the collector can hold unread: its kernel's
+    /// receive buffer plus its own read buffer (default 6 MiB, Linux's
+    /// default `tcp_rmem` maximum). On Linux a record counts as delivered,
+    /// and leaves the replay window, once the collector's kernel has
+    /// acknowledged it plus this many more bytes: a collector killed with
+    /// unread data can lose no more. This is the one assumption of plain TCP
+    /// delivery; raise it with the collector's buffers. The buffer must be
+    /// at least twice this. Where the OS does not tell acknowledged bytes
+    /// (not Linux), [`replay_limit`](Self::replay_limit) rules instead and
+    /// this is ignored.
+    pub fn peer_buffer(mut self, n: usize) -> Self {
+        if self.settings.peer_buffer.is_some() {
+            self.settings.peer_buffer = Some(n);
+        }
+        self
+    }
+}
+
+impl<P: WithTls> Builder<P> {
+    /// Native SDK (feature `tls`): connect with TLS.
+    pub fn tls(mut self, tls: P::Tls) -> Self {
+        P::set_tls(&mut self.extra, tls);
+        self
+    }
+}

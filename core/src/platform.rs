@@ -1,0 +1,153 @@
+//! What an SDK with `std` needs from its platform (feature `std`): the one
+//! [`Sdk`](crate::Sdk) and [`Builder`](crate::Builder) are generic over it,
+//! so every public method is written once. The native SDK (`alooma`: a
+//! sender thread) and the Wasm SDK (`alooma-wasm`: the caller's own calls
+//! move the bytes) each implement [`Platform`]; users never do.
+
+use crate::envelope::Encoder;
+use crate::error::{ConfigError, EncodeError, ReportError};
+use crate::notify::Notice;
+use crate::out::Out;
+use crate::settings::Settings;
+use crate::stamp::Stamp;
+use crate::stats::{CloseReport, FlushError, Stats};
+use core::panic::Location;
+use core::time::Duration;
+use std::boxed::Box;
+use std::sync::Arc;
+use std::vec::Vec;
+
+/// A notification callback (see [`Builder::on_notify`](crate::Builder::on_notify)).
+pub type Callback = Arc<dyn Fn(&Notice) + Send + Sync>;
+
+/// Everything built from a [`Builder`](crate::Builder), handed to
+/// [`Platform::start`]: validated settings and the platform's own.
+pub struct Parts<P: Platform> {
+    /// The settings, validated.
+    pub settings: Settings,
+    /// How long dropping the last handle waits to deliver.
+    pub drop_timeout: Duration,
+    /// The notification callback.
+    pub notify: Option<Callback>,
+    /// The platform's own settings.
+    pub extra: P::Extra,
+}
+
+/// The platform under an [`Sdk`](crate::Sdk): where records go, and who
+/// sends them. Implemented by the SDK crates.
+pub trait Platform: Sized {
+    /// Settings only this platform has (the native SDK's TLS), as the
+    /// builder holds them; `()` for none.
+    type Extra: Default;
+    /// Why [`Builder::build`](crate::Builder::build) failed here.
+    type BuildError: From<Box<ConfigError>>;
+
+    /// This platform's defaults (buffer size, confirmation rule).
+    fn defaults() -> Settings;
+
+    /// Starts the SDK for validated settings.
+    fn start(parts: Parts<Self>) -> Result<Self, Self::BuildError>;
+
+    /// Hands `n` to the callback, containing a panic in it (and wherever
+    /// else this platform sends its diagnostics).
+    fn emit(cb: Option<&Callback>, n: &Notice) {
+        if let Some(cb) = cb {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(n)));
+        }
+    }
+
+    /// Encodes one record with `encode` (stamped with the time, a UUID and
+    /// `loc` as the SDK's settings say) and stores it under the full-buffer
+    /// policy. A refused event is counted and notified.
+    /// `encode` writes the record with the SDK's encoder and the record's
+    /// stamps into `out` and returns its length.
+    fn push<F>(
+        &self,
+        loc: Option<&'static Location<'static>>,
+        encode: F,
+    ) -> Result<(), ReportError>
+    where
+        F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>;
+
+    /// See [`Sdk::flush`](crate::Sdk::flush).
+    fn flush(&self, timeout: Duration) -> Result<(), FlushError>;
+
+    /// See [`Sdk::close`](crate::Sdk::close).
+    fn close(&self, timeout: Duration) -> CloseReport;
+
+    /// See [`Sdk::stats`](crate::Sdk::stats).
+    fn stats(&self) -> Stats;
+
+    /// See [`Sdk::is_connected`](crate::Sdk::is_connected).
+    fn is_connected(&self) -> bool;
+
+    /// The settings the SDK was built with.
+    fn settings(&self) -> &Settings;
+}
+
+/// A platform where nothing moves bytes unless the caller does (a Wasm
+/// guest): adds [`Sdk::poll`](crate::Sdk::poll).
+pub trait Polled: Platform {
+    /// See [`Sdk::poll`](crate::Sdk::poll).
+    fn poll(&self) -> Option<Duration>;
+}
+
+/// A platform that sees the collector's kernel acknowledge bytes (the
+/// native SDK on Linux): adds
+/// [`Builder::peer_buffer`](crate::Builder::peer_buffer).
+pub trait SeesAcks: Platform {}
+
+/// A platform that can connect with TLS: adds
+/// [`Builder::tls`](crate::Builder::tls).
+pub trait WithTls: Platform {
+    /// The TLS settings.
+    type Tls;
+    /// Stores `tls` among the platform's own settings.
+    fn set_tls(extra: &mut Self::Extra, tls: Self::Tls);
+}
+
+std::thread_local! {
+    static SCRATCH: core::cell::RefCell<Vec<u8>> = const { core::cell::RefCell::new(Vec::new()) };
+}
+
+/// Encodes one record into this thread's scratch buffer (at most `max`
+/// bytes) and hands it to `store`. For [`Platform::push`]: the caller's
+/// code (a `Serialize` impl, an event-type function) runs here, before the
+/// platform takes any lock; one that reports from inside gets a buffer of
+/// its own. Too large a record is measured and refused.
+pub fn encode_record<F>(
+    enc: &Encoder<'_>,
+    stamp: &Stamp,
+    max: usize,
+    encode: &F,
+    store: impl FnOnce(&[u8]) -> Result<(), ReportError>,
+) -> Result<(), ReportError>
+where
+    F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
+{
+    let run = |buf: &mut Vec<u8>| {
+        if buf.len() < max {
+            buf.resize(max, 0);
+        }
+        let mut out = Out::new(&mut buf[..max]);
+        match encode(enc, stamp, &mut out) {
+            Ok(n) => store(&buf[..n]),
+            Err(EncodeError::Full) => {
+                let mut c = Out::counter(usize::MAX);
+                let _ = encode(enc, stamp, &mut c);
+                Err(ReportError::TooLarge { size: c.len(), max })
+            }
+            Err(e) => Err(e.into()),
+        }
+    };
+    SCRATCH.with(|cell| {
+        let mut fresh = Vec::new();
+        let mut scratch = cell.try_borrow_mut();
+        let buf = match &mut scratch {
+            Ok(buf) => &mut **buf,
+            // Re-entered (a Serialize impl that reports): a buffer of its own.
+            Err(_) => &mut fresh,
+        };
+        run(buf)
+    })
+}

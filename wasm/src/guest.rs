@@ -1,0 +1,360 @@
+//! The Wasm platform under [`Sdk`](crate::Sdk): a guest has no threads,
+//! so `report` only buffers (or, under a blocking full-buffer policy, sends
+//! until the record fits); `poll` moves bytes without blocking; `flush` and
+//! `close` block until done or a deadline. The caller's code (a
+//! `Serialize`, an event-type function, the notification callback) never
+//! runs under the SDK's lock, so it may report again.
+
+use alooma_core::{
+    encode_record, Callback, CloseReport, ConfigError, EncodeError, Encoder, FlushError, Instant,
+    Notice, Notification, Out, Parts, Platform, Polled, ReportError, Ring, Rng, Settings, Stamp,
+    Stats, UnixMillis, WhenFull,
+};
+use alooma_wasi::{now, Driver};
+use std::cell::RefCell;
+use std::panic::Location;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// Default `replay_limit` in a guest: 12 MiB. A guest cannot see what the
+/// collector's kernel acknowledged, so a record counts as delivered only
+/// once this many bytes were written after it on the same connection: more
+/// than Linux's largest send buffer (4 MiB) plus a collector's receive
+/// buffer (6 MiB) plus what the runtime itself buffers.
+pub const DEFAULT_REPLAY_LIMIT: usize = 12 << 20;
+
+/// Default buffer in a guest: 32 MiB, so that the replay window (at most
+/// `replay_limit`) leaves well over half for new events. Linear memory is
+/// touched only as records fill it.
+pub const DEFAULT_BUFFER_BYTES: usize = 32 << 20;
+
+/// Why [`Builder::build`](crate::Builder::build) failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The configuration has problems (all of them are listed).
+    #[error(transparent)]
+    Config(Box<ConfigError>),
+}
+
+impl From<Box<ConfigError>> for BuildError {
+    fn from(e: Box<ConfigError>) -> Self {
+        BuildError::Config(e)
+    }
+}
+
+fn random_u64() -> u64 {
+    wasi::random::random::get_random_u64()
+}
+
+thread_local! {
+    /// `@uuid`s come from a fast generator seeded once from `wasi:random`
+    /// (a host call per event cost more than encoding it).
+    static RNG: RefCell<Rng> = RefCell::new(Rng::new(random_u64()));
+}
+
+/// The stamps of a record made now.
+fn stamp(s: &Settings, loc: Option<&'static Location<'static>>) -> Stamp {
+    Stamp {
+        time: s.report_time.then(UnixMillis::now),
+        uuid: s.uuid.then(|| RNG.with(|r| r.borrow_mut().bytes16())),
+        location: loc,
+    }
+}
+
+/// The Wasm platform: the ring and the connection, shared by every clone of
+/// the [`Sdk`](crate::Sdk). Dropping the last clone closes it, waiting at
+/// most the builder's `drop_timeout` to deliver.
+#[derive(Clone)]
+pub struct Guest {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    s: Settings,
+    notify: Option<Callback>,
+    max_event: usize,
+    drop_timeout: Duration,
+    state: Mutex<State>,
+}
+
+struct State {
+    ring: Ring<Box<[u8]>>,
+    driver: Driver,
+    rejected: u64,
+    /// `close` has begun: nothing more is accepted.
+    closing: bool,
+    closed: Option<CloseReport>,
+}
+
+/// Notifications gathered under the lock, handed out after it.
+type Notes = Vec<(Notification, Option<String>)>;
+
+impl State {
+    fn take_notes(&mut self, notes: &mut Notes) {
+        while let Some(n) = self.ring.poll_notification() {
+            notes.push((n, None));
+        }
+        while let Some(n) = self.driver.poll_notification() {
+            notes.push(n);
+        }
+    }
+}
+
+/// What one step of a blocking `report` found.
+enum Step {
+    Done(Result<(), ReportError>),
+    Wait(Instant),
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing of the caller's runs under the lock; if something of ours
+        // ever panicked there, every update is a single step.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` under the lock, then hands out what it notified.
+    fn run<R>(&self, f: impl FnOnce(&mut State, &mut Notes) -> R) -> R {
+        let mut notes = Notes::new();
+        let r = {
+            let mut st = self.lock();
+            let r = f(&mut st, &mut notes);
+            st.take_notes(&mut notes);
+            r
+        };
+        self.hand_out(notes);
+        r
+    }
+
+    /// Hands notifications to the callback (one copy of this loop, not one
+    /// per caller of `run`: a guest's size counts).
+    #[inline(never)]
+    fn hand_out(&self, notes: Notes) {
+        for (n, d) in notes {
+            self.note(n, d);
+        }
+    }
+
+    fn note(&self, n: Notification, detail: Option<String>) {
+        if self.notify.is_none() {
+            return;
+        }
+        let server = n.server().and_then(|i| self.s.servers.get(i).cloned());
+        Guest::emit(self.notify.as_ref(), &Notice::new(n, server, detail));
+    }
+
+    /// Stores an encoded record under the full-buffer policy. The blocking
+    /// policies drive the connection until the record fits or the deadline
+    /// passes: nobody else will make room.
+    fn store(&self, record: &[u8], time: Option<UnixMillis>) -> Result<(), ReportError> {
+        let when_full = self.s.when_full;
+        let deadline = match when_full {
+            WhenFull::BlockFor(d) => Some(now() + d),
+            _ => None,
+        };
+        loop {
+            let step = self.run(|st, notes| {
+                if st.closing {
+                    return Step::Done(Err(ReportError::Closed));
+                }
+                if let Some(t) = time {
+                    st.ring.set_clock(t.0);
+                }
+                if let WhenFull::DropNewest | WhenFull::DropOldest = when_full {
+                    let r = st.ring.push(record, when_full == WhenFull::DropOldest);
+                    if let Ok(p) = &r {
+                        if p.dropped_oldest + p.discarded > 0 {
+                            let n = Notification::EventsDropped {
+                                count: p.dropped_oldest,
+                                unconfirmed: p.discarded,
+                            };
+                            notes.push((n, None));
+                        }
+                    }
+                    return Step::Done(r.map(|_| ()));
+                }
+                match st.ring.try_push(record) {
+                    Err(ReportError::BufferFull { .. }) => {}
+                    r => return Step::Done(r.map(|_| ())),
+                }
+                let t = now();
+                if deadline.is_some_and(|d| t >= d) {
+                    st.ring.count_refusal();
+                    return Step::Done(Err(ReportError::Timeout));
+                }
+                let next = st.driver.poll(t, &mut st.ring);
+                if st.driver.is_closed() {
+                    return Step::Done(Err(ReportError::Closed));
+                }
+                let until = [next, deadline, Some(t + Duration::from_secs(1))]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(t);
+                Step::Wait(until)
+            });
+            match step {
+                Step::Done(r) => return r,
+                Step::Wait(until) => self.run(|st, _| st.driver.wait(until)),
+            }
+        }
+    }
+
+    /// Polls and waits until `done` or `deadline`; returns `done`.
+    fn drive(&self, deadline: Instant, done: fn(&Driver, &Ring<Box<[u8]>>) -> bool) -> bool {
+        loop {
+            let (finished, next, t) = self.run(|st, _| {
+                let t = now();
+                let next = st.driver.poll(t, &mut st.ring);
+                (done(&st.driver, &st.ring), next, t)
+            });
+            if finished {
+                return true;
+            }
+            if t >= deadline {
+                return false;
+            }
+            let until = next.map_or(deadline, |n| n.min(deadline));
+            self.run(|st, _| st.driver.wait(until));
+        }
+    }
+
+    fn close(&self, timeout: Duration) -> CloseReport {
+        let done = self.run(|st, _| {
+            st.closing = true;
+            if st.closed.is_none() {
+                st.driver.close();
+            }
+            st.closed
+        });
+        if let Some(r) = done {
+            return r;
+        }
+        self.drive(now() + timeout, |d, _| d.is_closed());
+        self.run(|st, _| {
+            // A close from a callback during this one may have finished first.
+            if let Some(r) = st.closed {
+                return r;
+            }
+            let clean = st.driver.closed_clean();
+            let r = CloseReport::new(st.ring.stats(), st.rejected, clean);
+            st.closed = Some(r);
+            r
+        })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let t = self.drop_timeout;
+        self.close(t);
+    }
+}
+
+impl Platform for Guest {
+    type Extra = ();
+    type BuildError = BuildError;
+
+    fn defaults() -> Settings {
+        Settings {
+            buffer_bytes: DEFAULT_BUFFER_BYTES,
+            replay_limit: DEFAULT_REPLAY_LIMIT,
+            ..Settings::default()
+        }
+    }
+
+    fn start(parts: Parts<Self>) -> Result<Self, BuildError> {
+        let s = parts.settings;
+        let marker: Option<alooma_wasi::BoxMarker> = s.loss_markers.then(|| {
+            let s = s.clone();
+            Box::new(move |loss: &alooma_core::Loss, out: &mut Out<'_>| {
+                s.encoder().encode_loss(loss, &stamp(&s, None), out)
+            }) as alooma_wasi::BoxMarker
+        });
+        let driver = s.with_config(|c| Driver::new(c, random_u64(), marker));
+        let state = State {
+            ring: Ring::with_storage(vec![0u8; s.buffer_bytes].into_boxed_slice()),
+            driver,
+            rejected: 0,
+            closing: false,
+            closed: None,
+        };
+        Ok(Guest {
+            inner: Arc::new(Inner {
+                max_event: s.max_event(),
+                s,
+                notify: parts.notify,
+                drop_timeout: parts.drop_timeout,
+                state: Mutex::new(state),
+            }),
+        })
+    }
+
+    fn push<F>(&self, loc: Option<&'static Location<'static>>, encode: F) -> Result<(), ReportError>
+    where
+        F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
+    {
+        let i = &*self.inner;
+        let stamp = stamp(&i.s, loc);
+        let r = encode_record(&i.s.encoder(), &stamp, i.max_event, &encode, |record| {
+            i.store(record, stamp.time)
+        });
+        if let Err(e) = &r {
+            if e.is_invalid_event() {
+                i.run(|st, notes| {
+                    st.rejected += 1;
+                    notes.push((Notification::EventRejected(e.clone()), None));
+                });
+            }
+        }
+        r
+    }
+
+    fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
+        let i = &*self.inner;
+        if i.run(|st, _| st.closing) {
+            return Err(FlushError::Closed);
+        }
+        if i.drive(now() + timeout, |d, r| d.is_flushed(r)) {
+            Ok(())
+        } else {
+            Err(FlushError::Timeout {
+                unsent: i.run(|st, _| st.ring.unsent_records() as u64),
+            })
+        }
+    }
+
+    fn close(&self, timeout: Duration) -> CloseReport {
+        self.inner.close(timeout)
+    }
+
+    fn stats(&self) -> Stats {
+        self.inner.run(|st, _| {
+            Stats::new(
+                st.ring.stats(),
+                st.driver.stats(),
+                st.rejected,
+                st.driver.busy_polls(),
+            )
+        })
+    }
+
+    fn is_connected(&self) -> bool {
+        self.inner.run(|st, _| st.driver.is_connected())
+    }
+
+    fn settings(&self) -> &Settings {
+        &self.inner.s
+    }
+}
+
+impl Polled for Guest {
+    fn poll(&self) -> Option<Duration> {
+        self.inner.run(|st, _| {
+            let t = now();
+            let next = st.driver.poll(t, &mut st.ring);
+            next.map(|n| n.saturating_since(t))
+        })
+    }
+}
