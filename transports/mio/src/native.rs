@@ -107,7 +107,7 @@ impl Platform for Native {
         };
         #[cfg(not(feature = "tls"))]
         let tls = None;
-        Ok(Native::start(
+        Ok(Native::spawn(
             parts.settings,
             parts.drop_timeout,
             parts.notify,
@@ -201,7 +201,7 @@ impl Platform for Native {
 
 impl Native {
     /// Starts the sender thread for validated settings `s`.
-    pub(crate) fn start(
+    fn spawn(
         s: Settings,
         drop_timeout: Duration,
         notify: Option<Callback>,
