@@ -5,10 +5,10 @@
 use crate::config::{Backoff, Protocol, WhenFull};
 use crate::envelope::Envelope;
 use crate::notify::{Notice, Notification};
-use crate::platform::{Callback, Parts, Platform, SeesAcks, WithTls};
+use crate::platform::{Parts, Platform, SeesAcks, WithTls};
 use crate::sdk::Sdk;
 use crate::server_choice::Strategy;
-use crate::settings::{EventTypeBuf, Settings};
+use crate::settings::EventTypeBuf;
 use core::time::Duration;
 use std::boxed::Box;
 use std::string::{String, ToString};
@@ -17,17 +17,15 @@ use std::sync::Arc;
 /// Configures and starts an [`Sdk`]. Obtain with [`Sdk::builder`].
 #[must_use]
 pub struct Builder<P: Platform> {
-    settings: Settings,
-    drop_timeout: Duration,
-    notify: Option<Callback>,
-    extra: P::Extra,
+    /// What `build` hands the platform once the settings are valid.
+    parts: Parts<P>,
 }
 
 impl<P: Platform> core::fmt::Debug for Builder<P> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Builder")
-            .field("settings", &self.settings)
-            .field("drop_timeout", &self.drop_timeout)
+            .field("settings", &self.parts.settings)
+            .field("drop_timeout", &self.parts.drop_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -35,10 +33,12 @@ impl<P: Platform> core::fmt::Debug for Builder<P> {
 impl<P: Platform> Default for Builder<P> {
     fn default() -> Self {
         Builder {
-            settings: P::defaults(),
-            drop_timeout: Duration::from_secs(2),
-            notify: None,
-            extra: P::Extra::default(),
+            parts: Parts {
+                settings: P::defaults(),
+                drop_timeout: Duration::from_secs(2),
+                notify: None,
+                extra: P::Extra::default(),
+            },
         }
     }
 }
@@ -53,7 +53,7 @@ impl<P: Platform> Sdk<P> {
 impl<P: Platform> Builder<P> {
     /// The input token (required; sent with every event; never logged).
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.settings.token = token.into();
+        self.parts.settings.token = token.into();
         self
     }
 
@@ -64,7 +64,7 @@ impl<P: Platform> Builder<P> {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.settings.servers = servers.into_iter().map(Into::into).collect();
+        self.parts.settings.servers = servers.into_iter().map(Into::into).collect();
         self
     }
 
@@ -75,50 +75,50 @@ impl<P: Platform> Builder<P> {
 
     /// Name of this input (default `"Rust SDK"`); also the fallback event type.
     pub fn input_label(mut self, label: impl Into<String>) -> Self {
-        self.settings.input_label = label.into();
+        self.parts.settings.input_label = label.into();
         self
     }
 
     /// How each event's type is chosen (default: the input label).
     pub fn event_type(mut self, t: EventTypeBuf) -> Self {
-        self.settings.event_type = t;
+        self.parts.settings.event_type = t;
         self
     }
 
     /// Record layout (default [`Envelope::Metadata`](crate::Envelope::Metadata)).
     pub fn envelope(mut self, e: Envelope) -> Self {
-        self.settings.envelope = e;
+        self.parts.settings.envelope = e;
         self
     }
 
     /// Buffer capacity in bytes of encoded records (default: the SDK's
     /// `DEFAULT_BUFFER_BYTES`, 24 MiB native, 32 MiB in a Wasm guest).
     pub fn buffer_bytes(mut self, n: usize) -> Self {
-        self.settings.buffer_bytes = n;
+        self.parts.settings.buffer_bytes = n;
         self
     }
 
     /// What to do when the buffer is full (default: drop the new event).
     pub fn when_full(mut self, w: WhenFull) -> Self {
-        self.settings.when_full = w;
+        self.parts.settings.when_full = w;
         self
     }
 
     /// Largest encoded event accepted (default 64 KiB).
     pub fn max_event_bytes(mut self, n: usize) -> Self {
-        self.settings.max_event_bytes = Some(n);
+        self.parts.settings.max_event_bytes = Some(n);
         self
     }
 
     /// Most bytes per write (default 64 KiB).
     pub fn batch_bytes(mut self, n: usize) -> Self {
-        self.settings.batch_bytes = n;
+        self.parts.settings.batch_bytes = n;
         self
     }
 
     /// Wait up to this long for a fuller batch (default: no wait).
     pub fn linger(mut self, d: Duration) -> Self {
-        self.settings.linger = d;
+        self.parts.settings.linger = d;
         self
     }
 
@@ -126,25 +126,25 @@ impl<P: Platform> Builder<P> {
     /// less than a batch (default 1 ms; the first write after a quiet
     /// spell is never delayed). Zero: write as soon as possible.
     pub fn coalesce(mut self, d: Duration) -> Self {
-        self.settings.coalesce = d;
+        self.parts.settings.coalesce = d;
         self
     }
 
     /// Reconnection delays (default 100 ms doubling to 30 s, 20% jitter).
     pub fn backoff(mut self, b: Backoff) -> Self {
-        self.settings.backoff = b;
+        self.parts.settings.backoff = b;
         self
     }
 
     /// Longest one connection attempt may take (default 10 s).
     pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.settings.connect_timeout = d;
+        self.parts.settings.connect_timeout = d;
         self
     }
 
     /// Server choice (default random, as the seed SDK).
     pub fn strategy(mut self, s: Strategy) -> Self {
-        self.settings.strategy = s;
+        self.parts.settings.strategy = s;
         self
     }
 
@@ -155,7 +155,7 @@ impl<P: Platform> Builder<P> {
     /// this program and the collector's process. The buffer must be at
     /// least twice the window this rule needs.
     pub fn replay_limit(mut self, n: usize) -> Self {
-        self.settings.replay_limit = n;
+        self.parts.settings.replay_limit = n;
         self
     }
 
@@ -164,7 +164,7 @@ impl<P: Platform> Builder<P> {
     /// the time span) before the next events, so whoever reads the
     /// collector's output sees the gap (default on).
     pub fn loss_markers(mut self, on: bool) -> Self {
-        self.settings.loss_markers = on;
+        self.parts.settings.loss_markers = on;
         self
     }
 
@@ -177,14 +177,14 @@ impl<P: Platform> Builder<P> {
     /// the collector's `maxMessageSize`/`maxDataSize` (rsyslog truncates a
     /// larger frame and still acknowledges it).
     pub fn protocol(mut self, p: Protocol) -> Self {
-        self.settings.protocol = p;
+        self.parts.settings.protocol = p;
         self
     }
 
     /// RELP: frames sent and not yet answered, at most (default
     /// [`DEFAULT_RELP_WINDOW`](crate::DEFAULT_RELP_WINDOW)).
     pub fn relp_window(mut self, frames: usize) -> Self {
-        self.settings.relp_window = frames;
+        self.parts.settings.relp_window = frames;
         self
     }
 
@@ -192,21 +192,21 @@ impl<P: Platform> Builder<P> {
     /// the connection is dropped and they are sent again (default 10 s;
     /// a frame the collector silently discards gets no reply at all).
     pub fn ack_timeout(mut self, d: Duration) -> Self {
-        self.settings.ack_timeout = d;
+        self.parts.settings.ack_timeout = d;
         self
     }
 
     /// Whether records carry `report_time` and `@uuid` (default both).
     pub fn stamps(mut self, report_time: bool, uuid: bool) -> Self {
-        self.settings.report_time = report_time;
-        self.settings.uuid = uuid;
+        self.parts.settings.report_time = report_time;
+        self.parts.settings.uuid = uuid;
         self
     }
 
     /// How long dropping the last handle of the [`Sdk`] waits to deliver
     /// (default 2 s).
     pub fn drop_timeout(mut self, d: Duration) -> Self {
-        self.drop_timeout = d;
+        self.parts.drop_timeout = d;
         self
     }
 
@@ -219,7 +219,7 @@ impl<P: Platform> Builder<P> {
     where
         F: Fn(&Notice) + Send + Sync + 'static,
     {
-        self.notify = Some(Arc::new(f));
+        self.parts.notify = Some(Arc::new(f));
         self
     }
 
@@ -228,18 +228,12 @@ impl<P: Platform> Builder<P> {
     /// The native SDK starts its sender thread; the Wasm SDK opens no
     /// connection until its first `poll`, `flush` or blocking `report`.
     pub fn build(self) -> Result<Sdk<P>, P::BuildError> {
-        if let Err(e) = self.settings.validate() {
+        if let Err(e) = self.parts.settings.validate() {
             let n = Notice::new(Notification::ConfigFailed, None, Some(e.to_string()));
-            P::emit(self.notify.as_ref(), &n);
+            P::emit(self.parts.notify.as_ref(), &n);
             return Err(Box::new(e).into());
         }
-        let parts = Parts {
-            settings: self.settings,
-            drop_timeout: self.drop_timeout,
-            notify: self.notify,
-            extra: self.extra,
-        };
-        P::start(parts).map(Sdk::new)
+        P::start(self.parts).map(Sdk::new)
     }
 }
 
@@ -255,8 +249,8 @@ impl<P: SeesAcks> Builder<P> {
     /// (not Linux), [`replay_limit`](Self::replay_limit) rules instead and
     /// this is ignored.
     pub fn peer_buffer(mut self, n: usize) -> Self {
-        if self.settings.peer_buffer.is_some() {
-            self.settings.peer_buffer = Some(n);
+        if self.parts.settings.peer_buffer.is_some() {
+            self.parts.settings.peer_buffer = Some(n);
         }
         self
     }
@@ -265,7 +259,7 @@ impl<P: SeesAcks> Builder<P> {
 impl<P: WithTls> Builder<P> {
     /// Native SDK (feature `tls`): connect with TLS.
     pub fn tls(mut self, tls: P::Tls) -> Self {
-        P::set_tls(&mut self.extra, tls);
+        P::set_tls(&mut self.parts.extra, tls);
         self
     }
 }

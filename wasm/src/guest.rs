@@ -13,6 +13,7 @@ use alooma_core::{
 use alooma_wasi::{now, Driver};
 use std::cell::RefCell;
 use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -75,6 +76,9 @@ struct Inner {
     notify: Option<Callback>,
     max_event: usize,
     drop_timeout: Duration,
+    /// `close` has begun: nothing more is accepted (read before encoding,
+    /// as the native SDK does, so a closed SDK answers `Closed` first).
+    closing: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -82,8 +86,6 @@ struct State {
     ring: Ring<Box<[u8]>>,
     driver: Driver,
     rejected: u64,
-    /// `close` has begun: nothing more is accepted.
-    closing: bool,
     closed: Option<CloseReport>,
 }
 
@@ -155,7 +157,7 @@ impl Inner {
         };
         loop {
             let step = self.run(|st, notes| {
-                if st.closing {
+                if self.closing.load(Ordering::Relaxed) {
                     return Step::Done(Err(ReportError::Closed));
                 }
                 if let Some(t) = time {
@@ -222,7 +224,7 @@ impl Inner {
 
     fn close(&self, timeout: Duration) -> CloseReport {
         let done = self.run(|st, _| {
-            st.closing = true;
+            self.closing.store(true, Ordering::Relaxed);
             if st.closed.is_none() {
                 st.driver.close();
             }
@@ -277,7 +279,6 @@ impl Platform for Guest {
             ring: Ring::with_storage(vec![0u8; s.buffer_bytes].into_boxed_slice()),
             driver,
             rejected: 0,
-            closing: false,
             closed: None,
         };
         Ok(Guest {
@@ -286,6 +287,7 @@ impl Platform for Guest {
                 s,
                 notify: parts.notify,
                 drop_timeout: parts.drop_timeout,
+                closing: AtomicBool::new(false),
                 state: Mutex::new(state),
             }),
         })
@@ -296,6 +298,9 @@ impl Platform for Guest {
         F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
     {
         let i = &*self.inner;
+        if i.closing.load(Ordering::Relaxed) {
+            return Err(ReportError::Closed);
+        }
         let stamp = stamp(&i.s, loc);
         let r = encode_record(&i.s.encoder(), &stamp, i.max_event, &encode, |record| {
             i.store(record, stamp.time)
@@ -313,7 +318,7 @@ impl Platform for Guest {
 
     fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
         let i = &*self.inner;
-        if i.run(|st, _| st.closing) {
+        if i.closing.load(Ordering::Relaxed) {
             return Err(FlushError::Closed);
         }
         if i.drive(now() + timeout, |d, r| d.is_flushed(r)) {
