@@ -74,13 +74,35 @@ fn bad_events_are_refused_typed_and_notified() {
     );
     let st = sdk.stats();
     assert_eq!(st.rejected, 8);
-    let rejected = seen
+    // Told once when the episode of refusals began, not per event...
+    let count = |code| {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .filter(|n| n.code() == code)
+            .count()
+    };
+    assert_eq!(count(45), 1);
+    assert!(seen
         .lock()
         .unwrap()
         .iter()
-        .filter(|n| n.code() == 45 && matches!(n.event, N::EventRejected(_)))
-        .count();
-    assert_eq!(rejected, 8);
+        .any(|n| matches!(n.event, N::EventRejected(_))));
+    // ... and once with its count when it ended: the first accepted event
+    // after a quiet second.
+    assert_eq!(count(46), 0);
+    std::thread::sleep(alooma_core::REJECT_QUIET + Duration::from_millis(50));
+    sdk.report(&json!({"after": "quiet"})).unwrap();
+    let ended: Vec<_> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|n| match n.event {
+            N::RejectionsEnded { rejected } => Some(rejected),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended, [8]);
 }
 
 #[test]

@@ -110,6 +110,7 @@ where
         dropped: r.dropped,
         replayed: r.replayed,
         clean: r.clean,
+        loss_told: r.loss_told,
     };
     (check(&c, &k), k)
 }

@@ -758,6 +758,7 @@ where
         dropped: num("dropped"),
         replayed: num("replayed"),
         clean: field(&kv, "clean") == "true",
+        loss_told: field(&kv, "loss_told") == "true",
     };
     assert!(num("connects") > done as u64, "{text}");
     (check(&c, &k), k)

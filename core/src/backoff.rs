@@ -10,7 +10,10 @@ pub struct Backoff {
     pub initial: Duration,
     /// The delay never exceeds this.
     pub max: Duration,
-    /// Each delay is shortened by a random 0..=jitter percent.
+    /// Each delay is lengthened by a random 0..=jitter percent (at the cap,
+    /// shortened by as much instead: never above `max`). Lengthened, not
+    /// shortened: a collector that restarts within `initial` is reached by
+    /// the first retry, not after a second, doubled step.
     pub jitter_percent: u8,
 }
 
@@ -23,8 +26,8 @@ impl Backoff {
     };
 
     /// The delay before the next attempt after `rounds` failed rounds
-    /// (`rounds >= 1`): `initial * 2^(rounds-1)`, capped at `max`, minus
-    /// jitter drawn from `rng`.
+    /// (`rounds >= 1`): `initial * 2^(rounds-1)` plus jitter drawn from
+    /// `rng`, or, past `max`, `max` minus jitter.
     pub fn delay(&self, rounds: u32, rng: &mut Rng) -> Duration {
         let init = self.initial.as_micros().min(u64::MAX as u128) as u64;
         let max = self.max.as_micros().min(u64::MAX as u128) as u64;
@@ -35,7 +38,10 @@ impl Backoff {
             .unwrap_or(u64::MAX)
             .min(max);
         let jitter = base / 100 * (rng.below(self.jitter_percent.min(100) as u64 + 1));
-        Duration::from_micros(base - jitter)
+        Duration::from_micros(match base.checked_add(jitter) {
+            Some(d) if d <= max => d,
+            _ => base - jitter,
+        })
     }
 }
 

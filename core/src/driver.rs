@@ -7,9 +7,10 @@
 //! how to wait (a thread in `mio::Poll`, WASI pollables, a device's main
 //! loop).
 
+use crate::confirm::Confirm;
 use crate::error::EncodeError;
 use crate::link::{Failure, Link, Received, RingAccess};
-use crate::loss::Loss;
+use crate::loss::{mix, Loss, Proof, Told};
 use crate::notify::{NetError, Notification};
 use crate::out::Out;
 use crate::relp::{Client, Phase, RelpError, HEADER_MAX};
@@ -31,14 +32,11 @@ const READ_CHUNK: usize = if cfg!(target_pointer_width = "64") {
 /// Reads per poll at most (a collector that floods us cannot hold the loop).
 const MAX_READS: usize = 16;
 
-/// Loss markers written and not yet confirmed, at most; past that a new
-/// marker waits (its loss keeps adding up).
-const MAX_MARKERS: usize = 8;
-
 /// Writes the in-band loss marker record for `loss` (one line, newline
-/// included) and returns its length: after records were dropped, the
-/// collector receives one before the next records, so whoever reads its
-/// output sees the gap. SDKs stamp it as they stamp events (see
+/// included) and returns its length: after records were lost, the
+/// collector receives one before the next records, with the totals since
+/// start (see [`crate::Loss`]). It must write the same bytes for the same
+/// `loss` (stamp it with [`Loss::stamp`], see
 /// [`Encoder::encode_loss`](crate::Encoder::encode_loss)).
 pub trait Marker {
     /// Encodes the marker.
@@ -55,7 +53,7 @@ impl<F: FnMut(&Loss, &mut Out<'_>) -> Result<usize, EncodeError>> Marker for F {
 /// without a wall clock writes.
 impl Marker for crate::envelope::Encoder<'_> {
     fn encode(&mut self, loss: &Loss, out: &mut Out<'_>) -> Result<usize, EncodeError> {
-        self.encode_loss(loss, &crate::stamp::Stamp::default(), out)
+        self.encode_loss(loss, &loss.stamp(false, false), out)
     }
 }
 
@@ -98,6 +96,10 @@ pub struct Driver<L: Link, B: Storage, M: Marker = NoMarker> {
     marker: Option<M>,
     /// `rest` holds (the end of) a loss marker.
     marker_pending: bool,
+    /// Which loss markers were made, written, proved.
+    told: Told,
+    /// Bytes written on this connection (markers and framing included).
+    conn_written: u64,
     /// Bytes in `scratch` not yet written (a marker cut by a short write;
     /// with RELP, frames).
     rest: core::ops::Range<usize>,
@@ -107,9 +109,6 @@ pub struct Driver<L: Link, B: Storage, M: Marker = NoMarker> {
     window_full: bool,
     /// The last poll read as much as it may: read again soon.
     more_to_read: bool,
-    /// Markers written and not yet confirmed: the stream position they
-    /// precede, and what they told.
-    markers: heapless::Deque<(u64, Loss), MAX_MARKERS>,
     conn: Conn,
     shut: Shut,
     /// The last write took less than offered: wait for writability.
@@ -156,11 +155,12 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             scratch,
             marker,
             marker_pending: false,
+            told: Told::new(mix(seed ^ 0x6c6f_7373_6d61_726b)),
+            conn_written: 0,
             rest: 0..0,
             relp: Client::from_config(config.relp),
             window_full: false,
             more_to_read: false,
-            markers: heapless::Deque::new(),
             conn: Conn::Idle,
             shut: Shut::No,
             blocked: false,
@@ -273,24 +273,41 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         }
     }
 
-    /// Markers whose following record was confirmed were read too.
-    fn markers_confirmed<R: RingAccess>(&mut self, ring: &mut R) {
-        if self.markers.is_empty() {
-            return;
-        }
-        if let Some(c) = ring.with(|r| r.confirmed_position()) {
-            while self.markers.front().is_some_and(|(pos, _)| *pos < c) {
-                self.markers.pop_front();
-            }
+    /// The confirmation rule applied to the loss marker written on this
+    /// connection, as to any record (`acked`: what the collector's kernel
+    /// acknowledged of it, where the link tells).
+    fn prove_marker(&mut self, acked: Option<u64>) {
+        let proved = match self.sender.config().confirm {
+            Confirm::Written { replay_limit } => self.conn_written.checked_sub(replay_limit as u64),
+            Confirm::Acked { peer_buffer } => acked.and_then(|a| a.checked_sub(peer_buffer as u64)),
+            Confirm::Collector => None,
+        };
+        if let Some(bytes) = proved {
+            self.told.proved_bytes(bytes);
         }
     }
 
-    /// The connection is gone: markers not known to be read go out again.
-    fn markers_lost<R: RingAccess>(&mut self, ring: &mut R) {
-        self.rest = 0..0;
-        while let Some((pos, loss)) = self.markers.pop_front() {
-            ring.with(|r| r.restore_loss(&Loss { at: pos, ..loss }));
-        }
+    /// The SDK instance id its loss markers carry (random per start: from
+    /// the seed).
+    pub fn loss_instance(&self) -> u64 {
+        self.told.instance()
+    }
+
+    /// Loss markers made so far (the newest one's `seq`).
+    pub fn loss_markers_made(&self) -> u64 {
+        self.told.made()
+    }
+
+    /// True when the collector has proof of the ring's current loss totals
+    /// (the newest marker was confirmed and nothing was lost since), or
+    /// nothing was ever lost.
+    pub fn loss_told(&self, ring: &crate::ring::RingStats) -> bool {
+        self.told.all_told(&Loss {
+            refused: ring.dropped_newest,
+            dropped_oldest: ring.dropped_oldest,
+            unconfirmed: ring.discarded,
+            ..Loss::default()
+        })
     }
 
     /// Writes what is left in `scratch` (a marker cut by a short write;
@@ -307,6 +324,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         if w > 0 {
             self.dirty = true;
         }
+        self.conn_written += w as u64;
         self.rest.start += w;
         let done = self.rest.is_empty();
         // With RELP a marker is counted when it is framed.
@@ -367,6 +385,9 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         self.more_to_read = false;
         self.rest = 0..0;
         self.marker_pending = false;
+        self.conn_written = 0;
+        // What this connection carried without proof is due again.
+        self.told.lost();
         if let Some(relp) = self.relp.as_mut() {
             relp.reset();
         }
@@ -375,14 +396,11 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     /// The connection ended: `None` is a clean end (ours, then the
     /// collector's), anything else a loss.
     fn lost<R: RingAccess>(&mut self, now: Instant, f: Option<Failure<L::Detail>>, ring: &mut R) {
-        self.drop_link();
-        if f.is_some() {
-            self.markers_lost(ring);
-        } else {
-            // A clean end: the collector read every marker.
-            self.markers.clear();
-            self.rest = 0..0;
+        if f.is_none() {
+            // A clean end: the collector read everything, markers too.
+            self.told.closed_clean();
         }
+        self.drop_link();
         let (kind, detail) = match f {
             Some(f) => (Some(f.kind), Some(f.detail)),
             None => (None, None),
@@ -418,8 +436,11 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                     let r = relp.receive_into(now, &buf[..n.min(READ_CHUNK)], &mut progress);
                     // What was acknowledged before an error is confirmed.
                     if let Some(index) = progress.acked_record {
-                        ring.with(|r| r.confirm_record(index));
+                        if ring.with(|r| r.confirm_record(index)).unwrap_or(0) > 0 {
+                            self.sender.on_progress();
+                        }
                     }
+                    self.told.proved_txnr(relp.answered());
                     if let Err(e) = r {
                         return Err(self.relp_failed(e));
                     }
@@ -497,6 +518,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         if let Some(acked) = self.link.acked() {
             let sender = &mut self.sender;
             ring.with(|r| sender.on_acked(now, acked, r));
+            self.prove_marker(Some(acked));
         }
         if self.blocked && self.link.writable().map_err(Some)? {
             self.blocked = false;
@@ -570,68 +592,51 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         Ok(false)
     }
 
-    /// Takes a loss to tell, if there is one right at the sent cursor.
-    fn take_loss<R: RingAccess>(&mut self, ring: &mut R) -> Option<(Loss, u64)> {
-        if self.marker.is_none() || self.markers.is_full() {
-            return None;
-        }
-        ring.with(|r| {
-            if r.at_record_boundary() {
-                r.take_loss(r.sent_position())
-                    .map(|l| (l, r.sent_position()))
-            } else {
-                None
-            }
-        })
-        .flatten()
+    /// The loss marker due now, if any: only right at a record boundary
+    /// (a marker never tears a record).
+    fn take_loss<R: RingAccess>(&mut self, ring: &mut R) -> Option<Loss> {
+        self.marker.as_ref()?;
+        let loss = ring
+            .with(|r| r.at_record_boundary().then(|| r.loss()))
+            .flatten()?;
+        self.told.due(loss)
     }
 
-    /// Encodes a loss marker for `loss` into `scratch` from `at`; returns
-    /// its length (0: it does not fit, and this driver writes no more
-    /// markers; the loss stays counted in the ring).
-    fn encode_marker_at<R: RingAccess>(
-        &mut self,
-        (loss, pos): (Loss, u64),
-        at: usize,
-        ring: &mut R,
-    ) -> usize {
+    /// Encodes loss marker `loss` into `scratch` from `at`; returns its
+    /// length (0: it does not fit, and this driver writes no more markers;
+    /// the loss stays counted in the ring).
+    fn encode_marker_at(&mut self, loss: &Loss, at: usize) -> usize {
         let Some(marker) = self.marker.as_mut() else {
             return 0;
         };
         let buf = self.scratch.bytes_mut();
-        // Leave room for at least some of the records it precedes.
-        let room = buf.len() - buf.len() / 4;
-        if room <= at {
-            ring.with(|r| r.restore_loss(&loss));
+        // It may fill the buffer: the records it precedes go next.
+        let n = if buf.len() <= at {
+            Err(EncodeError::Full)
+        } else {
+            marker.encode(loss, &mut Out::new(&mut buf[at..]))
+        };
+        // Too large (a device's small scratch, a huge token): no markers
+        // on this driver.
+        n.unwrap_or_else(|_| {
             self.marker = None;
-            return 0;
-        }
-        match marker.encode(&loss, &mut Out::new(&mut buf[at..room])) {
-            Ok(n) => {
-                let _ = self.markers.push_back((pos, loss));
-                n
-            }
-            Err(_) => {
-                // It does not fit (a device's small scratch, a huge
-                // token): no markers on this driver.
-                ring.with(|r| r.restore_loss(&loss));
-                self.marker = None;
-                0
-            }
-        }
+            0
+        })
     }
 
-    /// Puts a loss marker at the start of `scratch` when records were lost
-    /// before the next byte to send; returns its length (0: none).
+    /// Puts a loss marker at the start of `scratch` when one is due;
+    /// returns its length (0: none).
     fn encode_marker<R: RingAccess>(&mut self, ring: &mut R) -> usize {
-        match self.take_loss(ring) {
-            Some(taken) => {
-                let n = self.encode_marker_at(taken, 0, ring);
-                self.marker_pending = n > 0;
-                n
-            }
-            None => 0,
+        let Some(loss) = self.take_loss(ring) else {
+            return 0;
+        };
+        let n = self.encode_marker_at(&loss, 0);
+        if n > 0 {
+            self.marker_pending = true;
+            self.told
+                .wrote(loss.seq, Proof::Bytes(self.conn_written + n as u64));
         }
+        n
     }
 
     /// RELP: frames a loss marker (when one is due) in `scratch`, ending at
@@ -641,28 +646,25 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         now: Instant,
         ring: &mut R,
     ) -> core::ops::Range<usize> {
-        let Some(taken) = self.take_loss(ring) else {
+        let Some(loss) = self.take_loss(ring) else {
             return 0..0;
         };
-        let n = self.encode_marker_at(taken, HEADER_MAX, ring);
+        let n = self.encode_marker_at(&loss, HEADER_MAX);
         let Some(relp) = self.relp.as_mut() else {
             return 0..0;
         };
+        let txnr = relp.next_txnr();
         let mut h = [0u8; HEADER_MAX];
         // The marker's newline ends its frame.
         match (n, relp.header(now, None, n.saturating_sub(1), &mut h)) {
             (1.., Some(hl)) => {
                 self.scratch.bytes_mut()[HEADER_MAX - hl..HEADER_MAX].copy_from_slice(&h[..hl]);
                 self.sender.on_extra_sent(0, true);
+                self.told.wrote(loss.seq, Proof::Txnr(txnr));
                 HEADER_MAX - hl..HEADER_MAX + n
             }
-            _ => {
-                // No room for the frame now: the loss is told later.
-                if let Some((pos, loss)) = self.markers.pop_back() {
-                    ring.with(|r| r.restore_loss(&Loss { at: pos, ..loss }));
-                }
-                0..0
-            }
+            // No room for the frame now: the marker stays due.
+            _ => 0..0,
         }
     }
 
@@ -672,7 +674,6 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         if !self.rest_written(now, ring) {
             return;
         }
-        self.markers_confirmed(ring);
         if self.relp.as_ref().is_none_or(|r| r.room() == 0) {
             self.window_full = true;
             self.sender.on_blocked_extra(now);
@@ -863,7 +864,6 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                     if !self.rest_written(now, &mut ring) {
                         continue;
                     }
-                    self.markers_confirmed(&mut ring);
                     let off = self.encode_marker(&mut ring);
                     let buf = self.scratch.bytes_mut();
                     let cap = buf.len() - off;
@@ -885,6 +885,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                             if w > 0 {
                                 self.dirty = true;
                             }
+                            self.conn_written += w as u64;
                             if off > 0 {
                                 self.sender.on_extra_sent(w.min(off), w >= off);
                                 if w < off {
@@ -903,6 +904,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                             } else {
                                 ring.with(|r| sender.on_sent_records(now, w, k, r));
                             }
+                            self.prove_marker(None);
                         }
                         Err(f) => self.lost(now, Some(f), &mut ring),
                     }

@@ -67,10 +67,14 @@ impl Serialize for LossEvent<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let l = self.0;
-        let mut st = s.serialize_struct("alooma_loss", 5)?;
+        let hex = l.instance_hex();
+        let mut st = s.serialize_struct("alooma_loss", 8)?;
+        // Hex digits only: always valid UTF-8.
+        st.serialize_field("instance", core::str::from_utf8(&hex).unwrap_or(""))?;
+        st.serialize_field("seq", &l.seq)?;
         st.serialize_field("refused", &l.refused)?;
         st.serialize_field("dropped_oldest", &l.dropped_oldest)?;
-        st.serialize_field("unconfirmed", &l.discarded)?;
+        st.serialize_field("unconfirmed", &l.unconfirmed)?;
         if let (Some(a), Some(b)) = (l.first_ms, l.last_ms) {
             st.serialize_field("first_ms", &a)?;
             st.serialize_field("last_ms", &b)?;
@@ -105,9 +109,11 @@ impl<'a> Encoder<'a> {
     }
 
     /// Encodes the in-band loss marker for `loss` as one record: event type
-    /// [`LOSS_EVENT_TYPE`], fields `refused`, `dropped_oldest`,
-    /// `unconfirmed` and, when known, `first_ms`/`last_ms` (the episode's
-    /// time span, Unix ms).
+    /// [`LOSS_EVENT_TYPE`], fields `instance` (16 hex digits), `seq`,
+    /// `refused`, `dropped_oldest`, `unconfirmed` (totals since start) and,
+    /// when known, `first_ms`/`last_ms` (the latest episode's time span,
+    /// Unix ms). Stamp it with [`Loss::stamp`](crate::Loss::stamp) so that
+    /// it is the same bytes each time it is written.
     pub fn encode_loss(
         &self,
         loss: &crate::loss::Loss,

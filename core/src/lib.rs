@@ -92,9 +92,9 @@ pub use link::{Failure, Link, Received, RingAccess};
 #[cfg(feature = "log")]
 pub use logger::Logger;
 pub use loss::Loss;
-#[cfg(feature = "std")]
-pub use notify::Notice;
 pub use notify::{Level, NetError, Notification};
+#[cfg(feature = "std")]
+pub use notify::{Notice, Rejections, REJECT_QUIET};
 pub use out::{Full, Out};
 #[cfg(feature = "std")]
 pub use platform::{encode_record, Callback, Parts, Platform, Polled, SeesAcks, WithTls};

@@ -1,52 +1,243 @@
-//! What was lost, for the in-band loss marker: records refused or dropped
-//! for lack of room, by cause, with the time span and where in the stream
-//! the gap is. The ring counts them ([`Ring::take_loss`](crate::Ring::take_loss));
-//! the driver writes the marker.
+//! Loss told in-band, exactly: the ring counts what it lost since start by
+//! cause ([`Ring::loss`](crate::Ring::loss)); the driver turns a change of
+//! those totals into a loss marker record ([`Loss`], event type
+//! `alooma_loss`) and keeps telling the newest one until the collector
+//! proves it has it ([`Told`]).
+//!
+//! A marker carries cumulative totals, the SDK instance that made it (random
+//! per start) and its own sequence number, so it is idempotent: sent twice
+//! it is the same bytes (its `@uuid` and `report_time` come from the marker,
+//! not from the moment it is written), and a reader takes, per instance, the
+//! marker with the highest `seq`: duplicates and lost intermediate markers
+//! change nothing. A newer marker supersedes every older one, so only the
+//! newest ever needs to reach the collector.
 
-/// Records lost since the last loss marker was taken
-/// ([`Ring::take_loss`](crate::Ring::take_loss)): what an in-band marker record tells the collector.
+/// What one loss marker tells: totals since the SDK started, by cause.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Loss {
-    /// New records refused for lack of room.
+    /// The SDK instance (random per start) whose losses these are.
+    pub instance: u64,
+    /// This marker's number in its instance (1, 2, …); 0 for the ring's
+    /// own totals, not yet a marker.
+    pub seq: u64,
+    /// New records refused for lack of room, since start.
     pub refused: u64,
-    /// Unsent records dropped to make room (`DropOldest`).
+    /// Records dropped to make room before they were ever written
+    /// (`DropOldest`), since start.
     pub dropped_oldest: u64,
-    /// Sent, unconfirmed records dropped to make room (`DropOldest`): the
-    /// collector may or may not have them.
-    pub discarded: u64,
-    /// Wall-clock time (Unix ms) of the first and of the last loss, when
-    /// the ring was told the time ([`Ring::set_clock`](crate::Ring::set_clock)).
+    /// Records written and then dropped to make room before the collector
+    /// proved it had them (`DropOldest`), since start: the collector may or
+    /// may not have them. Late proof takes a record off this count.
+    pub unconfirmed: u64,
+    /// Wall-clock time (Unix ms) of the first and of the last loss of the
+    /// latest episode, when the ring was told the time
+    /// ([`Ring::set_clock`](crate::Ring::set_clock)).
     pub first_ms: Option<u64>,
     /// See `first_ms`.
     pub last_ms: Option<u64>,
-    /// Stream position of the earliest gap: a marker goes before the first
-    /// record sent from here on.
-    pub at: u64,
+    /// The ring's clock when the marker was made: its `report_time`.
+    pub made_ms: Option<u64>,
 }
 
 impl Loss {
     /// True when nothing was lost.
     pub fn is_empty(&self) -> bool {
-        self.refused + self.dropped_oldest + self.discarded == 0
+        self.refused + self.dropped_oldest + self.unconfirmed == 0
     }
 
-    /// Adds `other` to this loss (counts, time span, earliest gap).
-    pub fn merge(&mut self, other: &Loss) {
-        if other.is_empty() {
-            return;
+    /// True when both tell the same counts.
+    pub fn same_counts(&self, other: &Loss) -> bool {
+        (self.refused, self.dropped_oldest, self.unconfirmed)
+            == (other.refused, other.dropped_oldest, other.unconfirmed)
+    }
+
+    /// The marker's `@uuid` bytes: made from its instance and sequence, so
+    /// the marker written again is byte-identical.
+    pub fn uuid(&self) -> [u8; 16] {
+        let mut u = [0u8; 16];
+        u[..8].copy_from_slice(&mix(self.instance ^ self.seq).to_le_bytes());
+        u[8..].copy_from_slice(&mix(self.instance.rotate_left(32) ^ !self.seq).to_le_bytes());
+        u
+    }
+
+    /// The marker's own stamps: `report_time` from when it was made (with
+    /// `time`), `@uuid` from [`uuid`](Self::uuid) (with `uuid`), so that
+    /// written again it is the same bytes.
+    pub fn stamp(&self, time: bool, uuid: bool) -> crate::stamp::Stamp {
+        crate::stamp::Stamp {
+            time: self.made_ms.filter(|_| time).map(crate::stamp::UnixMillis),
+            uuid: uuid.then(|| self.uuid()),
+            location: None,
         }
-        if self.is_empty() {
-            *self = *other;
-            return;
+    }
+
+    /// The instance id as the marker writes it: 16 hex digits.
+    pub fn instance_hex(&self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        for (i, c) in b.iter_mut().enumerate() {
+            *c = b"0123456789abcdef"[((self.instance >> (60 - 4 * i)) & 0xf) as usize];
         }
-        self.refused += other.refused;
-        self.dropped_oldest += other.dropped_oldest;
-        self.discarded += other.discarded;
-        self.first_ms = match (self.first_ms, other.first_ms) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        b
+    }
+}
+
+/// splitmix64's finaliser: spreads every bit of `x` over the result.
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// What proves a marker written on the current connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Proof {
+    /// Plain TCP: the connection's byte count at the marker's end (the
+    /// confirmation rule applies to it as to any record).
+    Bytes(u64),
+    /// RELP: the transaction number of its frame.
+    Txnr(u32),
+}
+
+/// The driver's side of loss markers: the newest marker made, the newest
+/// the collector proved it has, and the one written on this connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Told {
+    instance: u64,
+    /// The newest marker made (its `seq` is the instance's count).
+    newest: Option<Loss>,
+    /// The highest `seq` the collector proved it has (0: none).
+    confirmed: u64,
+    /// The newest marker written on this connection, and what proves it.
+    written: Option<(u64, Proof)>,
+}
+
+impl Told {
+    pub(crate) fn new(instance: u64) -> Self {
+        Told {
+            instance,
+            newest: None,
+            confirmed: 0,
+            written: None,
+        }
+    }
+
+    /// The marker to write now, if one is due: a new one when the ring's
+    /// totals changed since the newest, or the newest again when this
+    /// connection has not carried it and the collector has not proved it.
+    pub(crate) fn due(&mut self, ring: Loss) -> Option<Loss> {
+        let changed = match &self.newest {
+            Some(n) => !n.same_counts(&ring),
+            None => !ring.is_empty(),
         };
-        self.last_ms = self.last_ms.max(other.last_ms);
-        self.at = self.at.min(other.at);
+        if changed {
+            let seq = self.newest.map_or(0, |n| n.seq) + 1;
+            self.newest = Some(Loss {
+                instance: self.instance,
+                seq,
+                ..ring
+            });
+        }
+        let newest = self.newest?;
+        let carried = self.written.is_some_and(|(s, _)| s == newest.seq);
+        (newest.seq > self.confirmed && !carried).then_some(newest)
+    }
+
+    /// Marker `seq` was put on this connection; `proof` will prove it.
+    pub(crate) fn wrote(&mut self, seq: u64, proof: Proof) {
+        self.written = Some((seq, proof));
+    }
+
+    /// Everything on this connection up to byte `bytes` is proved (the
+    /// confirmation rule, or a clean close with `u64::MAX`).
+    pub(crate) fn proved_bytes(&mut self, bytes: u64) {
+        if let Some((seq, Proof::Bytes(end))) = self.written {
+            if end <= bytes {
+                self.confirm(seq);
+            }
+        }
+    }
+
+    /// The collector answered every transaction up to `txnr` (RELP).
+    pub(crate) fn proved_txnr(&mut self, txnr: u32) {
+        if let Some((seq, Proof::Txnr(t))) = self.written {
+            if t <= txnr {
+                self.confirm(seq);
+            }
+        }
+    }
+
+    /// A clean close: the collector read everything on the connection.
+    pub(crate) fn closed_clean(&mut self) {
+        if let Some((seq, _)) = self.written {
+            self.confirm(seq);
+        }
+    }
+
+    fn confirm(&mut self, seq: u64) {
+        self.confirmed = self.confirmed.max(seq);
+        self.written = None;
+    }
+
+    /// The connection is gone: what it carried without proof is due again.
+    pub(crate) fn lost(&mut self) {
+        self.written = None;
+    }
+
+    /// True when the collector has proof of totals equal to `ring`'s (or
+    /// nothing was ever lost).
+    pub(crate) fn all_told(&self, ring: &Loss) -> bool {
+        match &self.newest {
+            None => ring.is_empty(),
+            Some(n) => n.same_counts(ring) && self.confirmed == n.seq,
+        }
+    }
+
+    /// The instance id.
+    pub(crate) fn instance(&self) -> u64 {
+        self.instance
+    }
+
+    /// Markers made so far.
+    pub(crate) fn made(&self) -> u64 {
+        self.newest.map_or(0, |n| n.seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ring(refused: u64) -> Loss {
+        Loss {
+            refused,
+            ..Loss::default()
+        }
+    }
+
+    #[test]
+    fn newest_supersedes_and_repeats_until_proved() {
+        let mut t = Told::new(7);
+        assert_eq!(t.due(ring(0)), None);
+        let m1 = t.due(ring(3)).unwrap();
+        assert_eq!((m1.seq, m1.refused, m1.instance), (1, 3, 7));
+        t.wrote(1, Proof::Bytes(100));
+        // Carried by this connection: not due again.
+        assert_eq!(t.due(ring(3)), None);
+        // More loss: a new marker with the new totals.
+        let m2 = t.due(ring(5)).unwrap();
+        assert_eq!((m2.seq, m2.refused), (2, 5));
+        t.wrote(2, Proof::Bytes(200));
+        t.proved_bytes(150);
+        assert!(!t.all_told(&ring(5)));
+        // Lost connection: the newest goes again, identical.
+        t.lost();
+        assert_eq!(t.due(ring(5)), Some(m2));
+        assert_eq!(m2.uuid(), t.due(ring(5)).unwrap().uuid());
+        t.wrote(2, Proof::Txnr(4));
+        t.proved_txnr(4);
+        assert!(t.all_told(&ring(5)));
+        assert_eq!(t.due(ring(5)), None);
+        assert_ne!(m1.uuid(), m2.uuid());
     }
 }

@@ -112,22 +112,31 @@ pub enum Notification {
         /// Server index.
         server: usize,
     },
-    /// An event was refused (invalid, too large, or no room).
+    /// An event was refused as invalid or too large: once when an episode
+    /// of refusals begins (this one's reason), then
+    /// [`RejectionsEnded`](Self::RejectionsEnded) with the episode's count.
     EventRejected(ReportError),
-    /// Events were dropped to make room (policy `DropOldest`): `count`
-    /// unsent ones, and `unconfirmed` sent ones whose fate is unknown.
-    EventsDropped {
-        /// Unsent events dropped.
-        count: usize,
-        /// Sent, unconfirmed events dropped (counted unconfirmed).
-        unconfirmed: usize,
+    /// An episode of refused events ended (no refusal for a while).
+    RejectionsEnded {
+        /// Events refused during the episode.
+        rejected: u64,
     },
-    /// The buffer filled up; events are being dropped. Once per episode.
+    /// The buffer filled up; events are being refused or dropped. Once
+    /// when a loss episode begins.
     BufferFull,
-    /// Room returned after [`BufferFull`](Self::BufferFull).
+    /// The loss episode begun by [`BufferFull`](Self::BufferFull) ended
+    /// (the buffer turned over without loss, or is half empty again), with
+    /// its totals by cause. Once per episode, never per event.
     BufferFreed {
-        /// Events dropped during the episode.
+        /// Events lost during the episode (the sum of the three below).
         dropped: u64,
+        /// New events refused for lack of room.
+        refused: u64,
+        /// Events dropped before they were ever written (`DropOldest`).
+        dropped_oldest: u64,
+        /// Written events dropped before the collector confirmed them
+        /// (`DropOldest`): counted unconfirmed.
+        unconfirmed: u64,
     },
     /// The RELP collector refused a record, broke the protocol, closed
     /// the session or did not answer in time (with the collector's text for
@@ -160,8 +169,9 @@ impl Notification {
     }
 
     /// The seed SDK's numeric code (10 TLS, 19 connecting, 20 connected,
-    /// 30 disconnected, 40 send failed, 41 RELP failure, 45 event rejected, 47 events dropped,
-    /// 48 buffer full, 49 buffer freed, 50 config failed).
+    /// 30 disconnected, 40 send failed, 41 RELP failure, 45 event rejected,
+    /// 46 rejections ended, 48 buffer full, 49 buffer freed, 50 config
+    /// failed).
     pub fn code(&self) -> u16 {
         match self {
             Notification::TlsFailed { .. } => 10,
@@ -173,7 +183,7 @@ impl Notification {
             Notification::SendFailed { .. } => 40,
             Notification::RelpFailed { .. } => 41,
             Notification::EventRejected(_) => 45,
-            Notification::EventsDropped { .. } => 47,
+            Notification::RejectionsEnded { .. } => 46,
             Notification::BufferFull => 48,
             Notification::BufferFreed { .. } => 49,
             Notification::ConfigFailed => 50,
@@ -190,7 +200,7 @@ impl Notification {
             | Notification::Disconnected { .. }
             | Notification::CloseUnconfirmed { .. }
             | Notification::EventRejected(_)
-            | Notification::EventsDropped { .. }
+            | Notification::RejectionsEnded { .. }
             | Notification::BufferFull => Level::Warn,
             Notification::SendFailed { .. }
             | Notification::RelpFailed { .. }
@@ -240,19 +250,21 @@ impl core::fmt::Display for Notification {
                 write!(f, "RELP with server #{server}: {error}")
             }
             Notification::EventRejected(e) => write!(f, "event rejected: {e}"),
-            Notification::EventsDropped { count, unconfirmed } => {
-                write!(f, "buffer full: {count} oldest unsent events dropped")?;
-                if *unconfirmed > 0 {
-                    write!(
-                        f,
-                        ", and {unconfirmed} sent events released before the collector confirmed them (unconfirmed)"
-                    )?;
-                }
-                Ok(())
+            Notification::RejectionsEnded { rejected } => {
+                write!(f, "{rejected} events rejected")
             }
             Notification::BufferFull => f.write_str("buffer full: events are being dropped"),
-            Notification::BufferFreed { dropped } => {
-                write!(f, "buffer has room again; {dropped} events were dropped")
+            Notification::BufferFreed {
+                dropped,
+                refused,
+                dropped_oldest,
+                unconfirmed,
+            } => {
+                write!(
+                    f,
+                    "buffer has room again; {dropped} events lost ({refused} refused, \
+                     {dropped_oldest} unsent, {unconfirmed} unconfirmed)"
+                )
             }
             Notification::ConfigFailed => f.write_str("configuration refused"),
         }
@@ -313,5 +325,60 @@ impl core::fmt::Display for Notice {
             write!(f, ": {d}")?;
         }
         Ok(())
+    }
+}
+
+/// Quiet time after the last refused event that ends an episode of
+/// refusals (see [`Rejections`]).
+#[cfg(feature = "std")]
+pub const REJECT_QUIET: core::time::Duration = core::time::Duration::from_secs(1);
+
+/// Episodes of events refused as invalid or too large, so that the user is
+/// told once when one begins ([`Notification::EventRejected`]) and once
+/// with its count when it ends ([`Notification::RejectionsEnded`]: at the
+/// first accepted event [`REJECT_QUIET`] after the last refusal), never per
+/// event. Shared by reporting threads without a lock (feature `std`).
+#[cfg(feature = "std")]
+#[derive(Debug, Default)]
+pub struct Rejections {
+    open: core::sync::atomic::AtomicBool,
+    count: core::sync::atomic::AtomicU64,
+    /// The platform's clock (ms) at the last refusal.
+    last_ms: core::sync::atomic::AtomicU64,
+}
+
+#[cfg(feature = "std")]
+impl Rejections {
+    /// An event was refused with `e` at `now_ms` (the platform's clock):
+    /// the notification to give, if this begins an episode.
+    pub fn refused(&self, e: &ReportError, now_ms: u64) -> Option<Notification> {
+        use core::sync::atomic::Ordering::Relaxed;
+        self.count.fetch_add(1, Relaxed);
+        self.last_ms.store(now_ms, Relaxed);
+        self.open
+            .compare_exchange(false, true, Relaxed, Relaxed)
+            .is_ok()
+            .then(|| Notification::EventRejected(e.clone()))
+    }
+
+    /// An event was accepted: the notification to give, if this ends an
+    /// episode. Costs one load while no episode is open (`now_ms`, the
+    /// platform's clock, is only read while one is).
+    #[inline]
+    pub fn accepted(&self, now_ms: impl FnOnce() -> u64) -> Option<Notification> {
+        use core::sync::atomic::Ordering::Relaxed;
+        if !self.open.load(Relaxed) {
+            return None;
+        }
+        let quiet = now_ms().saturating_sub(self.last_ms.load(Relaxed));
+        if quiet < REJECT_QUIET.as_millis() as u64 {
+            return None;
+        }
+        self.open
+            .compare_exchange(true, false, Relaxed, Relaxed)
+            .ok()?;
+        Some(Notification::RejectionsEnded {
+            rejected: self.count.swap(0, Relaxed),
+        })
     }
 }

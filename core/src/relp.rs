@@ -563,6 +563,16 @@ impl Relp {
         self.phase
     }
 
+    /// Every transaction up to this number is answered.
+    pub fn answered(&self) -> u32 {
+        self.answered
+    }
+
+    /// The transaction number the next frame gets.
+    pub fn next_txnr(&self) -> u32 {
+        self.next
+    }
+
     /// Frames sent and not yet answered.
     pub fn unanswered(&self) -> u32 {
         self.next - 1 - self.answered
@@ -808,6 +818,12 @@ pub(crate) enum Off {}
 impl Off {
     pub(crate) fn from_config(_: Option<RelpConfig>) -> Option<Self> {
         None
+    }
+    pub(crate) fn answered(&self) -> u32 {
+        match *self {}
+    }
+    pub(crate) fn next_txnr(&self) -> u32 {
+        match *self {}
     }
     pub(crate) fn phase(&self) -> Phase {
         match *self {}

@@ -9,18 +9,25 @@
 //! stored byte). A record leaves the window only when it is confirmed; no
 //! full-buffer policy takes its room silently: `DropOldest` may discard
 //! window records, and counts them [`RingStats::discarded`] (sent, fate
-//! unknown). After a connection is lost, [`Ring::rewind`] sends the whole
-//! window again.
+//! unknown) until proof for them arrives after all (late proof: they move
+//! to `delivered`). After a connection is lost, [`Ring::rewind`] sends the
+//! whole window again; until they are written again those records count
+//! as [`RingStats::rewound`] (written once, never confirmed), not unsent.
 //!
 //! Every accepted record is, at any time, in exactly one of: `delivered`
-//! (confirmed), `discarded` (sent, then dropped unconfirmed), the window,
-//! unsent, or `dropped_oldest` (dropped before it was written).
+//! (confirmed), `discarded` (written, then dropped unconfirmed), the window,
+//! rewound, unsent (never written), or `dropped_oldest` (dropped before it
+//! was ever written).
 //!
 //! Records are compact JSON ending in `\n` and hold no other newline, so the
 //! newline is the record boundary.
 
 use crate::error::{EncodeError, ReportError};
 use crate::loss::Loss;
+
+/// Runs of discarded records kept for late proof; past that the oldest run
+/// stays unconfirmed for good (counting low, never high).
+const MAX_GONE: usize = 8;
 use crate::notify::Notification;
 use crate::out::Out;
 
@@ -63,21 +70,25 @@ impl Storage for alloc::boxed::Box<[u8]> {
 
 /// Counters kept by a ring, in records unless named otherwise.
 ///
-/// `accepted == delivered + discarded + window + unsent + dropped_oldest`
-/// at all times.
+/// `accepted == delivered + discarded + window + rewound + unsent +
+/// dropped_oldest` at all times.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RingStats {
     /// Records accepted by `push`.
     pub accepted: u64,
     /// New records refused because the buffer was full (not accepted).
     pub dropped_newest: u64,
-    /// Unsent records dropped to make room (policy `DropOldest`).
+    /// Records never written, dropped to make room (policy `DropOldest`).
     pub dropped_oldest: u64,
-    /// Sent records dropped before they were confirmed, to make room
-    /// (policy `DropOldest`): their fate is unknown.
+    /// Records written at least once, dropped before they were confirmed,
+    /// to make room (policy `DropOldest`): their fate is unknown (late
+    /// proof moves one to `delivered`).
     pub discarded: u64,
     /// Records confirmed (the collector has them): removed from the ring.
     pub delivered: u64,
+    /// Of `delivered`: records discarded first, then confirmed by proof
+    /// that arrived after (late proof).
+    pub late_confirmed: u64,
     /// Records written to a connection (replays included).
     pub sent: u64,
     /// Records written again after a connection was lost (possible duplicates).
@@ -86,8 +97,11 @@ pub struct RingStats {
     pub window: u64,
     /// Bytes of the replay window.
     pub window_bytes: usize,
-    /// Records in the ring not yet sent.
+    /// Records in the ring never written.
     pub unsent: u64,
+    /// Records in the ring written on a connection that was then lost,
+    /// waiting to be written again (unconfirmed, not unsent).
+    pub rewound: u64,
     /// Bytes in use (the window included).
     pub bytes_used: usize,
     /// Capacity in bytes.
@@ -110,7 +124,18 @@ pub struct Pushed {
 enum Lost {
     Refused,
     DroppedOldest(u64),
-    Discarded,
+    Discarded(u64),
+}
+
+/// A run of consecutive discarded window records awaiting late proof:
+/// their indexes and where the last one ended in the written stream (the
+/// stream position less the bytes that left the front unwritten, see
+/// `Ring::skipped`).
+#[derive(Debug, Clone, Copy)]
+struct Gone {
+    first: u64,
+    count: u64,
+    end: u64,
 }
 
 /// Bytes to write next: at most two slices, in order.
@@ -153,12 +178,28 @@ pub struct Ring<S> {
     base: u64,
     /// Index of the oldest stored record (records leaving the front count).
     first_record: u64,
+    /// Unsent records (the first ones after the window) written on a
+    /// connection that was lost.
+    rewound: usize,
+    /// Discarded window records that proof may still reach.
+    gone: heapless::Deque<Gone, MAX_GONE>,
+    /// Bytes of records that left the front of the ring without being
+    /// written on the current connection (dropped unsent, or rewound): the
+    /// stream position moves past them, the connection's bytes do not, so
+    /// late proof (measured in written bytes) takes them off.
+    skipped: u64,
     stats: RingStats,
+    /// A loss episode is open (see [`Ring::poll_notification`]).
     full: bool,
-    dropped_in_episode: u64,
+    /// The open episode's losses by cause: refused, dropped, discarded.
+    episode: [u64; 3],
+    /// Records accepted since the episode's last loss, and how many the
+    /// ring held then: the episode ends once the ring turned over.
+    quiet: (usize, usize),
     note_full: bool,
-    note_freed: Option<u64>,
-    loss: Loss,
+    note_freed: Option<[u64; 3]>,
+    /// The latest episode's first and last loss (Unix ms).
+    span: (Option<u64>, Option<u64>),
     clock_ms: Option<u64>,
 }
 
@@ -277,32 +318,31 @@ impl<S: Storage> Ring<S> {
             sent_records: 0,
             base: 0,
             first_record: 0,
+            rewound: 0,
+            gone: heapless::Deque::new(),
+            skipped: 0,
             stats: RingStats {
                 accepted: 0,
                 dropped_newest: 0,
                 dropped_oldest: 0,
                 discarded: 0,
                 delivered: 0,
+                late_confirmed: 0,
                 sent: 0,
                 replayed: 0,
                 window: 0,
                 window_bytes: 0,
                 unsent: 0,
+                rewound: 0,
                 bytes_used: 0,
                 capacity: 0,
             },
             full: false,
-            dropped_in_episode: 0,
+            episode: [0; 3],
+            quiet: (0, 0),
             note_full: false,
             note_freed: None,
-            loss: Loss {
-                refused: 0,
-                dropped_oldest: 0,
-                discarded: 0,
-                first_ms: None,
-                last_ms: None,
-                at: 0,
-            },
+            span: (None, None),
             clock_ms: None,
         }
     }
@@ -397,7 +437,8 @@ impl<S: Storage> Ring<S> {
         let mut s = self.stats;
         s.window = self.sent_records as u64;
         s.window_bytes = self.sent;
-        s.unsent = self.unsent_records() as u64;
+        s.rewound = self.rewound as u64;
+        s.unsent = (self.unsent_records() - self.rewound) as u64;
         s.bytes_used = self.len();
         s.capacity = self.capacity();
         s
@@ -476,18 +517,31 @@ impl<S: Storage> Ring<S> {
         }
     }
 
-    /// Removes the oldest record; returns whether it had been sent.
+    /// Removes the oldest record unconfirmed (to make room); returns
+    /// whether it had been written (in the window, or rewound).
     fn pop_front(&mut self) -> bool {
         let len = self.front_len();
-        let was_sent = self.sent_records > 0;
+        let in_window = self.sent_records > 0;
+        let index = self.first_record;
         self.a_start += len;
         self.base += len as u64;
         self.first_record += 1;
         self.records -= 1;
-        if was_sent {
+        let was_sent = if in_window {
             self.sent -= len;
             self.sent_records -= 1;
-        }
+            // Proof for it may still come on this connection.
+            self.note_gone(index, self.base - self.skipped);
+            true
+        } else {
+            self.skipped += len as u64;
+            if self.rewound > 0 {
+                self.rewound -= 1;
+                true
+            } else {
+                false
+            }
+        };
         if self.a_start == self.a_end {
             if self.wrapped {
                 self.a_start = 0;
@@ -502,6 +556,56 @@ impl<S: Storage> Ring<S> {
             self.empty_reset();
         }
         was_sent
+    }
+
+    /// Window record `index`, ending at stream position `end`, was
+    /// discarded: kept in a run for late proof.
+    fn note_gone(&mut self, index: u64, end: u64) {
+        if let Some(g) = self.gone.back_mut() {
+            if g.first + g.count == index {
+                g.count += 1;
+                g.end = end;
+                return;
+            }
+        }
+        if self.gone.is_full() {
+            self.gone.pop_front();
+        }
+        let _ = self.gone.push_back(Gone {
+            first: index,
+            count: 1,
+            end,
+        });
+    }
+
+    /// Late proof: discarded records with an index up to `index` (`None`:
+    /// any), or ending at or before stream position `pos`, move from
+    /// `discarded` to `delivered`.
+    fn prove_gone(&mut self, index: Option<u64>, pos: u64) {
+        // In written bytes: what left the front unwritten proves nothing.
+        let pos = pos.saturating_sub(self.skipped);
+        while let Some(g) = self.gone.front_mut() {
+            let k = if g.end <= pos {
+                g.count
+            } else {
+                match index {
+                    Some(i) if i >= g.first => (i - g.first + 1).min(g.count),
+                    _ => 0,
+                }
+            };
+            if k == 0 {
+                break;
+            }
+            self.stats.discarded -= k;
+            self.stats.delivered += k;
+            self.stats.late_confirmed += k;
+            if k < g.count {
+                g.first += k;
+                g.count -= k;
+                break;
+            }
+            self.gone.pop_front();
+        }
     }
 
     /// Stores one record: `encode` writes it into the [`Out`] it is given
@@ -609,27 +713,32 @@ impl<S: Storage> Ring<S> {
             if !drop_oldest {
                 break;
             }
-            if self.sent_records > 0 {
-                // The window goes first: sent, never confirmed.
-                self.pop_front();
-                discarded += 1;
-                self.stats.discarded += 1;
-                self.note_drop(Lost::Discarded);
-            } else if self.sent == 0 && self.in_flight == 0 && self.records > 0 {
-                self.pop_front();
-                dropped += 1;
-                self.stats.dropped_oldest += 1;
-                self.note_drop(Lost::DroppedOldest(1));
+            if self.sent_records > 0 || (self.sent == 0 && self.in_flight == 0 && self.records > 0)
+            {
+                // The window goes first (sent, never confirmed), then
+                // records written on a lost connection, then unsent ones.
+                if self.pop_front() {
+                    discarded += 1;
+                    self.note_drop(Lost::Discarded(1));
+                } else {
+                    dropped += 1;
+                    self.note_drop(Lost::DroppedOldest(1));
+                }
             } else if self.records > 1 {
                 // The oldest records are partly written or being written to
                 // the connection: they must stay whole, so drop the ones
                 // after them instead.
                 match self.drop_after_head() {
-                    0 => break,
-                    k => {
-                        dropped += k;
-                        self.stats.dropped_oldest += k as u64;
-                        self.note_drop(Lost::DroppedOldest(k as u64));
+                    (0, _) => break,
+                    (k, written) => {
+                        dropped += k - written;
+                        discarded += written;
+                        if written > 0 {
+                            self.note_drop(Lost::Discarded(written as u64));
+                        }
+                        if k > written {
+                            self.note_drop(Lost::DroppedOldest((k - written) as u64));
+                        }
                     }
                 }
             } else {
@@ -646,7 +755,6 @@ impl<S: Storage> Ring<S> {
     /// episode). For a caller that retried with [`try_push`](Self::try_push)
     /// and finally gave up.
     pub fn count_refusal(&mut self) {
-        self.stats.dropped_newest += 1;
         self.note_drop(Lost::Refused);
     }
 
@@ -673,8 +781,23 @@ impl<S: Storage> Ring<S> {
 
     /// Drops the oldest record(s) after the protected head of the ring (a
     /// partly sent record, or the records being written), moving the head
-    /// into their place. Returns how many were dropped (0: none could be).
-    fn drop_after_head(&mut self) -> usize {
+    /// into their place. Returns how many were dropped (0: none could be)
+    /// and how many of those had been written before (rewound).
+    fn drop_after_head(&mut self) -> (usize, usize) {
+        let k = self.drop_after_head_bytes();
+        if k.0 == 0 {
+            return (0, 0);
+        }
+        // The head's records are the first unsent ones; the rewound ones
+        // come first among the unsent.
+        let written = k.0.min(self.rewound.saturating_sub(k.1));
+        self.rewound -= written;
+        (k.0, written)
+    }
+
+    /// [`drop_after_head`](Self::drop_after_head)'s moves: how many records
+    /// were dropped, and how many records the head holds.
+    fn drop_after_head_bytes(&mut self) -> (usize, usize) {
         let (a_start, a_end, b_end, wrapped) = (self.a_start, self.a_end, self.b_end, self.wrapped);
         let (sent, in_flight) = (self.sent, self.in_flight);
         let buf = self.buf.bytes_mut();
@@ -684,24 +807,25 @@ impl<S: Storage> Ring<S> {
         } else {
             match find_nl(&buf[a_start..a_end]) {
                 Some(i) => i + 1,
-                None => return 0,
+                None => return (0, 0),
             }
         };
+        let head_records = count_newlines(&buf[a_start..(a_start + head_len).min(a_end)]).max(1);
         if a_start + head_len > a_end {
-            return 0; // the protected head wraps: nothing can move
+            return (0, 0); // the protected head wraps: nothing can move
         }
         let h_end = a_start + head_len;
         if h_end < a_end {
             let Some(next_len) = find_nl(&buf[h_end..a_end]).map(|i| i + 1) else {
-                return 0;
+                return (0, 0);
             };
             crate::out::move_bytes(buf, a_start..h_end, a_start + next_len);
             self.a_start += next_len;
             self.records -= 1;
-            return 1;
+            return (1, head_records);
         }
         if !wrapped {
-            return 0;
+            return (0, 0);
         }
         // The head is alone in region A: drop B's first records until they
         // make room for it, and move it there.
@@ -709,7 +833,7 @@ impl<S: Storage> Ring<S> {
         while span < head_len && span < b_end {
             match find_nl(&buf[span..b_end]) {
                 Some(i) => span += i + 1,
-                None => return 0,
+                None => return (0, 0),
             }
             k += 1;
         }
@@ -721,7 +845,7 @@ impl<S: Storage> Ring<S> {
         self.b_end = 0;
         self.wrapped = false;
         self.records -= k;
-        k
+        (k, head_records)
     }
 
     /// Stores an already encoded record (compact JSON ending in one `\n`).
@@ -738,58 +862,64 @@ impl<S: Storage> Ring<S> {
         self.clock_ms = Some(unix_ms);
     }
 
-    /// Takes the records lost since the last call, if any were, and at or
-    /// before stream position `pos` (a marker for them may go there).
-    pub fn take_loss(&mut self, pos: u64) -> Option<Loss> {
-        if self.loss.is_empty() || self.loss.at > pos {
-            return None;
+    /// What was lost since start, by cause, with the latest episode's span
+    /// (`instance` and `seq` are 0: the driver makes markers of it).
+    pub fn loss(&self) -> Loss {
+        Loss {
+            instance: 0,
+            seq: 0,
+            refused: self.stats.dropped_newest,
+            dropped_oldest: self.stats.dropped_oldest,
+            unconfirmed: self.stats.discarded,
+            first_ms: self.span.0,
+            last_ms: self.span.1,
+            made_ms: self.clock_ms,
         }
-        Some(core::mem::take(&mut self.loss))
-    }
-
-    /// Puts back a loss whose marker the collector may not have received
-    /// (its connection was lost): it goes out again.
-    pub fn restore_loss(&mut self, loss: &Loss) {
-        self.loss.merge(loss);
     }
 
     fn note_drop(&mut self, what: Lost) {
-        // Where the gap is: a refused record would have come at the end;
-        // dropped ones were at the front (after a record being written).
-        let at = match what {
-            Lost::Refused => self.base + self.len() as u64,
-            _ => self.base + (self.sent + self.in_flight) as u64,
+        let (cause, k) = match what {
+            Lost::Refused => (0, 1),
+            Lost::DroppedOldest(k) => (1, k),
+            Lost::Discarded(k) => (2, k),
         };
-        let (refused, dropped_oldest, discarded) = match what {
-            Lost::Refused => (1, 0, 0),
-            Lost::DroppedOldest(k) => (0, k, 0),
-            Lost::Discarded => (0, 0, 1),
-        };
-        self.loss.merge(&Loss {
-            refused,
-            dropped_oldest,
-            discarded,
-            first_ms: self.clock_ms,
-            last_ms: self.clock_ms,
-            at,
-        });
-        self.dropped_in_episode += 1;
+        match cause {
+            0 => self.stats.dropped_newest += k,
+            1 => self.stats.dropped_oldest += k,
+            _ => self.stats.discarded += k,
+        }
         if !self.full {
             self.full = true;
             self.note_full = true;
+            self.episode = [0; 3];
+            self.span.0 = self.clock_ms;
         }
+        self.episode[cause] += k;
+        self.span.1 = self.clock_ms;
+        self.quiet = (0, self.records.max(1));
     }
 
+    /// A record was stored without loss: the open episode ends once the
+    /// ring turned over since its last loss (as many records accepted as it
+    /// held then), or room is back to half the ring.
     fn pushed_ok(&mut self) {
         if self.full {
-            self.full = false;
-            self.note_freed = Some(self.dropped_in_episode);
-            self.dropped_in_episode = 0;
+            self.quiet.0 += 1;
+            if self.quiet.0 >= self.quiet.1 || self.available() >= self.capacity() / 2 {
+                self.end_episode();
+            }
         }
     }
 
-    /// The next buffer notification ([`Notification::BufferFull`] once per
-    /// episode, then [`Notification::BufferFreed`] once room returns).
+    fn end_episode(&mut self) {
+        self.full = false;
+        self.note_freed = Some(self.episode);
+    }
+
+    /// The next buffer notification: [`Notification::BufferFull`] once
+    /// when a loss episode begins, [`Notification::BufferFreed`] with its
+    /// totals once it ends (see [`push_with`](Self::push_with)); never one
+    /// per record.
     pub fn poll_notification(&mut self) -> Option<Notification> {
         if self.note_full {
             self.note_full = false;
@@ -797,7 +927,14 @@ impl<S: Storage> Ring<S> {
         }
         self.note_freed
             .take()
-            .map(|dropped| Notification::BufferFreed { dropped })
+            .map(
+                |[refused, dropped_oldest, unconfirmed]| Notification::BufferFreed {
+                    dropped: refused + dropped_oldest + unconfirmed,
+                    refused,
+                    dropped_oldest,
+                    unconfirmed,
+                },
+            )
     }
 
     /// Hands the driver the next bytes to write: at most `max` bytes ending
@@ -855,6 +992,7 @@ impl<S: Storage> Ring<S> {
         self.sent += n;
         self.in_flight = 0;
         self.sent_records += done;
+        self.rewound -= done.min(self.rewound);
         self.stats.sent += done as u64;
         done
     }
@@ -878,6 +1016,7 @@ impl<S: Storage> Ring<S> {
     /// window, counted [`RingStats::delivered`]. Records already gone
     /// (discarded) are skipped. Returns how many.
     pub fn confirm_record(&mut self, index: u64) -> usize {
+        self.prove_gone(Some(index), 0);
         if index < self.first_record {
             return 0;
         }
@@ -902,6 +1041,7 @@ impl<S: Storage> Ring<S> {
     /// stream position `pos`: they leave the window, counted
     /// [`RingStats::delivered`]. Returns how many.
     pub fn confirm(&mut self, pos: u64) -> usize {
+        self.prove_gone(None, pos);
         let lim = pos.saturating_sub(self.base).min(self.sent as u64) as usize;
         let (a, b) = self.slices(0, lim);
         // Whole records only: up to the last record end at or before `pos`.
@@ -939,10 +1079,10 @@ impl<S: Storage> Ring<S> {
             self.empty_reset();
         }
         self.stats.delivered += k as u64;
-        // Room is back to half the ring: the full episode is over even if
+        // Room is back to half the ring: the episode is over even if
         // nobody reports meanwhile.
         if self.full && self.available() >= self.capacity() / 2 {
-            self.pushed_ok();
+            self.end_episode();
         }
         k
     }
@@ -965,6 +1105,9 @@ impl<S: Storage> Ring<S> {
         let replayed = self.sent_records;
         self.sent = 0;
         self.sent_records = 0;
+        // Records written once; proof for discarded ones cannot come now.
+        self.rewound += replayed;
+        self.gone.clear();
         self.stats.replayed += replayed as u64;
         replayed
     }

@@ -219,7 +219,7 @@ mod tests {
             Ok(())
         }
         fn close(&self, _: Duration) -> CloseReport {
-            CloseReport::new(crate::RingStats::default(), 0, true)
+            CloseReport::new(crate::RingStats::default(), 0, true, true)
         }
         fn stats(&self) -> Stats {
             Stats::default()

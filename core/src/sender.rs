@@ -14,7 +14,8 @@ use crate::time::Instant;
 use core::time::Duration;
 
 /// A connection that stays up this long counts as a success: the backoff
-/// starts over after it is lost.
+/// starts over after it is lost (so does one that made progress: see
+/// [`Sender::on_closed`]).
 pub const STABLE_AFTER: Duration = Duration::from_secs(1);
 
 /// While bytes written are not yet acknowledged and acknowledgements could
@@ -120,6 +121,8 @@ pub struct SenderStats {
     /// In-band loss marker records written (a marker whose connection was
     /// lost before it was confirmed is written again, and counted again).
     pub loss_markers: u64,
+    /// The reconnection delays chosen (backoff), added up, in microseconds.
+    pub backoff_micros: u64,
 }
 
 /// The sender state machine.
@@ -144,6 +147,9 @@ pub struct Sender {
     /// Bytes written on this connection that are not the ring's (loss
     /// markers).
     extra: u64,
+    /// This connection made progress: a record confirmed, or (plain TCP)
+    /// a batch acknowledged by the collector's kernel.
+    progress: bool,
     closing: bool,
     notes: heapless::Deque<Notification, 8>,
     stats: SenderStats,
@@ -168,6 +174,7 @@ impl Sender {
             conn_start: None,
             acked: 0,
             extra: 0,
+            progress: false,
             closing: false,
             notes: heapless::Deque::new(),
             stats: SenderStats::default(),
@@ -423,11 +430,24 @@ impl Sender {
             // Every server failed this round: back off.
             self.tried = 0;
             self.failed_rounds = self.failed_rounds.saturating_add(1);
-            now + self.cfg.backoff.delay(self.failed_rounds, &mut self.rng)
+            now + self.backoff()
         } else {
             now
         };
         self.state = State::Disconnected { retry_at };
+    }
+
+    /// The next reconnection delay (counted in the stats).
+    fn backoff(&mut self) -> Duration {
+        let d = self.cfg.backoff.delay(self.failed_rounds, &mut self.rng);
+        self.stats.backoff_micros += d.as_micros().min(u64::MAX as u128) as u64;
+        d
+    }
+
+    /// The connection made progress (the driver saw the collector confirm
+    /// a record): when it is lost, the backoff starts over.
+    pub fn on_progress(&mut self) {
+        self.progress = true;
     }
 
     /// The connection asked for by [`Action::Connect`] is established.
@@ -444,6 +464,7 @@ impl Sender {
             self.conn_start = None;
             self.acked = 0;
             self.extra = 0;
+            self.progress = false;
             self.note(Notification::Connected { server });
         }
     }
@@ -479,7 +500,9 @@ impl Sender {
         // Records before this connection's start were confirmed or rewound,
         // so a position before it confirms nothing.
         if let Some(pos) = self.cfg.confirm.written(ring.sent_position()) {
-            ring.confirm(pos);
+            if ring.confirm(pos) > 0 {
+                self.progress = true;
+            }
         }
     }
 
@@ -493,6 +516,10 @@ impl Sender {
             return 0;
         };
         self.acked = self.acked.max(acked);
+        // The collector's kernel took a batch: it is up and reading.
+        if self.acked >= self.cfg.batch_bytes as u64 {
+            self.progress = true;
+        }
         match self.cfg.confirm.acked(start, self.acked, self.extra) {
             Some(pos) => ring.confirm(pos),
             None => 0,
@@ -628,13 +655,17 @@ impl Sender {
             }
         };
         self.note(n);
-        let stable = since.is_some_and(|s| now.saturating_since(s) >= STABLE_AFTER);
+        // Backoff protects a collector that refuses or fails at once, not
+        // one that worked and then failed: after a connection that made
+        // progress (or stayed up), reconnect at once.
+        let stable =
+            self.progress || since.is_some_and(|s| now.saturating_since(s) >= STABLE_AFTER);
         let retry_at = if stable {
             self.failed_rounds = 0;
             now
         } else {
             self.failed_rounds = self.failed_rounds.saturating_add(1);
-            now + self.cfg.backoff.delay(self.failed_rounds, &mut self.rng)
+            now + self.backoff()
         };
         // Start a new round, trying another server first when there is one.
         self.tried = if self.cfg.servers > 1 {

@@ -19,11 +19,13 @@ pub struct Stats {
     /// by the collector's kernel acknowledging them plus its buffer, or by
     /// the replay limit (see the transport's delivery guarantees).
     pub delivered: u64,
-    /// Events sent and not confirmed: the replay window (`in_window`, still
-    /// held: they will be confirmed, or sent again if the connection is
-    /// lost) plus sent events released unconfirmed (`discarded`).
+    /// Events written at least once and not confirmed: the replay window
+    /// (`in_window`, still held: they will be confirmed, or sent again if
+    /// the connection is lost), events of a lost connection waiting to be
+    /// written again (`rewound`), and written events dropped unconfirmed
+    /// (`discarded`).
     pub unconfirmed: u64,
-    /// Events in the buffer not yet sent.
+    /// Events in the buffer never written.
     pub unsent: u64,
     /// Events dropped before they were sent: `dropped_newest +
     /// dropped_oldest`.
@@ -34,10 +36,17 @@ pub struct Stats {
     pub dropped_newest: u64,
     /// Unsent events dropped to make room (`WhenFull::DropOldest`).
     pub dropped_oldest: u64,
-    /// Sent events dropped unconfirmed to make room (`WhenFull::DropOldest`).
+    /// Written events dropped unconfirmed to make room
+    /// (`WhenFull::DropOldest`); late proof (the collector's answer or the
+    /// confirmation rule reaching one after all) moves one to `delivered`.
     pub discarded: u64,
+    /// Of `delivered`: events first discarded, then confirmed by late proof.
+    pub late_confirmed: u64,
     /// Events sent and held until confirmed (the replay window).
     pub in_window: u64,
+    /// Events written on a connection that was lost, held to be written
+    /// again (part of `unconfirmed`).
+    pub rewound: u64,
     /// Events written to a connection (replays included).
     pub sent: u64,
     /// Events written again after a lost connection (possible duplicates).
@@ -58,6 +67,8 @@ pub struct Stats {
     pub bytes_sent: u64,
     /// Loss marker records written (not events: in no other count).
     pub loss_markers: u64,
+    /// The reconnection delays the SDK chose (backoff), added up, in ms.
+    pub backoff_ms: u64,
     /// Times the driver woke up to do work (a thread's wakeups, or a
     /// guest's non-idle polls).
     pub wakeups: u64,
@@ -69,14 +80,16 @@ impl Stats {
         Stats {
             accepted: ring.accepted + ring.dropped_newest,
             delivered: ring.delivered,
-            unconfirmed: ring.window + ring.discarded,
+            unconfirmed: ring.window + ring.rewound + ring.discarded,
             unsent: ring.unsent,
             dropped: ring.dropped_newest + ring.dropped_oldest,
             rejected,
             dropped_newest: ring.dropped_newest,
             dropped_oldest: ring.dropped_oldest,
             discarded: ring.discarded,
+            late_confirmed: ring.late_confirmed,
             in_window: ring.window,
+            rewound: ring.rewound,
             sent: ring.sent,
             replayed: ring.replayed,
             buffer_used: ring.bytes_used,
@@ -87,6 +100,7 @@ impl Stats {
             disconnects: sender.disconnects,
             bytes_sent: sender.bytes_sent,
             loss_markers: sender.loss_markers,
+            backoff_ms: sender.backoff_micros / 1000,
             wakeups,
         }
     }
@@ -100,9 +114,10 @@ pub struct CloseReport {
     pub accepted: u64,
     /// Events the collector is known to have (confirmed; each counted once).
     pub delivered: u64,
-    /// Events sent without proof that the collector has them: the window of
-    /// a connection that did not end cleanly, and sent events dropped
-    /// unconfirmed under `DropOldest`.
+    /// Events written at least once without proof that the collector has
+    /// them: the window of a connection that did not end cleanly, events
+    /// of a lost connection not yet written again, and written events
+    /// dropped unconfirmed under `DropOldest`.
     pub unconfirmed: u64,
     /// Events never written (still buffered when the deadline passed).
     pub unsent: u64,
@@ -116,21 +131,28 @@ pub struct CloseReport {
     pub replayed: u64,
     /// True when everything was sent and the last connection closed cleanly.
     pub clean: bool,
+    /// True when the collector has proof of the final loss totals: the
+    /// newest loss marker was confirmed and nothing was lost after it (or
+    /// nothing was lost at all). False when loss markers are off and
+    /// something was lost.
+    pub loss_told: bool,
 }
 
 impl CloseReport {
     /// The report for a ring in this state; `clean` when the sender's close
-    /// ended cleanly.
-    pub fn new(ring: RingStats, rejected: u64, clean: bool) -> Self {
+    /// ended cleanly, `loss_told` when the collector has the final loss
+    /// totals ([`Driver::loss_told`](crate::Driver::loss_told)).
+    pub fn new(ring: RingStats, rejected: u64, clean: bool, loss_told: bool) -> Self {
         CloseReport {
             accepted: ring.accepted + ring.dropped_newest,
             delivered: ring.delivered,
-            unconfirmed: ring.window + ring.discarded,
+            unconfirmed: ring.window + ring.rewound + ring.discarded,
             unsent: ring.unsent,
             dropped: ring.dropped_newest + ring.dropped_oldest,
             rejected,
             replayed: ring.replayed,
             clean,
+            loss_told,
         }
     }
 }

@@ -179,7 +179,7 @@ fn reporting_allocates_nothing() {
     assert!(st.delivered > 0, "{st:?}");
     assert!(driver.stats().loss_markers > 0);
     assert_eq!(
-        st.delivered + st.discarded + st.window + st.unsent + st.dropped_oldest,
+        st.delivered + st.discarded + st.window + st.rewound + st.unsent + st.dropped_oldest,
         st.accepted
     );
 }

@@ -399,7 +399,7 @@ impl Sim {
         }
         self.checked = st.delivered;
         assert_eq!(
-            st.delivered + st.discarded + st.window + st.unsent + st.dropped_oldest,
+            st.delivered + st.discarded + st.window + st.rewound + st.unsent + st.dropped_oldest,
             st.accepted
         );
     }

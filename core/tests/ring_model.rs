@@ -1,9 +1,11 @@
 //! Property tests of the ring against a plain model: capacity never
 //! exceeded, records never torn or reordered, drop counts exact,
 //! wrap-around, the window kept until confirmed (never released to make
-//! room), replay of the whole window after a lost connection, and the
-//! partition `delivered + discarded + window + unsent + dropped_oldest ==
-//! accepted` after every step.
+//! room), replay of the whole window after a lost connection (those
+//! records then count as rewound, and dropped as discarded: written once),
+//! late proof of discarded records, and the partition `delivered +
+//! discarded + window + rewound + unsent + dropped_oldest == accepted`
+//! after every step.
 
 use alooma_core::{ReportError, Ring};
 use proptest::prelude::*;
@@ -64,20 +66,71 @@ struct Model {
     discarded: u64,
     delivered: u64,
     replayed: u64,
+    /// Records after the window written on a lost connection.
+    rewound: usize,
+    /// Window records discarded since the last proof or loss: proof for
+    /// them may still come.
+    gone: u64,
+    late: u64,
 }
 
 impl Model {
     fn stored(&self) -> Vec<u8> {
         self.recs.iter().flatten().copied().collect()
     }
-    /// Drops the oldest `n` sent records (`DropOldest`, window first).
-    fn discard(&mut self, n: usize) {
+    /// Drops `n` records to make room as the ring does (`DropOldest`): the
+    /// window first, then the oldest unsent one, or, when the head is
+    /// being written (`in_flight` bytes after `sent`, or partly sent), the
+    /// first one after it. Returns (written before, never written).
+    fn drop_records(&mut self, n: usize, in_flight: usize) -> (usize, usize) {
+        let (mut written, mut never) = (0, 0);
         for _ in 0..n {
-            let r = self.recs.pop_front().unwrap();
-            assert!(r.len() <= self.sent, "discarded an unsent record");
-            self.sent -= r.len();
-            self.discarded += 1;
+            if self.sent_records() > 0 {
+                let r = self.recs.pop_front().unwrap();
+                self.sent -= r.len();
+                self.gone += 1;
+                written += 1;
+                continue;
+            }
+            let protected = self.sent + in_flight;
+            let idx = if protected == 0 {
+                0
+            } else {
+                let mut acc = 0;
+                self.recs
+                    .iter()
+                    .position(|r| {
+                        let start = acc;
+                        acc += r.len();
+                        start >= protected
+                    })
+                    .unwrap()
+            };
+            self.recs.remove(idx).unwrap();
+            if idx < self.rewound {
+                self.rewound -= 1;
+                written += 1;
+            } else {
+                never += 1;
+            }
         }
+        self.discarded += written as u64;
+        self.dropped_oldest += never as u64;
+        (written, never)
+    }
+    /// `n` more bytes were sent.
+    fn mark_sent(&mut self, n: usize) {
+        let before = self.sent_records();
+        self.sent += n;
+        let done = self.sent_records() - before;
+        self.rewound -= done.min(self.rewound);
+    }
+    /// Proof reached every discarded record of this connection.
+    fn prove_gone(&mut self) {
+        self.discarded -= self.gone;
+        self.delivered += self.gone;
+        self.late += self.gone;
+        self.gone = 0;
     }
     fn sent_records(&self) -> usize {
         let mut acc = 0;
@@ -107,27 +160,10 @@ fn run(ops: Vec<Op>, drop_oldest: bool) -> Result<(), TestCaseError> {
                 let window = ring.window_records();
                 match ring.push(&rec, drop_oldest) {
                     Ok(p) => {
-                        m.discard(p.discarded);
-                        // Dropped: the first records after the protected
-                        // head (the window went first).
-                        let protected = m.sent + t.len();
-                        for _ in 0..p.dropped_oldest {
-                            let idx = if m.sent == 0 && t.is_empty() {
-                                0
-                            } else {
-                                let mut acc = 0;
-                                m.recs
-                                    .iter()
-                                    .position(|r| {
-                                        let start = acc;
-                                        acc += r.len();
-                                        start >= protected.max(1)
-                                    })
-                                    .unwrap()
-                            };
-                            m.recs.remove(idx).unwrap();
-                            m.dropped_oldest += 1;
-                        }
+                        // Dropped: the window first, then the first records
+                        // after the protected head.
+                        let got = m.drop_records(p.discarded + p.dropped_oldest, t.len());
+                        prop_assert_eq!(got, (p.discarded, p.dropped_oldest));
                         m.recs.push_back(rec);
                         m.accepted += 1;
                     }
@@ -142,7 +178,7 @@ fn run(ops: Vec<Op>, drop_oldest: bool) -> Result<(), TestCaseError> {
                 let c = bytes(ring.contents());
                 prop_assert_eq!(&c, &m.stored());
                 ring.mark_sent(t.len());
-                m.sent += t.len();
+                m.mark_sent(t.len());
             }
             Op::Push(len) => {
                 let rec = record(next_id, len);
@@ -151,17 +187,10 @@ fn run(ops: Vec<Op>, drop_oldest: bool) -> Result<(), TestCaseError> {
                 let window = ring.window_records();
                 match ring.push(&rec, drop_oldest) {
                     Ok(p) => {
-                        m.discard(p.discarded);
-                        for _ in 0..p.dropped_oldest {
-                            // The oldest unsent record goes, unless it is
-                            // partly sent: then the one after it.
-                            if m.sent == 0 {
-                                m.recs.pop_front().unwrap();
-                            } else {
-                                m.recs.remove(1).unwrap();
-                            }
-                            m.dropped_oldest += 1;
-                        }
+                        // The oldest unsent record goes, unless it is partly
+                        // sent: then the one after it.
+                        let got = m.drop_records(p.discarded + p.dropped_oldest, 0);
+                        prop_assert_eq!(got, (p.discarded, p.dropped_oldest));
                         if !drop_oldest {
                             prop_assert_eq!(ring.window_records(), window);
                         }
@@ -204,18 +233,21 @@ fn run(ops: Vec<Op>, drop_oldest: bool) -> Result<(), TestCaseError> {
                 }
                 let n = t.len() * part as usize / 4;
                 ring.mark_sent(n);
-                m.sent += n;
+                m.mark_sent(n);
             }
             Op::Lose => {
                 // Everything sent is unconfirmed: all of it goes again.
                 let replayed = m.sent_records();
                 m.sent = 0;
                 m.replayed += replayed as u64;
+                m.rewound += replayed;
+                m.gone = 0;
                 prop_assert_eq!(ring.rewind(), replayed);
             }
             Op::CleanClose => {
                 let n = m.sent_records();
                 prop_assert_eq!(ring.confirm_sent(), n);
+                m.prove_gone();
                 for _ in 0..n {
                     let r = m.recs.pop_front().unwrap();
                     m.sent -= r.len();
@@ -236,6 +268,8 @@ fn run(ops: Vec<Op>, drop_oldest: bool) -> Result<(), TestCaseError> {
                     n += 1;
                 }
                 prop_assert_eq!(ring.confirm(pos), n);
+                // Every discarded record ended before the confirmed cursor.
+                m.prove_gone();
                 for _ in 0..n {
                     let r = m.recs.pop_front().unwrap();
                     m.sent -= r.len();
@@ -256,8 +290,10 @@ fn run(ops: Vec<Op>, drop_oldest: bool) -> Result<(), TestCaseError> {
         prop_assert_eq!(st.delivered, m.delivered);
         prop_assert_eq!(st.replayed, m.replayed);
         prop_assert_eq!(st.window as usize, m.sent_records());
+        prop_assert_eq!(st.rewound as usize, m.rewound);
+        prop_assert_eq!(st.late_confirmed, m.late);
         prop_assert_eq!(
-            st.delivered + st.discarded + st.window + st.unsent + st.dropped_oldest,
+            st.delivered + st.discarded + st.window + st.rewound + st.unsent + st.dropped_oldest,
             st.accepted
         );
     }
@@ -342,7 +378,12 @@ fn full_episode_notified_once() {
     assert_eq!(ring.confirm_sent(), 5);
     assert_eq!(
         ring.poll_notification(),
-        Some(alooma_core::Notification::BufferFreed { dropped: 16 })
+        Some(alooma_core::Notification::BufferFreed {
+            dropped: 16,
+            refused: 16,
+            dropped_oldest: 0,
+            unconfirmed: 0
+        })
     );
     ring.push(&record(99, 50), false).unwrap();
     assert_eq!(ring.poll_notification(), None);
@@ -400,7 +441,7 @@ fn drop_oldest_never_refuses_while_writing() {
     let st = ring.stats();
     assert!(st.dropped_oldest + st.discarded > 0);
     assert_eq!(
-        st.delivered + st.discarded + st.window + st.unsent + st.dropped_oldest,
+        st.delivered + st.discarded + st.window + st.rewound + st.unsent + st.dropped_oldest,
         st.accepted
     );
 }

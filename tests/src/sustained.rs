@@ -114,6 +114,8 @@ pub struct Counts {
     pub dropped: u64,
     pub replayed: u64,
     pub clean: bool,
+    /// The collector has proof of the final loss totals.
+    pub loss_told: bool,
 }
 
 /// What the collector has.
@@ -134,8 +136,10 @@ pub fn check(c: &Collector, k: &Counts) -> Arrived {
     let mut seen = vec![false; N as usize];
     let mut dups = 0;
     let conns = c.connections();
-    // Loss told in-band: after events were dropped, markers arrive, and
-    // none claims more than was dropped.
+    // Loss told in-band: after events were dropped, markers arrive, none
+    // claims more was dropped than was, and (the reader's rule) the one
+    // with the highest `seq` has the totals: exactly the SDK's once the
+    // close says they were told. (`unconfirmed` may fall: late proof.)
     let markers: Vec<serde_json::Value> = conns.iter().flat_map(|l| crate::markers(l)).collect();
     for m in &markers {
         let n = |k: &str| m[k].as_u64().unwrap_or_else(|| panic!("{k} in {m}"));
@@ -143,8 +147,33 @@ pub fn check(c: &Collector, k: &Counts) -> Arrived {
             n("refused") + n("dropped_oldest") <= k.dropped,
             "{m} but {k:?}"
         );
-        assert!(n("unconfirmed") <= k.unconfirmed, "{m} but {k:?}");
         assert!(m["first_ms"].as_u64() <= m["last_ms"].as_u64(), "{m}");
+    }
+    let seq = |m: &serde_json::Value| m["seq"].as_u64().unwrap();
+    let instances: std::collections::HashSet<&str> = markers
+        .iter()
+        .map(|m| m["instance"].as_str().unwrap())
+        .collect();
+    assert!(instances.len() <= 1, "one SDK, one instance: {instances:?}");
+    if let (true, Some(m)) = (k.loss_told, markers.iter().max_by_key(|m| seq(m))) {
+        let n = |k: &str| m[k].as_u64().unwrap();
+        assert_eq!(
+            n("refused") + n("dropped_oldest"),
+            k.dropped,
+            "{m} but {k:?}"
+        );
+        if k.clean {
+            assert_eq!(n("unconfirmed"), k.unconfirmed, "{m} but {k:?}");
+        }
+    }
+    // A marker told again is the same bytes (same `@uuid`, same fields).
+    let mut by_seq = std::collections::HashMap::new();
+    for m in &markers {
+        let old = by_seq.insert(seq(m), m);
+        assert!(old.is_none_or(|o| o == m), "{m} differs from {old:?}");
+    }
+    if k.clean && k.dropped > 0 {
+        assert!(k.loss_told, "a clean close proves the last marker: {k:?}");
     }
     if k.dropped > 0 && k.delivered + k.unconfirmed > 0 {
         assert!(

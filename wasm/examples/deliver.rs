@@ -107,7 +107,7 @@ fn main() {
     let s = sdk.stats();
     println!("refused: {refused}; notices: {}", NOTICES.get());
     println!(
-        "close: accepted={} delivered={} unconfirmed={} unsent={} dropped={} rejected={} replayed={} clean={} connects={}",
+        "close: accepted={} delivered={} unconfirmed={} unsent={} dropped={} rejected={} replayed={} clean={} loss_told={} connects={}",
         r.accepted,
         r.delivered,
         r.unconfirmed,
@@ -116,6 +116,7 @@ fn main() {
         r.rejected,
         r.replayed,
         r.clean,
+        r.loss_told,
         s.connects
     );
 }

@@ -79,6 +79,8 @@ struct Inner {
     /// `close` has begun: nothing more is accepted (read before encoding,
     /// as the native SDK does, so a closed SDK answers `Closed` first).
     closing: AtomicBool,
+    /// Episodes of refused events (told once each way).
+    rejections: alooma_core::Rejections,
     state: Mutex<State>,
 }
 
@@ -156,7 +158,7 @@ impl Inner {
             _ => None,
         };
         loop {
-            let step = self.run(|st, notes| {
+            let step = self.run(|st, _| {
                 if self.closing.load(Ordering::Relaxed) {
                     return Step::Done(Err(ReportError::Closed));
                 }
@@ -164,16 +166,8 @@ impl Inner {
                     st.ring.set_clock(t.0);
                 }
                 if let WhenFull::DropNewest | WhenFull::DropOldest = when_full {
+                    // Losses are told per episode (the ring's notifications).
                     let r = st.ring.push(record, when_full == WhenFull::DropOldest);
-                    if let Ok(p) = &r {
-                        if p.dropped_oldest + p.discarded > 0 {
-                            let n = Notification::EventsDropped {
-                                count: p.dropped_oldest,
-                                unconfirmed: p.discarded,
-                            };
-                            notes.push((n, None));
-                        }
-                    }
                     return Step::Done(r.map(|_| ()));
                 }
                 match st.ring.try_push(record) {
@@ -240,7 +234,9 @@ impl Inner {
                 return r;
             }
             let clean = st.driver.closed_clean();
-            let r = CloseReport::new(st.ring.stats(), st.rejected, clean);
+            let ring = st.ring.stats();
+            let told = st.driver.loss_told(&ring);
+            let r = CloseReport::new(ring, st.rejected, clean, told);
             st.closed = Some(r);
             r
         })
@@ -271,7 +267,9 @@ impl Platform for Guest {
         let marker: Option<alooma_wasi::BoxMarker> = s.loss_markers.then(|| {
             let s = s.clone();
             Box::new(move |loss: &alooma_core::Loss, out: &mut Out<'_>| {
-                s.encoder().encode_loss(loss, &stamp(&s, None), out)
+                // The marker's own stamps: the same bytes each time.
+                s.encoder()
+                    .encode_loss(loss, &loss.stamp(s.report_time, s.uuid), out)
             }) as alooma_wasi::BoxMarker
         });
         let driver = s.with_config(|c| Driver::new(c, random_u64(), marker));
@@ -288,6 +286,7 @@ impl Platform for Guest {
                 notify: parts.notify,
                 drop_timeout: parts.drop_timeout,
                 closing: AtomicBool::new(false),
+                rejections: alooma_core::Rejections::default(),
                 state: Mutex::new(state),
             }),
         })
@@ -305,13 +304,20 @@ impl Platform for Guest {
         let r = encode_record(&i.s.encoder(), &stamp, i.max_event, &encode, |record| {
             i.store(record, stamp.time)
         });
-        if let Err(e) = &r {
-            if e.is_invalid_event() {
-                i.run(|st, notes| {
-                    st.rejected += 1;
-                    notes.push((Notification::EventRejected(e.clone()), None));
-                });
+        // Refusals are told per episode, not per event.
+        match &r {
+            Err(e) if e.is_invalid_event() => i.run(|st, notes| {
+                st.rejected += 1;
+                if let Some(n) = i.rejections.refused(e, now().as_millis()) {
+                    notes.push((n, None));
+                }
+            }),
+            Ok(()) => {
+                if let Some(n) = i.rejections.accepted(|| now().as_millis()) {
+                    i.run(|_, notes| notes.push((n, None)));
+                }
             }
+            Err(_) => {}
         }
         r
     }

@@ -10,7 +10,7 @@ use embedded_io::{Error as _, Write as _};
 
 /// Bytes copied out of the ring per write: the ring is never held while
 /// the stream blocks, so interrupts can keep reporting. A loss marker
-/// (about 200 bytes) must fit in three quarters of it.
+/// (about 220 bytes) must fit in it.
 pub const CHUNK: usize = 256;
 
 /// The user's connector and stream as the core's [`Link`].
@@ -144,7 +144,12 @@ impl<'a, C: Connector> Driver<'a, C> {
     /// it once [`is_closed`](Self::is_closed) (or when you give up waiting);
     /// `clean` only if the close ended cleanly.
     pub fn close_report(&self, ring: RingStats, rejected: u64) -> CloseReport {
-        CloseReport::new(ring, rejected, self.inner.closed_clean())
+        CloseReport::new(
+            ring,
+            rejected,
+            self.inner.closed_clean(),
+            self.inner.loss_told(&ring),
+        )
     }
 
     /// The next connection notification, oldest first (buffer notifications

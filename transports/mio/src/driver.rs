@@ -3,9 +3,7 @@
 
 use crate::link::MioLink;
 use crate::shared::{Shared, State};
-use alooma_core::{
-    Driver, Instant, Loss, Notification, Out, Ring, RingAccess, SenderConfig, Stamp, UnixMillis,
-};
+use alooma_core::{Driver, Instant, Loss, Notification, Out, Ring, RingAccess, SenderConfig};
 use mio::{Events, Poll, Token};
 use std::io;
 use std::sync::atomic::Ordering;
@@ -65,11 +63,8 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
     let marker = sh.s.loss_markers.then(|| {
         let sh = sh.clone();
         move |loss: &Loss, out: &mut Out<'_>| {
-            let stamp = Stamp {
-                time: sh.s.report_time.then(UnixMillis::now),
-                uuid: sh.s.uuid.then(crate::random::uuid_bytes),
-                location: None,
-            };
+            // The marker's own stamps: the same bytes each time.
+            let stamp = loss.stamp(sh.s.report_time, sh.s.uuid);
             sh.encoder().encode_loss(loss, &stamp, out)
         }
     });
@@ -101,6 +96,7 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
             sh.connected.store(driver.is_connected(), Ordering::Relaxed);
             if driver.is_closed() {
                 st.clean = driver.closed_clean();
+                st.loss_told = driver.loss_told(&st.ring.stats());
                 true
             } else {
                 false
@@ -137,6 +133,7 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
     sh.connected.store(false, Ordering::Relaxed);
     let mut st = sh.lock();
     st.sender_stats = driver.stats();
+    st.loss_told = driver.loss_told(&st.ring.stats());
     st.done = true;
     st.wake_at = None;
     sh.progress.notify_all();

@@ -135,15 +135,17 @@ impl Platform for Native {
         let r = encode_record(&sh.encoder(), &stamp, sh.max_event, &encode, |record| {
             self.store(record, stamp.time)
         });
-        if let Err(e) = &r {
-            if e.is_invalid_event() {
+        // Refusals are told per episode, not per event.
+        let note = match &r {
+            Err(e) if e.is_invalid_event() => {
                 sh.rejected.fetch_add(1, Ordering::Relaxed);
-                sh.emit(
-                    alooma_core::Notification::EventRejected(e.clone()),
-                    None,
-                    None,
-                );
+                sh.rejections.refused(e, UnixMillis::now().0)
             }
+            Ok(()) => sh.rejections.accepted(|| UnixMillis::now().0),
+            Err(_) => None,
+        };
+        if let Some(n) = note {
+            sh.emit(n, None, None);
         }
         r
     }
@@ -225,6 +227,7 @@ impl Native {
                 abort: false,
                 done: false,
                 clean: false,
+                loss_told: false,
             }),
             s,
             drop_timeout,
@@ -235,6 +238,7 @@ impl Native {
             connected: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             rejected: AtomicU64::new(0),
+            rejections: alooma_core::Rejections::default(),
             wakeups: AtomicU64::new(0),
             max_event,
         });
@@ -275,15 +279,8 @@ impl Native {
                 st.ring.push(record, drop_oldest)
             };
             match r {
-                Ok(p) => {
-                    if p.dropped_oldest + p.discarded > 0 {
-                        let _ = notes.push(alooma_core::Notification::EventsDropped {
-                            count: p.dropped_oldest,
-                            unconfirmed: p.discarded,
-                        });
-                    }
-                    break Ok(());
-                }
+                // Losses are told per episode (the ring's notifications).
+                Ok(_) => break Ok(()),
                 Err(ReportError::BufferFull { .. }) if blocking => {
                     let timeout = match deadline {
                         Some(d) => match time_left(d) {
@@ -368,6 +365,7 @@ fn close(
         st.ring.stats(),
         sh.rejected.load(Ordering::Relaxed),
         st.done && st.clean,
+        st.loss_told,
     );
     *rep = Some(out);
     out

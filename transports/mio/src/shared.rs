@@ -21,6 +21,8 @@ pub(crate) struct Shared {
     pub connected: AtomicBool,
     pub closed: AtomicBool,
     pub rejected: AtomicU64,
+    /// Episodes of refused events (told once each way).
+    pub rejections: alooma_core::Rejections,
     pub wakeups: AtomicU64,
     pub max_event: usize,
 }
@@ -41,6 +43,8 @@ pub(crate) struct State {
     pub done: bool,
     /// The close ended cleanly (everything sent was confirmed).
     pub clean: bool,
+    /// The collector has proof of the final loss totals.
+    pub loss_told: bool,
 }
 
 impl Shared {

@@ -186,6 +186,12 @@ impl Driver {
         self.inner.closed_clean()
     }
 
+    /// True when the collector has proof of the loss totals in `ring`'s
+    /// counters (see [`alooma_core::Driver::loss_told`]).
+    pub fn loss_told(&self, ring: &alooma_core::RingStats) -> bool {
+        self.inner.loss_told(ring)
+    }
+
     /// True when everything in `ring` was written and the runtime has handed
     /// it to the OS (nothing waits in the output stream).
     pub fn is_flushed<S: Storage>(&self, ring: &Ring<S>) -> bool {
