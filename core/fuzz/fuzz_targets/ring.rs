@@ -65,9 +65,9 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
         let st = ring.stats();
-        assert_eq!(st.window + st.unsent, ring.records() as u64);
+        assert_eq!(st.window + st.rewound + st.unsent, ring.records() as u64);
         assert_eq!(
-            st.delivered + st.discarded + st.window + st.unsent + st.dropped_oldest,
+            st.delivered + st.discarded + st.window + st.rewound + st.unsent + st.dropped_oldest,
             st.accepted
         );
     }
