@@ -1,14 +1,39 @@
 //! The `no_std`, allocation-free core of the Alooma event SDK.
 //!
 //! Data flows one way: the caller's event is validated and encoded
-//! ([`Encoder`]) straight into a [`Ring`] of wire records; the [`Sender`]
-//! state machine decides when to connect, where, and what to write; a
-//! transport driver (mio thread, WASI pollables, embedded-io stream) carries
-//! out its [`Action`]s and reports back. Nothing here does I/O or reads a
-//! clock, so every transport shares one behaviour.
+//! ([`Encoder`]) straight into a [`Ring`] of wire records; the [`Driver`]
+//! runs the [`Sender`] state machine (when to connect, where, what to
+//! write) and the [`protocol`] (how records are framed, what the
+//! collector's answers confirm) over a transport's [`Link`]. Nothing here
+//! does I/O or reads a clock, so every transport shares one behaviour.
+//!
+//! The layers, one folder each: `wire` (validation and encoding), `buffer`
+//! (the ring, confirmation rules, loss), `protocol` (NDJSON, RELP), `send`
+//! (sender, backoff, server choice, link, driver), `api` (configuration,
+//! errors, notifications, stats, the SDK over a platform), `front` (`log`
+//! and `tracing`).
 //!
 //! ```
-//! use alooma_core::{Config, Ring, Sender, Stamp, Action, Instant, NO_META};
+//! use alooma_core::{Config, Driver, Failure, Instant, Link, Received, Ring, Stamp, NO_META};
+//!
+//! /// A link that takes every byte into a `Vec` (a transport adapts a socket).
+//! struct Memory(Vec<u8>);
+//! impl Link for Memory {
+//!     type Detail = &'static str;
+//!     fn connect(&mut self, _: usize) -> Result<(), Failure<Self::Detail>> { Ok(()) }
+//!     fn poll_connect(&mut self) -> Result<bool, Failure<Self::Detail>> { Ok(true) }
+//!     fn write(&mut self, b: &[u8]) -> Result<usize, Failure<Self::Detail>> {
+//!         self.0.extend_from_slice(b);
+//!         Ok(b.len())
+//!     }
+//!     fn writable(&mut self) -> Result<bool, Failure<Self::Detail>> { Ok(true) }
+//!     fn flush(&mut self) -> Result<bool, Failure<Self::Detail>> { Ok(true) }
+//!     fn read(&mut self, _: &mut [u8]) -> Result<Received, Failure<Self::Detail>> {
+//!         Ok(Received::Nothing)
+//!     }
+//!     fn shutdown(&mut self) -> Result<bool, Failure<Self::Detail>> { Ok(true) }
+//!     fn close(&mut self) {}
+//! }
 //!
 //! static SERVERS: [&str; 1] = ["127.0.0.1:5001"];
 //! let mut cfg = Config::new("my-token", &SERVERS);
@@ -20,14 +45,11 @@
 //!     enc.encode_json(br#"{"user": "ann", "clicks": 3}"#, NO_META, &Stamp::default(), out)
 //! })
 //! .unwrap();
-//! let mut sender = Sender::new(cfg.sender(), 42);
-//! assert_eq!(sender.poll(Instant::ZERO, &ring), Action::Connect { server: 0 });
-//! sender.on_connected(Instant::ZERO);
-//! let Action::Transmit { max } = sender.poll(Instant::ZERO, &ring) else { panic!() };
-//! let bytes = ring.transmit(max);
-//! assert!(bytes.first.starts_with(br#"{"user":"ann","clicks":3,"_metadata":{"event_type":"Rust SDK""#));
-//! let n = bytes.len();
-//! sender.on_sent(Instant::ZERO, n, &mut ring);
+//! let mut driver = Driver::new(cfg.sender(), cfg.wire(), Memory(Vec::new()), [0u8; 512], 42);
+//! driver.poll(Instant::ZERO, &mut ring);
+//! let sent = &driver.link().0;
+//! assert!(sent.starts_with(br#"{"user":"ann","clicks":3,"_metadata":{"event_type":"Rust SDK""#));
+//! assert_eq!(ring.stats().sent, 1);
 //! ```
 #![no_std]
 #![deny(missing_docs)]
@@ -38,80 +60,59 @@ extern crate alloc;
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
-mod backoff;
-#[cfg(feature = "std")]
-mod builder;
-mod config;
-mod confirm;
-mod driver;
-mod envelope;
-mod error;
-mod event_type;
-pub mod json;
-mod link;
-#[cfg(any(feature = "tracing", feature = "log"))]
-mod log_event;
-#[cfg(feature = "log")]
-mod logger;
-mod loss;
-mod notify;
-mod out;
-#[cfg(feature = "std")]
-mod platform;
-pub mod relp;
-mod ring;
-mod rng;
-#[cfg(feature = "std")]
-mod sdk;
-mod sender;
-mod ser;
-mod server_choice;
-mod stamp;
-// `Arc` needs pointer-sized atomics (not on thumbv6m).
-#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-mod settings;
-mod stats;
-mod time;
-#[cfg(feature = "tracing")]
-mod tracing_layer;
+pub(crate) mod api;
+pub(crate) mod buffer;
+pub(crate) mod front;
+pub mod protocol;
+pub(crate) mod send;
+pub(crate) mod wire;
 
-pub use backoff::Backoff;
+pub use protocol::relp;
+pub use wire::json;
+
 #[cfg(feature = "std")]
-pub use builder::Builder;
-pub use config::{
+pub use api::builder::Builder;
+pub use api::config::{
     parse_server, Config, Protocol, ServerAddr, WhenFull, DEFAULT_INPUT_LABEL,
     DEFAULT_MAX_EVENT_BYTES, DEFAULT_PEER_BUFFER, DEFAULT_PORT, DEFAULT_REPLAY_LIMIT, MAX_SERVERS,
 };
-pub use confirm::Confirm;
-pub use driver::{Driver, Marker, NoMarker};
-pub use envelope::{Encoder, Envelope, INPUT_TYPE, LOSS_EVENT_TYPE, NO_META};
-pub use error::{ConfigError, ConfigProblem, EncodeError, ReportError, ServerError, MAX_PROBLEMS};
-pub use event_type::{EventType, TypeFn, TypeName, MAX_TYPE_BYTES};
-pub use json::{JsonError, JsonErrorKind, JsonStr, JsonView, Kind};
-pub use link::{Failure, Link, Received, RingAccess};
+pub use api::error::{
+    ConfigError, ConfigProblem, EncodeError, ReportError, ServerError, MAX_PROBLEMS,
+};
+pub use api::notify::{Level, NetError, Notification};
+#[cfg(feature = "std")]
+pub use api::notify::{Notice, Rejections, REJECT_QUIET};
+#[cfg(feature = "std")]
+pub use api::platform::{encode_record, Callback, Parts, Platform, Polled, SeesAcks, WithTls};
+#[cfg(feature = "std")]
+pub use api::sdk::Sdk;
+#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
+pub use api::settings::{EventTypeBuf, Settings};
+pub use api::stats::{CloseReport, FlushError, Stats};
+pub use buffer::confirm::Confirm;
+pub use buffer::loss::Loss;
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub use buffer::ring::Cursor;
+pub use buffer::ring::{Pushed, Ring, RingStats, Storage, Transmit};
 #[cfg(feature = "log")]
-pub use logger::Logger;
-pub use loss::Loss;
-pub use notify::{Level, NetError, Notification};
-#[cfg(feature = "std")]
-pub use notify::{Notice, Rejections, REJECT_QUIET};
-pub use out::{Full, Out};
-#[cfg(feature = "std")]
-pub use platform::{encode_record, Callback, Parts, Platform, Polled, SeesAcks, WithTls};
-pub use relp::{
+pub use front::logger::Logger;
+#[cfg(feature = "tracing")]
+pub use front::tracing_layer::TracingLayer;
+pub use protocol::relp::{
     RelpConfig, RelpError, DEFAULT_ACK_TIMEOUT, DEFAULT_RELP_WINDOW, RSYSLOG_DEFAULT_MAX_DATA,
 };
-pub use ring::{Pushed, Ring, RingStats, Storage, Transmit};
-pub use rng::Rng;
-#[cfg(feature = "std")]
-pub use sdk::Sdk;
-pub use sender::{Action, Sender, SenderConfig, SenderStats, ACK_POLL, STABLE_AFTER};
-pub use ser::SerError;
-pub use server_choice::Strategy;
-#[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]
-pub use settings::{EventTypeBuf, Settings};
-pub use stamp::{Stamp, UnixMillis};
-pub use stats::{CloseReport, FlushError, Stats};
-pub use time::Instant;
-#[cfg(feature = "tracing")]
-pub use tracing_layer::TracingLayer;
+pub use protocol::{ndjson::Ndjson, Wire};
+pub use send::backoff::Backoff;
+pub use send::driver::{Driver, Marker, NoMarker};
+pub use send::link::{Failure, Link, Received, RingAccess};
+pub use send::rng::Rng;
+pub use send::sender::{Action, Sender, SenderConfig, SenderStats, ACK_POLL, STABLE_AFTER};
+pub use send::server_choice::Strategy;
+pub use send::time::Instant;
+pub use wire::envelope::{Encoder, Envelope, INPUT_TYPE, LOSS_EVENT_TYPE, NO_META};
+pub use wire::event_type::{EventType, TypeFn, TypeName, MAX_TYPE_BYTES};
+pub use wire::json::{JsonError, JsonErrorKind, JsonStr, JsonView, Kind};
+pub use wire::out::{Full, Out};
+pub use wire::ser::SerError;
+pub use wire::stamp::{Stamp, UnixMillis};

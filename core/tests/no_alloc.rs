@@ -108,7 +108,7 @@ fn reporting_allocates_nothing() {
         taken: 0,
         stalled: false,
     };
-    let mut driver = Driver::with_marker(cfg.sender(), link, [0u8; 1024], 1, Some(enc));
+    let mut driver = Driver::with_marker(cfg.sender(), cfg.wire(), link, [0u8; 1024], 1, Some(enc));
     let ev = Checkout {
         kind: "checkout",
         user: "ann \"the\" buyer",

@@ -305,8 +305,8 @@ impl Sim {
             jitter_percent: 20,
         };
         cfg.validate(buffer).unwrap();
-        let mut sender = cfg.sender();
-        sender.relp = Some(relp);
+        let sender = cfg.sender();
+        let wire = alooma_core::Wire::Relp(alooma_core::relp::Relp::new(relp));
         let w = Rc::new(RefCell::new(World {
             rng: Rng::new(seed),
             now: Instant::ZERO,
@@ -322,6 +322,7 @@ impl Sim {
         Sim {
             driver: Driver::with_marker(
                 sender,
+                wire,
                 SimLink(w.clone()),
                 vec![0u8; batch].into_boxed_slice(),
                 seed,

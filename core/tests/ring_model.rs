@@ -7,7 +7,7 @@
 //! discarded + window + rewound + unsent + dropped_oldest == accepted`
 //! after every step.
 
-use alooma_core::{ReportError, Ring};
+use alooma_core::{Cursor, ReportError, Ring};
 use proptest::prelude::*;
 use std::collections::VecDeque;
 

@@ -6,6 +6,7 @@
 //! collector read it, the four-way count adds up, replay after every kind
 //! of close, backoff, failover, batching.
 
+use alooma_core::Cursor;
 use alooma_core::{
     Backoff, Config, Driver, Failure, Instant, Link, NetError, Notification, Received, Ring, Rng,
     Strategy,
@@ -315,7 +316,7 @@ impl Sim {
         }));
         let scratch = vec![0u8; batch].into_boxed_slice();
         Sim {
-            driver: Driver::new(cfg.sender(), SimLink(w.clone()), scratch, seed),
+            driver: Driver::new(cfg.sender(), cfg.wire(), SimLink(w.clone()), scratch, seed),
             w,
             ring: ring(256 * 1024),
             ends: Vec::new(),
@@ -956,6 +957,7 @@ fn loss_markers_are_cumulative_idempotent_and_go_first() {
     let enc = cfg.encoder();
     let mut driver = Driver::with_marker(
         cfg.sender(),
+        cfg.wire(),
         SimLink(w.clone()),
         vec![0u8; 4096].into_boxed_slice(),
         1,

@@ -2,7 +2,7 @@
 //! serde_json's (raw envelope), every envelope parses back, and an output
 //! too small gives `Full` with nothing written past it.
 #![no_main]
-use alooma_core::{Config, EncodeError, Envelope, EventType, JsonView, Out, Ring, Stamp, TypeName, NO_META};
+use alooma_core::{Config, Cursor, EncodeError, Envelope, EventType, JsonView, Out, Ring, Stamp, TypeName, NO_META};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

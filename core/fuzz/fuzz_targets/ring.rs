@@ -2,7 +2,7 @@
 //! small ring: capacity never exceeded, records never torn or reordered,
 //! counters consistent.
 #![no_main]
-use alooma_core::Ring;
+use alooma_core::{Cursor, Ring};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -115,6 +115,7 @@ impl<'a, C: Connector> Driver<'a, C> {
         Driver {
             inner: alooma_core::Driver::with_marker(
                 config.sender(),
+                config.wire(),
                 link,
                 [0; CHUNK],
                 seed,

@@ -68,7 +68,8 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
             sh.encoder().encode_loss(loss, &stamp, out)
         }
     });
-    let mut driver = Driver::with_marker(cfg, link, scratch, seed, marker);
+    let wire = sh.s.with_config(|c| c.wire());
+    let mut driver = Driver::with_marker(cfg, wire, link, scratch, seed, marker);
     let mut events = Events::with_capacity(16);
     let mut notes: Notes = Vec::new();
     let mut close_asked = false;

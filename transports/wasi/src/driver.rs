@@ -145,7 +145,14 @@ impl Driver {
         // A batch at most: the core copies each batch out of the ring.
         let scratch = vec![0u8; config.batch_bytes.clamp(1, 1 << 20)].into_boxed_slice();
         Driver {
-            inner: alooma_core::Driver::with_marker(config.sender(), link, scratch, seed, marker),
+            inner: alooma_core::Driver::with_marker(
+                config.sender(),
+                config.wire(),
+                link,
+                scratch,
+                seed,
+                marker,
+            ),
         }
     }
 

@@ -4,10 +4,10 @@
 //! Wasm SDK's `alooma_wasm::Sdk` is `Sdk<alooma_wasm::Guest>`; where they
 //! behave differently, each method says so.
 
-use crate::envelope::NO_META;
-use crate::error::ReportError;
-use crate::platform::{Platform, Polled};
-use crate::stats::{CloseReport, FlushError, Stats};
+use crate::api::error::ReportError;
+use crate::api::platform::{Platform, Polled};
+use crate::api::stats::{CloseReport, FlushError, Stats};
+use crate::wire::envelope::NO_META;
 use core::panic::Location;
 use core::time::Duration;
 use serde::Serialize;
@@ -168,11 +168,11 @@ impl<P: Polled> Sdk<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ConfigError;
-    use crate::notify::{Notice, Notification};
-    use crate::platform::{encode_record, Parts};
-    use crate::settings::Settings;
-    use crate::stamp::Stamp;
+    use crate::api::error::ConfigError;
+    use crate::api::notify::{Notice, Notification};
+    use crate::api::platform::{encode_record, Parts};
+    use crate::api::settings::Settings;
+    use crate::wire::stamp::Stamp;
     use crate::{EncodeError, Encoder, Out};
     use std::boxed::Box;
     use std::string::ToString;

@@ -10,12 +10,12 @@
 //! Key order inside a record is not significant in JSON; the event always
 //! comes first so its type can be read back from it without a second pass.
 
-use crate::error::EncodeError;
-use crate::event_type::{EventType, TypeName, MAX_TYPE_BYTES};
-use crate::json::{self, JsonView, Kind};
-use crate::out::Out;
-use crate::ser::{self, Top};
-use crate::stamp::Stamp;
+use crate::api::error::EncodeError;
+use crate::wire::event_type::{EventType, TypeName, MAX_TYPE_BYTES};
+use crate::wire::json::{self, JsonView, Kind};
+use crate::wire::out::Out;
+use crate::wire::ser::{self, Top};
+use crate::wire::stamp::Stamp;
 use serde::Serialize;
 
 /// `input_type` written in every record's metadata.
@@ -61,7 +61,7 @@ impl core::fmt::Debug for Encoder<'_> {
 pub const LOSS_EVENT_TYPE: &str = "alooma_loss";
 
 /// The loss marker's event fields.
-struct LossEvent<'a>(&'a crate::loss::Loss);
+struct LossEvent<'a>(&'a crate::buffer::loss::Loss);
 
 impl Serialize for LossEvent<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -116,7 +116,7 @@ impl<'a> Encoder<'a> {
     /// it is the same bytes each time it is written.
     pub fn encode_loss(
         &self,
-        loss: &crate::loss::Loss,
+        loss: &crate::buffer::loss::Loss,
         stamp: &Stamp,
         out: &mut Out<'_>,
     ) -> Result<usize, EncodeError> {
@@ -228,13 +228,13 @@ impl<'a> Encoder<'a> {
         #[cfg(feature = "stamps")]
         if let Some(t) = stamp.time {
             out.push(b",\"report_time\":\"")?;
-            out.push(&crate::stamp::time_text(t))?;
+            out.push(&crate::wire::stamp::time_text(t))?;
             out.push_byte(b'"')?;
         }
         #[cfg(feature = "stamps")]
         if let Some(u) = stamp.uuid {
             out.push(b",\"@uuid\":\"")?;
-            out.push(&crate::stamp::uuid_text(u))?;
+            out.push(&crate::wire::stamp::uuid_text(u))?;
             out.push_byte(b'"')?;
         }
         if let Some(loc) = stamp.location {

@@ -1,9 +1,9 @@
 //! `log` as a front door (feature `log`): a [`log::Log`] that reports every
 //! log record through an [`Sdk`], one JSON event each (see [`Logger`]).
 
-use crate::log_event::{is_own, report_log, Fields, LogEvent, Value};
-use crate::platform::Platform;
-use crate::sdk::Sdk;
+use crate::api::platform::Platform;
+use crate::api::sdk::Sdk;
+use crate::front::log_event::{is_own, report_log, Fields, LogEvent, Value};
 use core::time::Duration;
 use log::kv::{Error, Key, VisitSource};
 use std::boxed::Box;

@@ -1,7 +1,7 @@
 //! Writing JSON strings: escaping exactly as serde_json does (`"`, `\\` and
 //! control characters), 8 bytes at a time.
 
-use crate::out::{Full, Out};
+use crate::wire::out::{Full, Out};
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Writes `s` as a JSON string (with quotes), escaping exactly as serde_json

@@ -1,6 +1,6 @@
 //! Reconnection delays: exponential, capped, with jitter.
 
-use crate::rng::Rng;
+use crate::send::rng::Rng;
 use core::time::Duration;
 
 /// Reconnection delays: exponential, with jitter, capped.

@@ -4,13 +4,13 @@
 //! [`Sender::poll`] with the time, carries out the [`Action`] it gets, and
 //! reports the outcome (`on_connected`, `on_sent`, `on_closed`, …).
 
-use crate::backoff::Backoff;
-use crate::confirm::Confirm;
-use crate::notify::{NetError, Notification};
-use crate::ring::{Ring, Storage};
-use crate::rng::Rng;
-use crate::server_choice::Strategy;
-use crate::time::Instant;
+use crate::api::notify::{NetError, Notification};
+use crate::buffer::confirm::Confirm;
+use crate::buffer::ring::{Cursor, Ring, Storage};
+use crate::send::backoff::Backoff;
+use crate::send::rng::Rng;
+use crate::send::server_choice::Strategy;
+use crate::send::time::Instant;
 use core::time::Duration;
 
 /// A connection that stays up this long counts as a success: the backoff
@@ -43,8 +43,6 @@ pub struct SenderConfig {
     pub coalesce: Duration,
     /// The confirmation rule.
     pub confirm: Confirm,
-    /// RELP's settings (`None`: plain TCP).
-    pub relp: Option<crate::relp::RelpConfig>,
 }
 
 /// What the driver should do now.

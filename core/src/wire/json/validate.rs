@@ -4,7 +4,7 @@
 
 use super::escape::skip_plain;
 
-use crate::out::{Full, Out};
+use crate::wire::out::{Full, Out};
 
 /// Deepest nesting of arrays and objects accepted: 127 levels, the most
 /// serde_json parses (its recursion limit is 128).
@@ -526,8 +526,8 @@ mod tests {
         }
     }
     use super::*;
-    use crate::json::JsonView;
-    use crate::out::Out;
+    use crate::wire::json::JsonView;
+    use crate::wire::out::Out;
 
     fn c(s: &str) -> Result<(Kind, std::string::String), CompactError> {
         extern crate std;

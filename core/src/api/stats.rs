@@ -2,8 +2,8 @@
 //! outcome of a close ([`CloseReport`]) and of a flush ([`FlushError`]),
 //! the same for every transport.
 
-use crate::ring::RingStats;
-use crate::sender::SenderStats;
+use crate::buffer::ring::RingStats;
+use crate::send::sender::SenderStats;
 
 /// Counters of an SDK, in events unless named otherwise.
 ///

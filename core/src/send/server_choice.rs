@@ -2,7 +2,7 @@
 //! goes to. Servers that failed are skipped until every one was tried in the
 //! round.
 
-use crate::rng::Rng;
+use crate::send::rng::Rng;
 
 /// Which server the next connection attempt goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

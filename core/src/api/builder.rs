@@ -2,13 +2,13 @@
 //! written once; the platform-only ones are offered where the platform has
 //! them. [`Builder::build`] validates everything at once.
 
-use crate::config::{Backoff, Protocol, WhenFull};
-use crate::envelope::Envelope;
-use crate::notify::{Notice, Notification};
-use crate::platform::{Parts, Platform, SeesAcks, WithTls};
-use crate::sdk::Sdk;
-use crate::server_choice::Strategy;
-use crate::settings::EventTypeBuf;
+use crate::api::config::{Backoff, Protocol, WhenFull};
+use crate::api::notify::{Notice, Notification};
+use crate::api::platform::{Parts, Platform, SeesAcks, WithTls};
+use crate::api::sdk::Sdk;
+use crate::api::settings::EventTypeBuf;
+use crate::send::server_choice::Strategy;
+use crate::wire::envelope::Envelope;
 use core::time::Duration;
 use std::boxed::Box;
 use std::string::{String, ToString};

@@ -6,8 +6,8 @@
 //! that this one refuses instead of guessing: non-string map keys,
 //! non-finite floats and byte strings are errors, never written half-way.
 
-use crate::json::{self, Kind, MAX_DEPTH};
-use crate::out::{Full, Out};
+use crate::wire::json::{self, Kind, MAX_DEPTH};
+use crate::wire::out::{Full, Out};
 use core::fmt::{self, Write as _};
 use serde::ser::{self, Serialize};
 

@@ -4,13 +4,13 @@
 //! sender thread) and the Wasm SDK (`alooma-wasm`: the caller's own calls
 //! move the bytes) each implement [`Platform`]; users never do.
 
-use crate::envelope::Encoder;
-use crate::error::{ConfigError, EncodeError, ReportError};
-use crate::notify::Notice;
-use crate::out::Out;
-use crate::settings::Settings;
-use crate::stamp::Stamp;
-use crate::stats::{CloseReport, FlushError, Stats};
+use crate::api::error::{ConfigError, EncodeError, ReportError};
+use crate::api::notify::Notice;
+use crate::api::settings::Settings;
+use crate::api::stats::{CloseReport, FlushError, Stats};
+use crate::wire::envelope::Encoder;
+use crate::wire::out::Out;
+use crate::wire::stamp::Stamp;
 use core::panic::Location;
 use core::time::Duration;
 use std::boxed::Box;

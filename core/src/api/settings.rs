@@ -1,11 +1,11 @@
 //! Owned settings (feature `alloc`): what an SDK with a heap keeps, and
 //! lends to the core as a borrowed [`Config`] when it needs one.
 
-use crate::config::{Backoff, Config, Protocol, WhenFull};
-use crate::envelope::{Encoder, Envelope};
-use crate::event_type::{EventType, TypeFn, TypeName};
-use crate::json::JsonView;
-use crate::server_choice::Strategy;
+use crate::api::config::{Backoff, Config, Protocol, WhenFull};
+use crate::send::server_choice::Strategy;
+use crate::wire::envelope::{Encoder, Envelope};
+use crate::wire::event_type::{EventType, TypeFn, TypeName};
+use crate::wire::json::JsonView;
 use alloc::string::String;
 use alloc::string::ToString;
 use alloc::sync::Arc;

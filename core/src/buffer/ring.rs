@@ -22,14 +22,14 @@
 //! Records are compact JSON ending in `\n` and hold no other newline, so the
 //! newline is the record boundary.
 
-use crate::error::{EncodeError, ReportError};
-use crate::loss::Loss;
+use crate::api::error::{EncodeError, ReportError};
+use crate::buffer::loss::Loss;
 
 /// Runs of discarded records kept for late proof; past that the oldest run
 /// stays unconfirmed for good (counting low, never high).
 const MAX_GONE: usize = 8;
-use crate::notify::Notification;
-use crate::out::Out;
+use crate::api::notify::Notification;
+use crate::wire::out::Out;
 
 /// Where a ring keeps its bytes: a fixed array, a caller slice, or (feature
 /// `alloc`) the heap.
@@ -819,7 +819,7 @@ impl<S: Storage> Ring<S> {
             let Some(next_len) = find_nl(&buf[h_end..a_end]).map(|i| i + 1) else {
                 return (0, 0);
             };
-            crate::out::move_bytes(buf, a_start..h_end, a_start + next_len);
+            crate::wire::out::move_bytes(buf, a_start..h_end, a_start + next_len);
             self.a_start += next_len;
             self.records -= 1;
             return (1, head_records);
@@ -839,7 +839,7 @@ impl<S: Storage> Ring<S> {
         }
         // If B ran out first, the head moves to the very start.
         let target = span.saturating_sub(head_len);
-        crate::out::move_bytes(buf, a_start..h_end, target);
+        crate::wire::out::move_bytes(buf, a_start..h_end, target);
         self.a_start = target;
         self.a_end = b_end.max(target + head_len);
         self.b_end = 0;
@@ -937,57 +937,6 @@ impl<S: Storage> Ring<S> {
             )
     }
 
-    /// Hands the driver the next bytes to write: at most `max` bytes ending
-    /// on a record boundary (or one whole record when it alone is larger),
-    /// and never across the ring's wrap (the second slice is then empty).
-    /// Until [`mark_sent`](Self::mark_sent) or
-    /// [`cancel_transmit`](Self::cancel_transmit), those bytes stay put.
-    pub fn transmit(&mut self, max: usize) -> Transmit<'_> {
-        let from = self.sent;
-        // Stop at the wrap: bytes being written then never span both
-        // regions, so `DropOldest` can always move them as one block.
-        let a_len = self.a_len();
-        let end = if from < a_len { a_len } else { self.len() };
-        let mut to = end.min(from + max.max(1));
-        if to < end {
-            // Cut back to the last record boundary, or forward to the first.
-            let (a, b) = self.slices(from, to);
-            let last_nl = rfind_nl(b).map(|i| a.len() + i).or_else(|| rfind_nl(a));
-            to = match last_nl {
-                Some(i) => from + i + 1,
-                None => {
-                    let (a, b) = self.slices(from, end);
-                    let first_nl = find_nl(a).or_else(|| find_nl(b).map(|i| a.len() + i));
-                    from + first_nl.map_or(end - from, |i| i + 1)
-                }
-            };
-        }
-        self.in_flight = to - from;
-        let (first, second) = self.slices(from, to);
-        Transmit { first, second }
-    }
-
-    /// The driver wrote `n` bytes of the last [`transmit`](Self::transmit).
-    /// Returns how many records were completed.
-    pub fn mark_sent(&mut self, n: usize) -> usize {
-        let n = n.min(self.in_flight);
-        let (a, b) = self.slices(self.sent, self.sent + n);
-        let done = count_newlines(a) + count_newlines(b);
-        self.sent_counted(n, done)
-    }
-
-    /// Like [`mark_sent`](Self::mark_sent) when the driver counted the
-    /// records completed by those `n` bytes itself (the newlines in its
-    /// copy of them, counted outside any lock the ring is under).
-    pub fn mark_sent_records(&mut self, n: usize, records: usize) -> usize {
-        let n = n.min(self.in_flight);
-        debug_assert_eq!(records, {
-            let (a, b) = self.slices(self.sent, self.sent + n);
-            count_newlines(a) + count_newlines(b)
-        });
-        self.sent_counted(n, records)
-    }
-
     fn sent_counted(&mut self, n: usize, done: usize) -> usize {
         self.sent += n;
         self.in_flight = 0;
@@ -997,11 +946,6 @@ impl<S: Storage> Ring<S> {
         done
     }
 
-    /// The driver gave up on the last transmit without writing anything more.
-    pub fn cancel_transmit(&mut self) {
-        self.in_flight = 0;
-    }
-
     /// Index of the record at the sent cursor (the next one to send, or the
     /// one partly sent). Records are numbered in stream order; the index of
     /// a record sent, or being sent, never changes (records dropped behind
@@ -1009,49 +953,6 @@ impl<S: Storage> Ring<S> {
     /// transactions to these indexes.
     pub fn sent_record(&self) -> u64 {
         self.first_record + self.sent_records as u64
-    }
-
-    /// Confirms every sent record with an index (see
-    /// [`sent_record`](Self::sent_record)) up to `index`: they leave the
-    /// window, counted [`RingStats::delivered`]. Records already gone
-    /// (discarded) are skipped. Returns how many.
-    pub fn confirm_record(&mut self, index: u64) -> usize {
-        self.prove_gone(Some(index), 0);
-        if index < self.first_record {
-            return 0;
-        }
-        let k = (index - self.first_record + 1).min(self.sent_records as u64) as usize;
-        if k == 0 {
-            return 0;
-        }
-        // The end of the k-th record of the window: a walk over those k
-        // records only (an answer usually confirms one; the window may
-        // hold thousands).
-        let (a, b) = self.slices(0, self.sent);
-        let (in_a, left) = walk_records(a, k);
-        let len = if left == 0 {
-            in_a
-        } else {
-            a.len() + walk_records(b, left).0
-        };
-        self.confirm_front(len, k)
-    }
-
-    /// Confirms every sent record that ends at or before the absolute
-    /// stream position `pos`: they leave the window, counted
-    /// [`RingStats::delivered`]. Returns how many.
-    pub fn confirm(&mut self, pos: u64) -> usize {
-        self.prove_gone(None, pos);
-        let lim = pos.saturating_sub(self.base).min(self.sent as u64) as usize;
-        let (a, b) = self.slices(0, lim);
-        // Whole records only: up to the last record end at or before `pos`.
-        let len = match rfind_nl(b) {
-            Some(i) => a.len() + i + 1,
-            None => rfind_nl(a).map_or(0, |i| i + 1),
-        };
-        let (a, b) = self.slices(0, len);
-        let k = count_newlines(a) + count_newlines(b);
-        self.confirm_front(len, k)
     }
 
     /// Removes the window's first `len` bytes, `k` whole records, as
@@ -1086,21 +987,144 @@ impl<S: Storage> Ring<S> {
         }
         k
     }
+}
+
+/// The ring's cursors as the sender and its driver move them: what is
+/// handed out to write, marked written, confirmed, rewound. Not part of the
+/// public API (feature `internals` exposes it to the core's own tests and
+/// fuzz targets): a user's ring is moved only by the SDK.
+pub trait Cursor {
+    /// Hands the driver the next bytes to write: at most `max` bytes ending
+    /// on a record boundary (or one whole record when it alone is larger),
+    /// and never across the ring's wrap (the second slice is then empty).
+    /// Until [`mark_sent`](Self::mark_sent) or
+    /// [`cancel_transmit`](Self::cancel_transmit), those bytes stay put.
+    fn transmit(&mut self, max: usize) -> Transmit<'_>;
+
+    /// The driver wrote `n` bytes of the last [`transmit`](Self::transmit).
+    /// Returns how many records were completed.
+    fn mark_sent(&mut self, n: usize) -> usize;
+
+    /// Like [`mark_sent`](Self::mark_sent) when the driver counted the
+    /// records completed by those `n` bytes itself (the newlines in its
+    /// copy of them, counted outside any lock the ring is under).
+    fn mark_sent_records(&mut self, n: usize, records: usize) -> usize;
+
+    /// The driver gave up on the last transmit without writing anything more.
+    fn cancel_transmit(&mut self);
+
+    /// Confirms every sent record with an index (see
+    /// [`Ring::sent_record`]) up to `index`: they leave the
+    /// window, counted [`RingStats::delivered`]. Records already gone
+    /// (discarded) are skipped. Returns how many.
+    fn confirm_record(&mut self, index: u64) -> usize;
+
+    /// Confirms every sent record that ends at or before the absolute
+    /// stream position `pos`: they leave the window, counted
+    /// [`RingStats::delivered`]. Returns how many.
+    fn confirm(&mut self, pos: u64) -> usize;
 
     /// The connection closed cleanly after the collector read everything
     /// sent: confirms the whole window. A partly sent record is rewound
     /// (sent again whole). Returns how many records were confirmed.
-    pub fn confirm_sent(&mut self) -> usize {
+    fn confirm_sent(&mut self) -> usize;
+
+    /// The connection was lost: every record of the window will be sent
+    /// again (counted [`RingStats::replayed`]), and a partly sent record
+    /// whole. Returns the number of records to be replayed.
+    fn rewind(&mut self) -> usize;
+}
+
+impl<S: Storage> Cursor for Ring<S> {
+    fn transmit(&mut self, max: usize) -> Transmit<'_> {
+        let from = self.sent;
+        // Stop at the wrap: bytes being written then never span both
+        // regions, so `DropOldest` can always move them as one block.
+        let a_len = self.a_len();
+        let end = if from < a_len { a_len } else { self.len() };
+        let mut to = end.min(from + max.max(1));
+        if to < end {
+            // Cut back to the last record boundary, or forward to the first.
+            let (a, b) = self.slices(from, to);
+            let last_nl = rfind_nl(b).map(|i| a.len() + i).or_else(|| rfind_nl(a));
+            to = match last_nl {
+                Some(i) => from + i + 1,
+                None => {
+                    let (a, b) = self.slices(from, end);
+                    let first_nl = find_nl(a).or_else(|| find_nl(b).map(|i| a.len() + i));
+                    from + first_nl.map_or(end - from, |i| i + 1)
+                }
+            };
+        }
+        self.in_flight = to - from;
+        let (first, second) = self.slices(from, to);
+        Transmit { first, second }
+    }
+
+    fn mark_sent(&mut self, n: usize) -> usize {
+        let n = n.min(self.in_flight);
+        let (a, b) = self.slices(self.sent, self.sent + n);
+        let done = count_newlines(a) + count_newlines(b);
+        self.sent_counted(n, done)
+    }
+
+    fn mark_sent_records(&mut self, n: usize, records: usize) -> usize {
+        let n = n.min(self.in_flight);
+        debug_assert_eq!(records, {
+            let (a, b) = self.slices(self.sent, self.sent + n);
+            count_newlines(a) + count_newlines(b)
+        });
+        self.sent_counted(n, records)
+    }
+
+    fn cancel_transmit(&mut self) {
+        self.in_flight = 0;
+    }
+
+    fn confirm_record(&mut self, index: u64) -> usize {
+        self.prove_gone(Some(index), 0);
+        if index < self.first_record {
+            return 0;
+        }
+        let k = (index - self.first_record + 1).min(self.sent_records as u64) as usize;
+        if k == 0 {
+            return 0;
+        }
+        // The end of the k-th record of the window: a walk over those k
+        // records only (an answer usually confirms one; the window may
+        // hold thousands).
+        let (a, b) = self.slices(0, self.sent);
+        let (in_a, left) = walk_records(a, k);
+        let len = if left == 0 {
+            in_a
+        } else {
+            a.len() + walk_records(b, left).0
+        };
+        self.confirm_front(len, k)
+    }
+
+    fn confirm(&mut self, pos: u64) -> usize {
+        self.prove_gone(None, pos);
+        let lim = pos.saturating_sub(self.base).min(self.sent as u64) as usize;
+        let (a, b) = self.slices(0, lim);
+        // Whole records only: up to the last record end at or before `pos`.
+        let len = match rfind_nl(b) {
+            Some(i) => a.len() + i + 1,
+            None => rfind_nl(a).map_or(0, |i| i + 1),
+        };
+        let (a, b) = self.slices(0, len);
+        let k = count_newlines(a) + count_newlines(b);
+        self.confirm_front(len, k)
+    }
+
+    fn confirm_sent(&mut self) -> usize {
         self.in_flight = 0;
         let n = self.confirm(u64::MAX);
         self.sent = 0;
         n
     }
 
-    /// The connection was lost: every record of the window will be sent
-    /// again (counted [`RingStats::replayed`]), and a partly sent record
-    /// whole. Returns the number of records to be replayed.
-    pub fn rewind(&mut self) -> usize {
+    fn rewind(&mut self) -> usize {
         self.in_flight = 0;
         let replayed = self.sent_records;
         self.sent = 0;

@@ -18,12 +18,15 @@
 //! replies with a strict, bounded parser ([`Parser`]): a malformed or hostile
 //! reply is a [`RelpError`], never a panic or unbounded memory. Transaction
 //! numbers start at 1 on every connection and go up by exactly one; a
-//! session ends before 999,999,999 (librelp cannot go past it). The
-//! [`Driver`](crate::Driver) carries out the rest: it frames records from the
-//! ring, confirms the acknowledged ones, replays the others after a lost
-//! connection.
+//! session ends before 999,999,999 (librelp cannot go past it). As a
+//! [`Protocol`] it frames one record (or loss marker) per `syslog` frame and
+//! yields what each answer confirms; the [`Driver`](crate::Driver) moves the
+//! bytes, confirms the answered records in the ring and replays the others
+//! after a lost connection.
 
-use crate::time::Instant;
+use super::{Answers, Close, ConfirmedBy, Failed, Frame, Header, Protocol};
+use crate::api::notify::{NetError, Notification};
+use crate::send::time::Instant;
 use core::time::Duration;
 
 /// Unacknowledged frames allowed by default (measured with `throughput`
@@ -789,82 +792,115 @@ impl Relp {
     }
 }
 
-#[cfg(feature = "relp")]
-impl Relp {
-    /// A client when the configuration asks for RELP.
-    pub(crate) fn from_config(cfg: Option<RelpConfig>) -> Option<Self> {
-        cfg.map(Relp::new)
-    }
-}
+impl Protocol for Relp {
+    type Error = RelpError;
 
-/// The RELP client as the driver holds it: [`Relp`] with feature `relp`;
-/// without it a type with no values, so that the driver's `Option<Client>`
-/// is always `None` and every RELP path is compiled out (a Wasm guest or a
-/// device that does not speak RELP does not carry it: about 11 KB of a
-/// guest).
-#[cfg(feature = "relp")]
-pub(crate) type Client = Relp;
-/// See above.
-#[cfg(not(feature = "relp"))]
-pub(crate) type Client = Off;
+    fn confirmed_by(&self) -> ConfirmedBy {
+        ConfirmedBy::Answers
+    }
 
-/// No RELP client (feature `relp` off): no value of this type exists.
-#[cfg(not(feature = "relp"))]
-#[derive(Debug, Clone)]
-pub(crate) enum Off {}
+    fn header_max(&self) -> usize {
+        HEADER_MAX
+    }
 
-#[cfg(not(feature = "relp"))]
-#[allow(clippy::unused_self, missing_docs)]
-impl Off {
-    pub(crate) fn from_config(_: Option<RelpConfig>) -> Option<Self> {
-        None
+    fn connected(&mut self, now: Instant, out: &mut [u8]) -> Result<usize, RelpError> {
+        match self.open(now, out) {
+            0 => Err(RelpError::Malformed("buffer too small for the open frame")),
+            n => Ok(n),
+        }
     }
-    pub(crate) fn answered(&self) -> u32 {
-        match *self {}
+
+    fn is_open(&self) -> bool {
+        self.phase == Phase::Open
     }
-    pub(crate) fn next_txnr(&self) -> u32 {
-        match *self {}
+
+    fn has_room(&self) -> bool {
+        self.room() > 0
     }
-    pub(crate) fn phase(&self) -> Phase {
-        match *self {}
+
+    fn frame(&mut self, now: Instant, frame: Frame, len: usize, out: &mut [u8]) -> Option<Header> {
+        if out.len() < HEADER_MAX || len == 0 {
+            return None;
+        }
+        let answer = self.next;
+        let record = match frame {
+            Frame::Record(index) => Some(index),
+            Frame::Marker => None,
+        };
+        let mut h = [0u8; HEADER_MAX];
+        // The record's newline ends its frame.
+        let n = self.header(now, record, len - 1, &mut h)?;
+        out[..n].copy_from_slice(&h[..n]);
+        Some(Header {
+            len: n,
+            answer: Some(answer),
+        })
     }
-    pub(crate) fn receive_into(
+
+    fn handle_input(
         &mut self,
-        _: Instant,
-        _: &[u8],
-        _: &mut Progress,
+        now: Instant,
+        bytes: &[u8],
+        answers: &mut Answers,
     ) -> Result<(), RelpError> {
-        match *self {}
+        let mut progress = Progress::default();
+        let r = self.receive_into(now, bytes, &mut progress);
+        // What was answered before an error is confirmed.
+        if progress.acked_record.is_some() {
+            answers.record = progress.acked_record;
+        }
+        if self.answered > 0 {
+            answers.frames = Some(self.answered);
+        }
+        r
     }
-    pub(crate) fn check_timeout(&self, _: Instant) -> Result<(), RelpError> {
-        match *self {}
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline()
     }
-    pub(crate) fn room(&self) -> usize {
-        match *self {}
+
+    fn handle_timeout(&mut self, now: Instant) -> Result<(), RelpError> {
+        self.check_timeout(now)
     }
-    pub(crate) fn session_used(&self) -> bool {
-        match *self {}
+
+    fn poll_close(&mut self, now: Instant, ending: bool, out: &mut [u8]) -> Close {
+        match self.phase {
+            Phase::Open if (ending || self.session_used()) && out.len() >= HEADER_MAX => {
+                let mut frame = [0u8; HEADER_MAX];
+                let n = self.close(now, &mut frame);
+                out[..n].copy_from_slice(&frame[..n]);
+                Close::Write(n)
+            }
+            Phase::Closing => Close::Waiting,
+            Phase::Opening if ending => Close::Waiting,
+            Phase::Closed => Close::Done,
+            _ => Close::Nothing,
+        }
     }
-    pub(crate) fn close(&mut self, _: Instant, _: &mut [u8; HEADER_MAX]) -> usize {
-        match *self {}
+
+    fn closed(&self) -> bool {
+        self.phase == Phase::Closed
     }
-    pub(crate) fn header(
-        &mut self,
-        _: Instant,
-        _: Option<u64>,
-        _: usize,
-        _: &mut [u8; HEADER_MAX],
-    ) -> Option<usize> {
-        match *self {}
+
+    fn lost(&mut self) {
+        self.reset();
     }
-    pub(crate) fn open(&mut self, _: Instant, _: &mut [u8]) -> usize {
-        match *self {}
-    }
-    pub(crate) fn deadline(&self) -> Option<Instant> {
-        match *self {}
-    }
-    pub(crate) fn reset(&mut self) {
-        match *self {}
+
+    fn failure(&self, e: RelpError, server: Option<usize>) -> Failed {
+        let (kind, detail) = match e {
+            RelpError::NoAnswer => (NetError::TimedOut, "RELP: no reply in time"),
+            RelpError::ServerClose => (NetError::PeerClosed, "RELP: serverclose"),
+            RelpError::Refused { .. } => (NetError::Protocol, "RELP: refused"),
+            RelpError::NoSyslog => (NetError::Protocol, "RELP: no syslog command"),
+            RelpError::Malformed(_) | RelpError::OutOfOrder { .. } => {
+                (NetError::Protocol, "RELP: malformed reply")
+            }
+        };
+        Failed {
+            kind,
+            detail,
+            note: server.map(|server| Notification::RelpFailed { server, error: e }),
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 //! ring. In the spirit of smoltcp's `phy::Device`: the transport moves
 //! bytes, the core decides which and when.
 
-use crate::notify::NetError;
-use crate::ring::{Ring, Storage};
+use crate::api::notify::NetError;
+use crate::buffer::ring::{Ring, Storage};
 
 /// Why a connection attempt or connection failed: the kind the sender
 /// understands, and the transport's own words (`D`: a `String` on hosts,

@@ -1,13 +1,13 @@
 //! Configuration: every setting with its default, and validation that
 //! reports every problem at once.
 
-pub use crate::backoff::Backoff;
-use crate::envelope::{Encoder, Envelope};
-use crate::error::{ConfigError, ConfigProblem, EncodeError, ReportError, ServerError};
-use crate::event_type::EventType;
-use crate::out::Out;
-use crate::ring::{Pushed, Ring, Storage};
-use crate::server_choice::Strategy;
+use crate::api::error::{ConfigError, ConfigProblem, EncodeError, ReportError, ServerError};
+use crate::buffer::ring::{Pushed, Ring, Storage};
+pub use crate::send::backoff::Backoff;
+use crate::send::server_choice::Strategy;
+use crate::wire::envelope::{Encoder, Envelope};
+use crate::wire::event_type::EventType;
+use crate::wire::out::Out;
 use core::time::Duration;
 
 /// The collector port used when a server string has none.
@@ -218,8 +218,8 @@ impl<'a> Config<'a> {
             peer_buffer: None,
             loss_markers: true,
             protocol: Protocol::Tcp,
-            relp_window: crate::relp::DEFAULT_RELP_WINDOW,
-            ack_timeout: crate::relp::DEFAULT_ACK_TIMEOUT,
+            relp_window: crate::protocol::relp::DEFAULT_RELP_WINDOW,
+            ack_timeout: crate::protocol::relp::DEFAULT_ACK_TIMEOUT,
         }
     }
 
@@ -256,7 +256,7 @@ impl<'a> Config<'a> {
     pub fn max_event(&self, buffer: usize) -> usize {
         let default = match self.protocol {
             Protocol::Tcp => DEFAULT_MAX_EVENT_BYTES,
-            Protocol::Relp => crate::relp::RSYSLOG_DEFAULT_MAX_DATA,
+            Protocol::Relp => crate::protocol::relp::RSYSLOG_DEFAULT_MAX_DATA,
         };
         self.max_event_bytes.unwrap_or(default.min(buffer))
     }
@@ -319,7 +319,7 @@ impl<'a> Config<'a> {
         if self.protocol == Protocol::Relp && !cfg!(feature = "relp") {
             e.push(ConfigProblem::RelpNotBuilt);
         }
-        if self.protocol == Protocol::Relp && self.batch_bytes < crate::relp::MIN_BUFFER {
+        if self.protocol == Protocol::Relp && self.batch_bytes < crate::protocol::relp::MIN_BUFFER {
             e.push(ConfigProblem::BatchTooSmallForRelp(self.batch_bytes));
         }
         if self.relp_window == 0 {
@@ -346,8 +346,8 @@ impl<'a> Config<'a> {
     }
 
     /// The sender's part of this configuration.
-    pub fn sender(&self) -> crate::sender::SenderConfig {
-        crate::sender::SenderConfig {
+    pub fn sender(&self) -> crate::send::sender::SenderConfig {
+        crate::send::sender::SenderConfig {
             servers: self.servers.len(),
             strategy: self.strategy,
             backoff: self.backoff,
@@ -356,19 +356,32 @@ impl<'a> Config<'a> {
             linger: self.linger,
             coalesce: self.coalesce,
             confirm: match (self.protocol, self.peer_buffer) {
-                (Protocol::Relp, _) => crate::confirm::Confirm::Collector,
+                (Protocol::Relp, _) => crate::buffer::confirm::Confirm::Collector,
                 (Protocol::Tcp, Some(peer_buffer)) => {
-                    crate::confirm::Confirm::Acked { peer_buffer }
+                    crate::buffer::confirm::Confirm::Acked { peer_buffer }
                 }
-                (Protocol::Tcp, None) => crate::confirm::Confirm::Written {
+                (Protocol::Tcp, None) => crate::buffer::confirm::Confirm::Written {
                     replay_limit: self.replay_limit,
                 },
             },
-            relp: (self.protocol == Protocol::Relp).then(|| crate::relp::RelpConfig {
-                window: self.relp_window,
-                ack_timeout: self.ack_timeout,
-                ..crate::relp::RelpConfig::default()
-            }),
+        }
+    }
+
+    /// The protocol this configuration asks for, with its settings (see
+    /// [`Protocol`](crate::protocol::Protocol)). [`validate`](Self::validate)
+    /// refuses [`Protocol::Relp`] in a build without feature `relp`; given
+    /// one anyway, this is plain TCP.
+    pub fn wire(&self) -> crate::protocol::Wire {
+        match self.protocol {
+            #[cfg(feature = "relp")]
+            Protocol::Relp => crate::protocol::Wire::Relp(crate::protocol::relp::Relp::new(
+                crate::protocol::relp::RelpConfig {
+                    window: self.relp_window,
+                    ack_timeout: self.ack_timeout,
+                    ..crate::protocol::relp::RelpConfig::default()
+                },
+            )),
+            _ => crate::protocol::Wire::Ndjson(crate::protocol::ndjson::Ndjson),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The errors a caller can see: why an event was refused, and why a
 //! configuration was refused (every problem at once, as the seed SDK did).
 
-use crate::json::{JsonError, Kind};
-use crate::ser::SerError;
+use crate::wire::json::{JsonError, Kind};
+use crate::wire::ser::SerError;
 
 /// An event could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,8 +36,8 @@ impl From<SerError> for EncodeError {
     }
 }
 
-impl From<crate::out::Full> for EncodeError {
-    fn from(_: crate::out::Full) -> Self {
+impl From<crate::wire::out::Full> for EncodeError {
+    fn from(_: crate::wire::out::Full) -> Self {
         EncodeError::Full
     }
 }
@@ -189,7 +189,7 @@ pub enum ConfigProblem {
     /// `Protocol::Relp` asked of a build without the `relp` feature.
     #[error("Protocol::Relp needs the SDK built with its `relp` feature")]
     RelpNotBuilt,
-    /// With RELP, `batch_bytes` below [`MIN_BUFFER`](crate::relp::MIN_BUFFER).
+    /// With RELP, `batch_bytes` below [`MIN_BUFFER`](crate::protocol::relp::MIN_BUFFER).
     #[error("with RELP, batch_bytes must be at least 128, not {0}")]
     BatchTooSmallForRelp(usize),
     /// RELP window zero.

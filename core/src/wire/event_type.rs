@@ -2,7 +2,7 @@
 //! function of the event. A missing field or a function that returns `None`
 //! falls back to the input label, as the seed SDK did.
 
-use crate::json::{JsonStr, JsonView};
+use crate::wire::json::{JsonStr, JsonView};
 
 /// The longest event type name accepted (escaped JSON bytes); a longer name
 /// from a field or function falls back to the input label.

@@ -6,11 +6,11 @@
 //! was made goes into the record's metadata (`calling_file`,
 //! `calling_line`), as `report` puts its own caller there.
 
-use crate::envelope::Encoder;
-use crate::error::ReportError;
-use crate::event_type::EventType;
-use crate::platform::Platform;
-use crate::sdk::Sdk;
+use crate::api::error::ReportError;
+use crate::api::platform::Platform;
+use crate::api::sdk::Sdk;
+use crate::wire::envelope::Encoder;
+use crate::wire::event_type::EventType;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use std::borrow::Cow;

@@ -63,9 +63,12 @@ impl Loss {
     /// The marker's own stamps: `report_time` from when it was made (with
     /// `time`), `@uuid` from [`uuid`](Self::uuid) (with `uuid`), so that
     /// written again it is the same bytes.
-    pub fn stamp(&self, time: bool, uuid: bool) -> crate::stamp::Stamp {
-        crate::stamp::Stamp {
-            time: self.made_ms.filter(|_| time).map(crate::stamp::UnixMillis),
+    pub fn stamp(&self, time: bool, uuid: bool) -> crate::wire::stamp::Stamp {
+        crate::wire::stamp::Stamp {
+            time: self
+                .made_ms
+                .filter(|_| time)
+                .map(crate::wire::stamp::UnixMillis),
             uuid: uuid.then(|| self.uuid()),
             location: None,
         }
@@ -92,11 +95,13 @@ pub(crate) fn mix(mut x: u64) -> u64 {
 /// What proves a marker written on the current connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Proof {
-    /// Plain TCP: the connection's byte count at the marker's end (the
+    /// Confirmed by the link's bytes: the connection's byte count at the
+    /// marker's end (the
     /// confirmation rule applies to it as to any record).
     Bytes(u64),
-    /// RELP: the transaction number of its frame.
-    Txnr(u32),
+    /// Confirmed by an answer: its frame's answer id (RELP: transaction
+    /// number).
+    Answer(u32),
 }
 
 /// The driver's side of loss markers: the newest marker made, the newest
@@ -158,9 +163,9 @@ impl Told {
         }
     }
 
-    /// The collector answered every transaction up to `txnr` (RELP).
-    pub(crate) fn proved_txnr(&mut self, txnr: u32) {
-        if let Some((seq, Proof::Txnr(t))) = self.written {
+    /// The collector answered every frame up to answer id `txnr`.
+    pub(crate) fn proved_answer(&mut self, txnr: u32) {
+        if let Some((seq, Proof::Answer(t))) = self.written {
             if t <= txnr {
                 self.confirm(seq);
             }
@@ -234,8 +239,8 @@ mod tests {
         t.lost();
         assert_eq!(t.due(ring(5)), Some(m2));
         assert_eq!(m2.uuid(), t.due(ring(5)).unwrap().uuid());
-        t.wrote(2, Proof::Txnr(4));
-        t.proved_txnr(4);
+        t.wrote(2, Proof::Answer(4));
+        t.proved_answer(4);
         assert!(t.all_told(&ring(5)));
         assert_eq!(t.due(ring(5)), None);
         assert_ne!(m1.uuid(), m2.uuid());

@@ -1,22 +1,22 @@
 //! The driver loop every transport runs: it carries out the [`Sender`]'s
 //! actions over a [`Link`], reads what the collector sends (its end of
-//! stream; with RELP its replies, see [`crate::relp`]), frames records for
+//! stream; with RELP its replies, see [`crate::protocol::relp`]), frames records for
 //! RELP, feeds the link's acknowledged bytes
 //! to the confirmation rule, and tells a clean close from a lost connection
 //! in one place. Transports only adapt their sockets to [`Link`] and decide
 //! how to wait (a thread in `mio::Poll`, WASI pollables, a device's main
 //! loop).
 
-use crate::confirm::Confirm;
-use crate::error::EncodeError;
-use crate::link::{Failure, Link, Received, RingAccess};
-use crate::loss::{mix, Loss, Proof, Told};
-use crate::notify::{NetError, Notification};
-use crate::out::Out;
-use crate::relp::{Client, Phase, RelpError, HEADER_MAX};
-use crate::ring::{count_newlines, find_nl, Ring, Storage};
-use crate::sender::{Action, Sender, SenderConfig, SenderStats};
-use crate::time::Instant;
+use crate::api::error::EncodeError;
+use crate::api::notify::{NetError, Notification};
+use crate::buffer::confirm::Confirm;
+use crate::buffer::loss::{mix, Loss, Proof, Told};
+use crate::buffer::ring::{count_newlines, Cursor, Ring, Storage};
+use crate::protocol::{Answers, Close, ConfirmedBy, Frame, Protocol, Wire};
+use crate::send::link::{Failure, Link, Received, RingAccess};
+use crate::send::sender::{Action, Sender, SenderConfig, SenderStats};
+use crate::send::time::Instant;
+use crate::wire::out::Out;
 
 /// Most notifications kept for [`Driver::poll_notification`]; older ones go.
 const MAX_NOTES: usize = 16;
@@ -51,7 +51,7 @@ impl<F: FnMut(&Loss, &mut Out<'_>) -> Result<usize, EncodeError>> Marker for F {
 
 /// Markers without stamps (no `report_time` or `@uuid`): what a device
 /// without a wall clock writes.
-impl Marker for crate::envelope::Encoder<'_> {
+impl Marker for crate::wire::envelope::Encoder<'_> {
     fn encode(&mut self, loss: &Loss, out: &mut Out<'_>) -> Result<usize, EncodeError> {
         self.encode_loss(loss, &loss.stamp(false, false), out)
     }
@@ -67,11 +67,14 @@ impl Marker for NoMarker {
     }
 }
 
+/// Longest frame header any protocol writes before a loss marker.
+const MAX_HEADER: usize = 32;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Conn {
     Idle,
     Connecting,
-    /// RELP: connected, the `open` exchange in progress.
+    /// Connected, the protocol's session opening (RELP's `open` exchange).
     Handshake,
     Open,
 }
@@ -85,28 +88,27 @@ enum Shut {
     Ended,
 }
 
-/// The sender state machine driven over a link. `B` is the scratch buffer
-/// a batch is copied into (out of the ring, so the ring is never held
-/// during I/O): a batch on hosts, a few hundred bytes on a device. `M`
-/// writes loss markers ([`NoMarker`]: none).
+/// The sender state machine driven over a link, speaking a [`Protocol`].
+/// `B` is the scratch buffer a batch is copied (framed) into, out of the
+/// ring, so the ring is never held during I/O: a batch on hosts, a few
+/// hundred bytes on a device. `M` writes loss markers ([`NoMarker`]: none).
 pub struct Driver<L: Link, B: Storage, M: Marker = NoMarker> {
     sender: Sender,
+    wire: Wire,
     link: L,
     scratch: B,
     marker: Option<M>,
-    /// `rest` holds (the end of) a loss marker.
+    /// `rest` holds (the end of) a loss marker not yet counted as sent.
     marker_pending: bool,
     /// Which loss markers were made, written, proved.
     told: Told,
     /// Bytes written on this connection (markers and framing included).
     conn_written: u64,
     /// Bytes in `scratch` not yet written (a marker cut by a short write;
-    /// with RELP, frames).
+    /// frames, when the protocol's answers confirm records).
     rest: core::ops::Range<usize>,
-    /// The RELP client (`None`: plain TCP).
-    relp: Option<Client>,
-    /// RELP: the window of unanswered frames is full.
-    window_full: bool,
+    /// The protocol may not take a frame now (its answer window is full).
+    waiting: bool,
     /// The last poll read as much as it may: read again soon.
     more_to_read: bool,
     conn: Conn,
@@ -123,6 +125,7 @@ impl<L: Link, B: Storage, M: Marker> core::fmt::Debug for Driver<L, B, M> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Driver")
             .field("sender", &self.sender)
+            .field("wire", &self.wire)
             .field("conn", &self.conn)
             .field("shut", &self.shut)
             .field("blocked", &self.blocked)
@@ -132,10 +135,12 @@ impl<L: Link, B: Storage, M: Marker> core::fmt::Debug for Driver<L, B, M> {
 }
 
 impl<L: Link, B: Storage> Driver<L, B, NoMarker> {
-    /// A driver over `link`, copying batches through `scratch`, writing no
-    /// loss markers. `seed` drives backoff jitter and random server choice.
-    pub fn new(config: SenderConfig, link: L, scratch: B, seed: u64) -> Self {
-        Driver::with_marker(config, link, scratch, seed, None)
+    /// A driver over `link` speaking `wire` (see
+    /// [`Config::wire`](crate::Config::wire)), copying batches through
+    /// `scratch`, writing no loss markers. `seed` drives backoff jitter and
+    /// random server choice.
+    pub fn new(config: SenderConfig, wire: Wire, link: L, scratch: B, seed: u64) -> Self {
+        Driver::with_marker(config, wire, link, scratch, seed, None)
     }
 }
 
@@ -144,6 +149,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     /// sent after records were dropped. A marker must fit in `scratch`.
     pub fn with_marker(
         config: SenderConfig,
+        wire: Wire,
         link: L,
         scratch: B,
         seed: u64,
@@ -151,6 +157,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     ) -> Self {
         Driver {
             sender: Sender::new(config, seed),
+            wire,
             link,
             scratch,
             marker,
@@ -158,8 +165,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             told: Told::new(mix(seed ^ 0x6c6f_7373_6d61_726b)),
             conn_written: 0,
             rest: 0..0,
-            relp: Client::from_config(config.relp),
-            window_full: false,
+            waiting: false,
             more_to_read: false,
             conn: Conn::Idle,
             shut: Shut::No,
@@ -178,6 +184,11 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     /// The link, mutably (to hand it readiness events).
     pub fn link_mut(&mut self) -> &mut L {
         &mut self.link
+    }
+
+    /// The protocol.
+    pub fn wire(&self) -> &Wire {
+        &self.wire
     }
 
     /// The sender's counters.
@@ -233,25 +244,33 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     pub fn awaits_records<S: Storage>(&self, ring: &Ring<S>) -> bool {
         self.conn == Conn::Open
             && !self.blocked
-            && !self.window_full
+            && !self.waiting
             && self.sender.awaits_records(ring)
     }
 
     /// True when everything in `ring` was written and the link holds
-    /// nothing back; with RELP, when the collector also acknowledged
-    /// everything (its answers come without more traffic).
+    /// nothing back; when the protocol's answers confirm records, when the
+    /// collector also answered everything (its answers come without more
+    /// traffic).
     pub fn is_flushed<S: Storage>(&self, ring: &Ring<S>) -> bool {
         ring.unsent_records() == 0
             && ring.in_flight() == 0
             && !self.dirty
             && self.rest.is_empty()
-            && (self.relp.is_none() || ring.window_records() == 0)
+            && (self.wire.confirmed_by() == ConfirmedBy::Bytes || ring.window_records() == 0)
     }
 
     /// The next notification with the transport's detail, oldest first
     /// (buffer notifications come from the ring).
     pub fn poll_notification(&mut self) -> Option<(Notification, Option<L::Detail>)> {
         self.notes.pop_front()
+    }
+
+    fn note(&mut self, n: Notification, detail: Option<L::Detail>) {
+        if self.notes.is_full() {
+            self.notes.pop_front();
+        }
+        let _ = self.notes.push_back((n, detail));
     }
 
     /// Moves the sender's notifications out; `detail` goes with each
@@ -266,10 +285,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                 | Notification::RelpFailed { .. } => detail.clone(),
                 _ => None,
             };
-            if self.notes.is_full() {
-                self.notes.pop_front();
-            }
-            let _ = self.notes.push_back((n, d));
+            self.note(n, d);
         }
     }
 
@@ -301,7 +317,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     /// True when the collector has proof of the ring's current loss totals
     /// (the newest marker was confirmed and nothing was lost since), or
     /// nothing was ever lost.
-    pub fn loss_told(&self, ring: &crate::ring::RingStats) -> bool {
+    pub fn loss_told(&self, ring: &crate::buffer::ring::RingStats) -> bool {
         self.told.all_told(&Loss {
             refused: ring.dropped_newest,
             dropped_oldest: ring.dropped_oldest,
@@ -311,7 +327,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     }
 
     /// Writes what is left in `scratch` (a marker cut by a short write;
-    /// with RELP, frames). `Ok(true)`: nothing is left.
+    /// frames). `Ok(true)`: nothing is left.
     fn write_rest(&mut self, now: Instant) -> Result<bool, Failure<L::Detail>> {
         if self.rest.is_empty() {
             return Ok(true);
@@ -327,9 +343,8 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         self.conn_written += w as u64;
         self.rest.start += w;
         let done = self.rest.is_empty();
-        // With RELP a marker is counted when it is framed.
-        self.sender
-            .on_extra_sent(w, done && self.relp.is_none() && self.marker_pending);
+        // A marker framed for answers was counted when framed.
+        self.sender.on_extra_sent(w, done && self.marker_pending);
         if done {
             self.marker_pending = false;
         } else {
@@ -352,27 +367,14 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         }
     }
 
-    /// A RELP failure: the user is told what the collector did; the
+    /// A protocol failure: the user is told what the collector did; the
     /// connection is then dropped as failed.
-    fn relp_failed(&mut self, e: RelpError) -> Failure<L::Detail> {
-        if let Some(server) = self.sender.server() {
-            if self.notes.is_full() {
-                self.notes.pop_front();
-            }
-            let _ = self
-                .notes
-                .push_back((Notification::RelpFailed { server, error: e }, None));
+    fn protocol_failed(&mut self, e: <Wire as Protocol>::Error) -> Failure<L::Detail> {
+        let f = self.wire.failure(e, self.sender.server());
+        if let Some(n) = f.note {
+            self.note(n, None);
         }
-        let (kind, detail) = match e {
-            RelpError::NoAnswer => (NetError::TimedOut, "RELP: no reply in time"),
-            RelpError::ServerClose => (NetError::PeerClosed, "RELP: serverclose"),
-            RelpError::Refused { .. } => (NetError::Protocol, "RELP: refused"),
-            RelpError::NoSyslog => (NetError::Protocol, "RELP: no syslog command"),
-            RelpError::Malformed(_) | RelpError::OutOfOrder { .. } => {
-                (NetError::Protocol, "RELP: malformed reply")
-            }
-        };
-        Failure::new(kind, detail.into())
+        Failure::new(f.kind, f.detail.into())
     }
 
     fn drop_link(&mut self) {
@@ -381,16 +383,14 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         self.shut = Shut::No;
         self.blocked = false;
         self.dirty = false;
-        self.window_full = false;
+        self.waiting = false;
         self.more_to_read = false;
         self.rest = 0..0;
         self.marker_pending = false;
         self.conn_written = 0;
         // What this connection carried without proof is due again.
         self.told.lost();
-        if let Some(relp) = self.relp.as_mut() {
-            relp.reset();
-        }
+        self.wire.lost();
     }
 
     /// The connection ended: `None` is a clean end (ours, then the
@@ -410,9 +410,9 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         self.take_notes(detail);
     }
 
-    /// Reads what the collector sent. RELP replies go to the client and
-    /// confirm the records they answer. `Ok(true)`: the collector ended its
-    /// side cleanly after we ended ours (or answered our RELP `close`).
+    /// Reads what the collector sent and hands it to the protocol, which
+    /// says what it confirmed. `Ok(true)`: the collector ended its side
+    /// cleanly after we ended ours (or answered the protocol's close).
     fn read_collector<R: RingAccess>(
         &mut self,
         now: Instant,
@@ -427,31 +427,26 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                     break;
                 }
                 Received::Data(n) => {
-                    let Some(relp) = self.relp.as_mut() else {
-                        // Collectors of newline-delimited JSON send nothing
-                        // we use.
-                        continue;
-                    };
-                    let mut progress = crate::relp::Progress::default();
-                    let r = relp.receive_into(now, &buf[..n.min(READ_CHUNK)], &mut progress);
-                    // What was acknowledged before an error is confirmed.
-                    if let Some(index) = progress.acked_record {
+                    let mut answers = Answers::default();
+                    let r = self
+                        .wire
+                        .handle_input(now, &buf[..n.min(READ_CHUNK)], &mut answers);
+                    // What was answered before an error is confirmed.
+                    if let Some(index) = answers.record {
                         if ring.with(|r| r.confirm_record(index)).unwrap_or(0) > 0 {
                             self.sender.on_progress();
                         }
                     }
-                    self.told.proved_txnr(relp.answered());
+                    if let Some(frames) = answers.frames {
+                        self.told.proved_answer(frames);
+                    }
                     if let Err(e) = r {
-                        return Err(self.relp_failed(e));
+                        return Err(self.protocol_failed(e));
                     }
                 }
                 Received::End => {
                     self.more_to_read = false;
-                    let answered_close = self
-                        .relp
-                        .as_ref()
-                        .is_some_and(|r| r.phase() == Phase::Closed);
-                    if self.shut == Shut::Ended || answered_close {
+                    if self.shut == Shut::Ended || self.wire.closed() {
                         return Ok(true);
                     }
                     return Err(Failure::new(
@@ -464,8 +459,8 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         Ok(false)
     }
 
-    /// RELP's `open` exchange on a new connection: `Ok(true)` once the
-    /// collector accepted the session.
+    /// The protocol's session opening on a new connection: `Ok(true)` once
+    /// the collector accepted the session.
     fn handshake<R: RingAccess>(
         &mut self,
         now: Instant,
@@ -483,19 +478,18 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                 "the collector closed the connection".into(),
             ));
         }
-        let relp = self.relp.as_ref().map_or(Phase::Open, |r| r.phase());
-        if relp == Phase::Open {
+        if self.wire.is_open() {
             return Ok(true);
         }
-        if let Some(Err(e)) = self.relp.as_ref().map(|r| r.check_timeout(now)) {
-            return Err(self.relp_failed(e));
+        if let Err(e) = self.wire.handle_timeout(now) {
+            return Err(self.protocol_failed(e));
         }
         Ok(false)
     }
 
     /// An open connection's own progress: what the collector sent (its end
-    /// of stream, RELP replies), acknowledgements, writability, our side's
-    /// end.
+    /// of stream, answers), the protocol's deadlines, acknowledgements,
+    /// writability, our side's end.
     fn service<R: RingAccess>(
         &mut self,
         now: Instant,
@@ -504,15 +498,13 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         if self.read_collector(now, ring).map_err(Some)? {
             return Err(None);
         }
-        if let Some(relp) = self.relp.as_mut() {
-            if let Err(e) = relp.check_timeout(now) {
-                return Err(Some(self.relp_failed(e)));
-            }
-            if self.window_full && relp.room() > 0 {
-                self.window_full = false;
-                if !self.blocked {
-                    self.sender.on_writable();
-                }
+        if let Err(e) = self.wire.handle_timeout(now) {
+            return Err(Some(self.protocol_failed(e)));
+        }
+        if self.waiting && self.wire.has_room() {
+            self.waiting = false;
+            if !self.blocked {
+                self.sender.on_writable();
             }
         }
         if let Some(acked) = self.link.acked() {
@@ -522,7 +514,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         }
         if self.blocked && self.link.writable().map_err(Some)? {
             self.blocked = false;
-            if !self.window_full {
+            if !self.waiting {
                 self.sender.on_writable();
             }
         }
@@ -530,28 +522,30 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             if self.end_step(now).map_err(Some)? {
                 return Err(None);
             }
-        } else if self.relp.is_some() {
+        } else {
             self.renew_session(now).map_err(Some)?;
         }
         Ok(())
     }
 
-    /// RELP: a session that used its transaction numbers is closed, then a
-    /// new connection opens a new one.
+    /// A protocol may end a session by itself (RELP: one that used its
+    /// transaction numbers); once its close is answered, a new connection
+    /// opens a new one. Frames left in `rest` are written on (records
+    /// that go unframed are written by the next transmit instead).
     fn renew_session(&mut self, now: Instant) -> Result<(), Failure<L::Detail>> {
-        let Some(relp) = self.relp.as_mut() else {
+        if self.wire.confirmed_by() == ConfirmedBy::Bytes {
             return Ok(());
-        };
-        if relp.session_used() && self.rest.is_empty() {
-            let mut frame = [0u8; HEADER_MAX];
-            let n = relp.close(now, &mut frame);
-            self.scratch.bytes_mut()[..n].copy_from_slice(&frame[..n]);
-            self.rest = 0..n;
         }
-        if relp.phase() == Phase::Closed {
-            self.drop_link();
-            self.sender.on_session_end(now);
-            return Ok(());
+        if self.rest.is_empty() {
+            match self.wire.poll_close(now, false, self.scratch.bytes_mut()) {
+                Close::Write(n) => self.rest = 0..n,
+                Close::Done => {
+                    self.drop_link();
+                    self.sender.on_session_end(now);
+                    return Ok(());
+                }
+                Close::Waiting | Close::Nothing => {}
+            }
         }
         if !self.blocked {
             self.write_rest(now)?;
@@ -560,34 +554,29 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     }
 
     /// Moves a requested close forward: what is left is written (a marker,
-    /// RELP frames), RELP's `close` is answered, our side is ended.
-    /// `Ok(true)`: the close is complete (RELP: the collector answered
-    /// `close`, so it acknowledged every frame before it; the connection is
-    /// dropped without waiting for its end of stream, as librelp's own
-    /// client does: rsyslog does not always close its side after a client's
-    /// end of stream).
+    /// frames), the protocol's close is answered, our side is ended.
+    /// `Ok(true)`: the close is complete (the collector answered the
+    /// protocol's close, so it confirmed every frame before it; the
+    /// connection is dropped without waiting for its end of stream, as
+    /// librelp's own client does: rsyslog does not always close its side
+    /// after a client's end of stream).
     fn end_step(&mut self, now: Instant) -> Result<bool, Failure<L::Detail>> {
         if self.blocked || !self.write_rest(now)? {
             return Ok(false);
         }
-        if let Some(relp) = self.relp.as_mut() {
-            match relp.phase() {
-                Phase::Open => {
-                    let mut frame = [0u8; HEADER_MAX];
-                    let n = relp.close(now, &mut frame);
-                    self.scratch.bytes_mut()[..n].copy_from_slice(&frame[..n]);
-                    self.rest = 0..n;
-                    self.write_rest(now)?;
-                    return Ok(false);
-                }
-                Phase::Closed => {}
-                _ => return Ok(false),
+        match self.wire.poll_close(now, true, self.scratch.bytes_mut()) {
+            Close::Write(n) => {
+                self.rest = 0..n;
+                self.write_rest(now)?;
+                return Ok(false);
             }
+            Close::Waiting => return Ok(false),
+            Close::Done | Close::Nothing => {}
         }
         if self.link.shutdown()? {
             self.shut = Shut::Ended;
             self.dirty = false;
-            return Ok(self.relp.is_some());
+            return Ok(self.wire.closed());
         }
         Ok(false)
     }
@@ -624,24 +613,11 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         })
     }
 
-    /// Puts a loss marker at the start of `scratch` when one is due;
-    /// returns its length (0: none).
-    fn encode_marker<R: RingAccess>(&mut self, ring: &mut R) -> usize {
-        let Some(loss) = self.take_loss(ring) else {
-            return 0;
-        };
-        let n = self.encode_marker_at(&loss, 0);
-        if n > 0 {
-            self.marker_pending = true;
-            self.told
-                .wrote(loss.seq, Proof::Bytes(self.conn_written + n as u64));
-        }
-        n
-    }
-
-    /// RELP: frames a loss marker (when one is due) in `scratch`, ending at
-    /// most at [`HEADER_MAX`] plus its length; returns the frame's range.
-    fn relp_marker<R: RingAccess>(
+    /// Frames a loss marker (when one is due) at the start of `scratch`
+    /// and returns its range (empty: none). The protocol frames it like a
+    /// record; it is proved by the answer to its frame, or by the
+    /// confirmation rule over its bytes.
+    fn frame_marker<R: RingAccess>(
         &mut self,
         now: Instant,
         ring: &mut R,
@@ -649,101 +625,110 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         let Some(loss) = self.take_loss(ring) else {
             return 0..0;
         };
-        let n = self.encode_marker_at(&loss, HEADER_MAX);
-        let Some(relp) = self.relp.as_mut() else {
+        let room = self.wire.header_max().min(MAX_HEADER);
+        let n = self.encode_marker_at(&loss, room);
+        if n == 0 {
+            return 0..0;
+        }
+        let mut h = [0u8; MAX_HEADER];
+        // No room for the frame now: the marker stays due.
+        let Some(header) = self.wire.frame(now, Frame::Marker, n, &mut h[..room]) else {
             return 0..0;
         };
-        let txnr = relp.next_txnr();
-        let mut h = [0u8; HEADER_MAX];
-        // The marker's newline ends its frame.
-        match (n, relp.header(now, None, n.saturating_sub(1), &mut h)) {
-            (1.., Some(hl)) => {
-                self.scratch.bytes_mut()[HEADER_MAX - hl..HEADER_MAX].copy_from_slice(&h[..hl]);
+        let start = room - header.len;
+        self.scratch.bytes_mut()[start..room].copy_from_slice(&h[..header.len]);
+        let proof = match header.answer {
+            Some(id) => {
+                // Counted as sent with its frame, as the records.
                 self.sender.on_extra_sent(0, true);
-                self.told.wrote(loss.seq, Proof::Txnr(txnr));
-                HEADER_MAX - hl..HEADER_MAX + n
+                Proof::Answer(id)
             }
-            // No room for the frame now: the marker stays due.
-            _ => 0..0,
-        }
+            None => {
+                self.marker_pending = true;
+                Proof::Bytes(self.conn_written + (room + n - start) as u64)
+            }
+        };
+        self.told.wrote(loss.seq, proof);
+        start..room + n
     }
 
-    /// RELP: frames the next records (one per frame, a loss marker first
-    /// when one is due) into `scratch` and writes them.
-    fn transmit_relp<R: RingAccess>(&mut self, now: Instant, max: usize, ring: &mut R) {
+    /// Frames the next records (a loss marker first when one is due) into
+    /// `scratch` and writes them.
+    fn transmit<R: RingAccess>(&mut self, now: Instant, max: usize, ring: &mut R) {
         if !self.rest_written(now, ring) {
             return;
         }
-        if self.relp.as_ref().is_none_or(|r| r.room() == 0) {
-            self.window_full = true;
+        if !self.wire.has_room() {
+            self.waiting = true;
             self.sender.on_blocked_extra(now);
             return;
         }
-        let marker = self.relp_marker(now, ring);
-        let (start, mut at) = if marker.is_empty() {
-            (0, 0)
-        } else {
-            (marker.start, marker.end)
-        };
-        let (Some(relp), buf) = (self.relp.as_mut(), self.scratch.bytes_mut()) else {
-            return;
-        };
-        let cap = buf.len();
-        let sender = &mut self.sender;
-        ring.with(|r| {
-            let boundary = r.at_record_boundary();
-            let mut index = r.sent_record();
-            let t = r.transmit(max);
-            // `transmit` never spans the ring's wrap: one slice.
-            let src = if t.first.is_empty() {
-                t.second
-            } else {
-                t.first
-            };
-            let mut taken = 0;
-            if !boundary {
-                // The rest of a record partly framed before.
-                let end = find_nl(src).map_or(src.len(), |i| i + 1);
-                let k = end.min(cap - at);
-                buf[at..at + k].copy_from_slice(&src[..k]);
-                at += k;
-                taken = k;
-                index += 1;
-            }
-            while taken < src.len() && (boundary || taken > 0) && at < cap {
-                let rest = &src[taken..];
-                let len = find_nl(rest).map_or(rest.len(), |i| i + 1);
-                // A record is split only when it alone does not fit.
-                if at + HEADER_MAX + 1 > cap || (at > start && at + HEADER_MAX + len > cap) {
-                    break;
-                }
-                let mut h = [0u8; HEADER_MAX];
-                let Some(hl) = relp.header(now, Some(index), len - 1, &mut h) else {
-                    break;
+        let marker = self.frame_marker(now, ring);
+        let (start, at) = (marker.start, marker.end);
+        let by = self.wire.confirmed_by();
+        let (wire, sender, buf) = (&mut self.wire, &mut self.sender, self.scratch.bytes_mut());
+        let framed = ring
+            .with(|r| {
+                let whole = r.at_record_boundary();
+                let first = r.sent_record();
+                let t = r.transmit(max.min(buf.len() - at));
+                // `transmit` never spans the ring's wrap: one slice.
+                let src = if t.first.is_empty() {
+                    t.second
+                } else {
+                    t.first
                 };
-                buf[at..at + hl].copy_from_slice(&h[..hl]);
-                at += hl;
-                let k = len.min(cap - at);
-                buf[at..at + k].copy_from_slice(&rest[..k]);
-                at += k;
-                taken += k;
-                index += 1;
-                if k < len {
-                    break;
+                let f = wire.poll_transmit(now, src, first, whole, &mut buf[at..]);
+                if by == ConfirmedBy::Answers {
+                    // Framed records count as sent: their answers confirm them.
+                    sender.on_framed(f.taken, r);
                 }
+                f
+            })
+            .unwrap_or_default();
+        let end = at + framed.written;
+        if by == ConfirmedBy::Answers {
+            self.rest = start..end;
+            if self.rest.is_empty() {
+                // Nothing could be framed now: wait for answers rather
+                // than ask again at once.
+                self.waiting = true;
+                self.sender.on_blocked_extra(now);
+            } else if let Err(f) = self.write_rest(now) {
+                self.lost(now, Some(f), ring);
             }
-            sender.on_framed(taken, r);
-        });
-        self.rest = start..at;
-        if self.rest.is_empty() {
-            // Nothing could be framed now: wait for answers rather than
-            // ask again at once.
-            self.window_full = true;
-            self.sender.on_blocked_extra(now);
             return;
         }
-        if let Err(f) = self.write_rest(now) {
-            self.lost(now, Some(f), ring);
+        // Records go as they are: the ring's bytes, marked sent as written.
+        match self.link.write(&self.scratch.bytes()[start..end]) {
+            Ok(w) => {
+                let w = w.min(end - start);
+                if w > 0 {
+                    self.dirty = true;
+                }
+                self.conn_written += w as u64;
+                let marker = at - start;
+                if marker > 0 {
+                    self.sender.on_extra_sent(w.min(marker), w >= marker);
+                    if w < marker {
+                        self.rest = start + w..at;
+                    } else {
+                        self.marker_pending = false;
+                    }
+                }
+                let w = w.saturating_sub(marker);
+                // Counted here, in our copy: not under the ring's lock.
+                let k = count_newlines(&self.scratch.bytes()[at..at + w]);
+                let sender = &mut self.sender;
+                if w < framed.written {
+                    self.blocked = true;
+                    ring.with(|r| sender.on_blocked_records(now, w, k, r));
+                } else {
+                    ring.with(|r| sender.on_sent_records(now, w, k, r));
+                }
+                self.prove_marker(None);
+            }
+            Err(f) => self.lost(now, Some(f), ring),
         }
     }
 
@@ -760,19 +745,17 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                 Conn::Connecting => match self.link.poll_connect() {
                     Ok(true) => {
                         busy = true;
-                        match self.relp.as_mut() {
-                            Some(relp) => match relp.open(now, self.scratch.bytes_mut()) {
-                                0 => self.connect_failed(
-                                    now,
-                                    Failure::new(NetError::Other, "RELP: buffer too small".into()),
-                                ),
-                                n => {
-                                    self.rest = 0..n;
-                                    self.conn = Conn::Handshake;
-                                    continue;
-                                }
-                            },
-                            None => self.opened(now),
+                        match self.wire.connected(now, self.scratch.bytes_mut()) {
+                            Ok(0) if self.wire.is_open() => self.opened(now),
+                            Ok(n) => {
+                                self.rest = 0..n;
+                                self.conn = Conn::Handshake;
+                                continue;
+                            }
+                            Err(e) => {
+                                let f = self.protocol_failed(e);
+                                self.connect_failed(now, f);
+                            }
                         }
                     }
                     Ok(false) => {}
@@ -801,7 +784,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             }
             let (sender, open) = (
                 &mut self.sender,
-                self.conn == Conn::Open && !self.blocked && !self.window_full,
+                self.conn == Conn::Open && !self.blocked && !self.waiting,
             );
             let Some(action) = ring.with_wake(|r| {
                 let a = sender.poll(now, r);
@@ -852,73 +835,16 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                     self.drop_link();
                     self.take_notes(None);
                 }
-                Action::Transmit { max } if self.relp.is_some() => {
-                    busy = true;
-                    self.transmit_relp(now, max, &mut ring);
-                    if self.window_full || self.blocked {
-                        continue;
-                    }
-                }
                 Action::Transmit { max } => {
                     busy = true;
-                    if !self.rest_written(now, &mut ring) {
-                        continue;
-                    }
-                    let off = self.encode_marker(&mut ring);
-                    let buf = self.scratch.bytes_mut();
-                    let cap = buf.len() - off;
-                    let n = ring
-                        .with(|r| {
-                            let t = r.transmit(max.min(cap));
-                            // Copy what fits; the rest stays unsent.
-                            let buf = &mut buf[off..];
-                            let a = t.first.len().min(cap);
-                            buf[..a].copy_from_slice(&t.first[..a]);
-                            let b = t.second.len().min(cap - a);
-                            buf[a..a + b].copy_from_slice(&t.second[..b]);
-                            a + b
-                        })
-                        .unwrap_or(0);
-                    match self.link.write(&self.scratch.bytes()[..off + n]) {
-                        Ok(w) => {
-                            let w = w.min(off + n);
-                            if w > 0 {
-                                self.dirty = true;
-                            }
-                            self.conn_written += w as u64;
-                            if off > 0 {
-                                self.sender.on_extra_sent(w.min(off), w >= off);
-                                if w < off {
-                                    self.rest = w..off;
-                                } else {
-                                    self.marker_pending = false;
-                                }
-                            }
-                            let w = w.saturating_sub(off);
-                            // Counted here, in our copy: not under the ring's lock.
-                            let k = count_newlines(&self.scratch.bytes()[off..off + w]);
-                            let sender = &mut self.sender;
-                            if w < n {
-                                self.blocked = true;
-                                ring.with(|r| sender.on_blocked_records(now, w, k, r));
-                            } else {
-                                ring.with(|r| sender.on_sent_records(now, w, k, r));
-                            }
-                            self.prove_marker(None);
-                        }
-                        Err(f) => self.lost(now, Some(f), &mut ring),
-                    }
+                    self.transmit(now, max, &mut ring);
                 }
                 Action::Shutdown => {
                     busy = true;
                     self.shut = Shut::Ending;
                     // A loss no record followed is told before the end.
                     if self.rest.is_empty() {
-                        self.rest = if self.relp.is_some() {
-                            self.relp_marker(now, &mut ring)
-                        } else {
-                            0..self.encode_marker(&mut ring)
-                        };
+                        self.rest = self.frame_marker(now, &mut ring);
                     }
                     match self.end_step(now) {
                         Ok(false) => {}
@@ -931,25 +857,25 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         if busy {
             self.busy_polls += 1;
         }
-        let relp = match (self.conn, self.relp.as_ref()) {
-            (Conn::Handshake | Conn::Open, Some(r)) => r.deadline(),
+        let deadline = match self.conn {
+            Conn::Handshake | Conn::Open => self.wire.poll_timeout(),
             _ => None,
         };
         let next = if self.more_to_read { Some(now) } else { next };
-        match (next, relp) {
+        match (next, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
     }
 
-    /// The connection is open (with RELP, the session too): records may go.
+    /// The connection is open (the protocol's session too): records may go.
     fn opened(&mut self, now: Instant) {
         self.conn = Conn::Open;
         self.sender.on_connected(now);
         self.take_notes(None);
     }
 
-    /// A connection attempt (or RELP's `open` exchange) failed.
+    /// A connection attempt (or the protocol's session opening) failed.
     fn connect_failed(&mut self, now: Instant, f: Failure<L::Detail>) {
         self.drop_link();
         let server = self.sender.server();

@@ -1,6 +1,6 @@
 //! Notifications: what the SDK tells its user, with the seed SDK's codes.
 
-use crate::error::ReportError;
+use crate::api::error::ReportError;
 
 /// How serious a notification is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -146,7 +146,7 @@ pub enum Notification {
         /// The server.
         server: usize,
         /// What happened.
-        error: crate::relp::RelpError,
+        error: crate::protocol::relp::RelpError,
     },
     /// The configuration was refused.
     ConfigFailed,

@@ -2,9 +2,9 @@
 //! [`Layer`](tracing_subscriber::Layer) that reports every `tracing` event
 //! through an [`Sdk`], one JSON event each (see [`TracingLayer`]).
 
-use crate::log_event::{is_own, report_log, Fields, LogEvent, SpanFields, Value};
-use crate::platform::Platform;
-use crate::sdk::Sdk;
+use crate::api::platform::Platform;
+use crate::api::sdk::Sdk;
+use crate::front::log_event::{is_own, report_log, Fields, LogEvent, SpanFields, Value};
 use core::fmt::Debug;
 use std::format;
 use std::string::ToString;
