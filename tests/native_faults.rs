@@ -9,8 +9,8 @@ use alooma::{Backoff, ReportError, Sdk, Strategy, WhenFull};
 use alooma_core::Notification as N;
 use alooma_tests::collector::{BlackHole, Collector};
 use alooma_tests::sustained::{
-    self, check, killed_with_unread_data, resets, resets_and_down, ten_resets, three_resets,
-    Arrived, Counts, Schedule, PAD, RING,
+    self, check, killed_five_times, resets, resets_and_down, stopped_then_killed, ten_resets,
+    three_resets, Arrived, Causes, Counts, Schedule, PAD, RING,
 };
 use alooma_tests::{check_all_arrived, closed_port, notes, wait_until};
 use serde_json::json;
@@ -99,6 +99,7 @@ where
         assert_eq!(done, expect, "faults that happened");
     }
     let st = sdk.stats();
+    assert!(r.clean, "the collector is up at the close: {r:?}");
     assert_eq!(st.dropped_newest, refused);
     // Every fault that hit the stream cost a connection.
     assert!(st.disconnects >= done as u64, "{done} faults: {st:?}");
@@ -111,6 +112,11 @@ where
         replayed: r.replayed,
         clean: r.clean,
         loss_told: r.loss_told,
+        causes: Causes {
+            refused: st.dropped_newest,
+            dropped_oldest: st.dropped_oldest,
+            discarded: st.discarded,
+        },
     };
     (check(&c, &k), k)
 }
@@ -122,13 +128,8 @@ fn block_resets_every_5000_lines() {
 }
 
 #[test]
-fn block_killed_with_unread_data() {
-    let (a, k) = sustained(
-        WhenFull::Block,
-        Collector::start(),
-        killed_with_unread_data,
-        3,
-    );
+fn block_killed_five_times() {
+    let (a, k) = sustained(WhenFull::Block, Collector::start(), killed_five_times, 5);
     sustained::check_block(&a, &k);
 }
 
@@ -145,12 +146,32 @@ fn drop_newest_resets_every_5000_lines() {
 }
 
 #[test]
-fn drop_newest_killed_with_unread_data() {
+fn drop_newest_killed_five_times() {
     sustained(
         WhenFull::DropNewest,
         Collector::start(),
-        killed_with_unread_data,
-        3,
+        killed_five_times,
+        5,
+    );
+}
+
+#[test]
+fn drop_newest_stopped_then_killed() {
+    sustained(
+        WhenFull::DropNewest,
+        Collector::start(),
+        stopped_then_killed,
+        1,
+    );
+}
+
+#[test]
+fn drop_oldest_stopped_then_killed() {
+    sustained(
+        WhenFull::DropOldest,
+        Collector::start(),
+        stopped_then_killed,
+        1,
     );
 }
 
@@ -165,12 +186,12 @@ fn drop_oldest_resets_every_5000_lines() {
 }
 
 #[test]
-fn drop_oldest_killed_with_unread_data() {
+fn drop_oldest_killed_five_times() {
     sustained(
         WhenFull::DropOldest,
         Collector::start(),
-        killed_with_unread_data,
-        3,
+        killed_five_times,
+        5,
     );
 }
 
@@ -350,4 +371,78 @@ fn connect_that_never_completes_times_out() {
         ) && n.server.as_deref() == Some(&hole.server()[..])
     });
     assert!(timed_out, "{:?}", seen.lock().unwrap());
+}
+
+/// Backoff sees the collector's health: a collector that resets the
+/// connection after every 2,000 lines, 30 times, and is back 0.1 s later,
+/// under `Block` and the default backoff (0.1 s to 30 s). Each connection
+/// made progress, so the backoff starts over after each: the reconnect
+/// delays the SDK chose (its own count, not a clock) stay within the first
+/// two steps per reset, under 10 s in all (before: 633 s, the delay grew
+/// to the 30 s cap). On loopback the SDK's immediate reconnect often lands
+/// in the dying listener's backlog and is reset too, which costs a second
+/// step: measured 5.3-5.6 s. The seeded simulation of the same schedule
+/// (core/tests/sender_sim.rs), where the collector is simply back after
+/// 0.1 s, stays under 5 s.
+#[test]
+fn backoff_starts_over_after_connections_that_made_progress() {
+    const N: u64 = 80_000;
+    let c = Collector::with_faults(sustained_faults(2_000, 30, Duration::from_millis(100)));
+    let sdk = Sdk::builder()
+        .token("t")
+        .server(c.server())
+        .buffer_bytes(RING)
+        .peer_buffer(Collector::UNREAD_MAX)
+        .when_full(WhenFull::Block)
+        .build()
+        .unwrap();
+    let pad = "x".repeat(PAD);
+    for i in 0..N {
+        sdk.report(&json!({"i": i, "pad": pad})).unwrap();
+    }
+    let r = sdk.close(Duration::from_secs(120));
+    let st = sdk.stats();
+    assert_eq!(c.resets(), 30, "{st:?}");
+    assert!(r.clean && r.delivered == N, "{r:?}");
+    assert!(st.disconnects >= 30, "{st:?}");
+    assert!(
+        st.backoff_ms < 5_000,
+        "{} ms of backoff: {st:?}",
+        st.backoff_ms
+    );
+    check_all_arrived(&c.connections(), N);
+}
+
+/// A collector that refuses every connection still gets the full backoff:
+/// 10 ms doubling per failure, so after 8 refused connections the SDK has
+/// chosen at least 10 + 20 + … + 1,280 ms (jitter only lengthens it below
+/// the cap).
+#[test]
+fn refused_connections_get_the_full_backoff() {
+    let port = closed_port();
+    let sdk = Sdk::builder()
+        .token("t")
+        .server(format!("127.0.0.1:{port}"))
+        .backoff(Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_secs(2),
+            jitter_percent: 20,
+        })
+        .build()
+        .unwrap();
+    sdk.report(&json!({"i": 0})).unwrap();
+    assert!(wait_until(Duration::from_secs(30), || sdk
+        .stats()
+        .connect_failures
+        >= 8));
+    let st = sdk.stats();
+    assert!(st.backoff_ms >= 2_549, "{st:?}");
+    let _ = sdk.close(Duration::from_millis(100));
+}
+
+fn sustained_faults(every: usize, times: usize, down: Duration) -> alooma_tests::collector::Faults {
+    alooma_tests::collector::Faults {
+        reset_every: Some((every, times)),
+        down_for: Some(down),
+    }
 }

@@ -359,3 +359,187 @@ mod misbehaving_collectors {
         );
     }
 }
+
+/// The loss-accounting fault family over RELP: a producer that never
+/// pauses (until the faults are done) reports into a 256 KiB ring, far
+/// smaller than the traffic, shedding load (`DropOldest` or `DropNewest`),
+/// while rsyslog is killed (SIGKILL) five times, or stopped (SIGSTOP) 2 s
+/// and then killed; each time restarted on the same port. Then the close,
+/// and the reader's rule on rsyslog's output: the newest marker equals the
+/// SDK's totals for every cause (with a `Direct` queue, whose answer
+/// follows the write), is never above them (rsyslog's default queue,
+/// which may lose what it answered), duplicates are the same bytes, and
+/// the counts partition what was reported.
+mod loss_told {
+    use super::*;
+    use alooma_tests::sustained::{check_markers, Causes, Counts, Output};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    #[derive(Debug, Clone, Copy)]
+    enum Fault {
+        KilledFiveTimes,
+        StoppedThenKilled,
+    }
+
+    /// Lines rsyslog writes between two faults.
+    const EVERY: usize = 10_000;
+
+    fn run(policy: WhenFull, queue: Queue, fault: Fault) {
+        let dir = temp_dir(&format!("relp-loss-{policy:?}-{queue:?}-{fault:?}"));
+        let mut rsyslog = Rsyslog::start(&dir, None, queue);
+        let sdk = Sdk::builder()
+            .token("t")
+            .server(rsyslog.server())
+            .protocol(Protocol::Relp)
+            .buffer_bytes(256 << 10)
+            .when_full(policy)
+            .backoff(alooma::Backoff {
+                initial: Duration::from_millis(20),
+                max: Duration::from_millis(200),
+                jitter_percent: 20,
+            })
+            .build()
+            .unwrap();
+        let done = Arc::new(AtomicBool::new(false));
+        let producer = {
+            let (sdk, done) = (sdk.clone(), done.clone());
+            std::thread::spawn(move || {
+                let pad = "p".repeat(200);
+                let (mut i, mut refused) = (0u64, 0u64);
+                while !done.load(Ordering::SeqCst) {
+                    match sdk.report(&json!({"i": i, "pad": pad})) {
+                        Ok(()) => {}
+                        Err(ReportError::BufferFull { .. }) => refused += 1,
+                        Err(e) => panic!("{e}"),
+                    }
+                    i += 1;
+                }
+                (i, refused)
+            })
+        };
+        let mut faults = 0;
+        let times = match fault {
+            Fault::KilledFiveTimes => 5,
+            Fault::StoppedThenKilled => 1,
+        };
+        for k in 1..=times {
+            let goal = k * EVERY;
+            assert!(
+                wait_until(Duration::from_secs(120), || rsyslog.count() > goal),
+                "rsyslog has {} lines",
+                rsyslog.count()
+            );
+            if let Fault::StoppedThenKilled = fault {
+                rsyslog.pause();
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            rsyslog.kill();
+            faults += 1;
+            std::thread::sleep(Duration::from_millis(300));
+            rsyslog.restart();
+        }
+        // A little more traffic after the last restart, then the end.
+        let goal = rsyslog.count() + EVERY;
+        assert!(wait_until(Duration::from_secs(120), || rsyslog.count() > goal));
+        done.store(true, Ordering::SeqCst);
+        let (n, refused) = producer.join().unwrap();
+        let r = sdk.close(Duration::from_secs(60));
+        let st = sdk.stats();
+        assert_eq!(faults, times);
+        assert!(r.clean, "rsyslog is up at the close: {r:?}");
+        assert_eq!(r.accepted, n, "{r:?}");
+        assert_eq!(st.dropped_newest, refused, "{st:?}");
+        assert_eq!(
+            r.delivered + r.unconfirmed + r.unsent + r.dropped,
+            r.accepted,
+            "the counts do not add up: {r:?}"
+        );
+        assert!(r.dropped > 0, "the ring never filled: {r:?}");
+        // rsyslog writes out what it queued, then the output is complete.
+        std::thread::sleep(Duration::from_millis(300));
+        rsyslog.stop();
+        let lines = rsyslog.lines();
+        let k = Counts {
+            accepted: r.accepted,
+            delivered: r.delivered,
+            unconfirmed: r.unconfirmed,
+            unsent: r.unsent,
+            dropped: r.dropped,
+            replayed: r.replayed,
+            clean: r.clean,
+            loss_told: r.loss_told,
+            causes: Causes {
+                refused: st.dropped_newest,
+                dropped_oldest: st.dropped_oldest,
+                discarded: st.discarded,
+            },
+        };
+        let output = match queue {
+            Queue::Direct => Output::Exact,
+            Queue::Memory => Output::AtMost,
+        };
+        let markers = check_markers(&lines, &k, output);
+        assert!(markers > 0, "no marker arrived: {r:?}");
+        println!("{policy:?} {queue:?} {fault:?}: {k:?}, {markers} markers arrived");
+        let mut seen = vec![false; n as usize];
+        let mut dups = 0;
+        for id in ids(&lines) {
+            if std::mem::replace(&mut seen[id as usize], true) {
+                dups += 1;
+            }
+        }
+        let unique = seen.iter().filter(|s| **s).count() as u64;
+        assert!(
+            dups <= r.replayed,
+            "{dups} duplicates, {} replayed",
+            r.replayed
+        );
+        if queue == Queue::Direct {
+            // Every event counted delivered is in the output.
+            assert!(unique >= r.delivered, "{unique} arrived, but {r:?}");
+        }
+    }
+
+    #[test]
+    fn drop_oldest_killed_five_times_direct() {
+        run(WhenFull::DropOldest, Queue::Direct, Fault::KilledFiveTimes);
+    }
+
+    #[test]
+    fn drop_newest_killed_five_times_direct() {
+        run(WhenFull::DropNewest, Queue::Direct, Fault::KilledFiveTimes);
+    }
+
+    #[test]
+    fn drop_oldest_stopped_then_killed_direct() {
+        run(
+            WhenFull::DropOldest,
+            Queue::Direct,
+            Fault::StoppedThenKilled,
+        );
+    }
+
+    #[test]
+    fn drop_newest_stopped_then_killed_direct() {
+        run(
+            WhenFull::DropNewest,
+            Queue::Direct,
+            Fault::StoppedThenKilled,
+        );
+    }
+
+    #[test]
+    fn drop_oldest_killed_five_times_default_queue() {
+        run(WhenFull::DropOldest, Queue::Memory, Fault::KilledFiveTimes);
+    }
+
+    #[test]
+    fn drop_newest_stopped_then_killed_default_queue() {
+        run(
+            WhenFull::DropNewest,
+            Queue::Memory,
+            Fault::StoppedThenKilled,
+        );
+    }
+}

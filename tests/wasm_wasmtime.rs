@@ -8,8 +8,8 @@
 use alooma_tests::collector::Collector;
 use alooma_tests::rsyslog::{Queue, Rsyslog};
 use alooma_tests::sustained::{
-    self, check, killed_with_unread_data, resets, resets_and_down, ten_resets, three_resets,
-    Arrived, Counts, Schedule, PAD, RING,
+    self, check, killed_five_times, resets, resets_and_down, ten_resets, three_resets, Arrived,
+    Causes, Counts, Schedule, PAD, RING,
 };
 use alooma_tests::{check_all_arrived, closed_port, require_tool, split_record, wait_until};
 use std::io::Read;
@@ -759,6 +759,11 @@ where
         replayed: num("replayed"),
         clean: field(&kv, "clean") == "true",
         loss_told: field(&kv, "loss_told") == "true",
+        causes: Causes {
+            refused: num("dropped_newest"),
+            dropped_oldest: num("dropped_oldest"),
+            discarded: num("discarded"),
+        },
     };
     assert!(num("connects") > done as u64, "{text}");
     (check(&c, &k), k)
@@ -771,8 +776,8 @@ fn guest_block_resets_every_5000_lines() {
 }
 
 #[test]
-fn guest_block_killed_with_unread_data() {
-    let (a, k) = guest_sustained("block", Collector::start(), killed_with_unread_data, 3);
+fn guest_block_killed_five_times() {
+    let (a, k) = guest_sustained("block", Collector::start(), killed_five_times, 5);
     sustained::check_block(&a, &k);
 }
 
@@ -788,13 +793,8 @@ fn guest_drop_newest_resets_every_5000_lines() {
 }
 
 #[test]
-fn guest_drop_newest_killed_with_unread_data() {
-    guest_sustained(
-        "drop-newest",
-        Collector::start(),
-        killed_with_unread_data,
-        3,
-    );
+fn guest_drop_newest_killed_five_times() {
+    guest_sustained("drop-newest", Collector::start(), killed_five_times, 5);
 }
 
 #[test]
@@ -808,13 +808,8 @@ fn guest_drop_oldest_resets_every_5000_lines() {
 }
 
 #[test]
-fn guest_drop_oldest_killed_with_unread_data() {
-    guest_sustained(
-        "drop-oldest",
-        Collector::start(),
-        killed_with_unread_data,
-        3,
-    );
+fn guest_drop_oldest_killed_five_times() {
+    guest_sustained("drop-oldest", Collector::start(), killed_five_times, 5);
 }
 
 #[test]

@@ -25,8 +25,8 @@ pub struct Faults {
     /// Reset (RST, unread data discarded) each connection after this many
     /// lines, this many times in all.
     pub reset_every: Option<(usize, usize)>,
-    /// After each such reset, stop listening (connects are refused) this
-    /// long.
+    /// After each such reset, stop listening (connects are refused) until
+    /// this long after the reset.
     pub down_for: Option<Duration>,
 }
 
@@ -42,6 +42,9 @@ struct Inner {
     resets: AtomicUsize,
     /// Set by a reading thread: the accept loop goes down for a while.
     go_down: AtomicBool,
+    /// When the last reset happened (the collector is back `down_for`
+    /// after it).
+    reset_at: Mutex<Option<std::time::Instant>>,
 }
 
 /// A collector on 127.0.0.1.
@@ -110,7 +113,8 @@ impl Collector {
                     let down = i2.faults.lock().unwrap().down_for;
                     if let Some(d) = down {
                         drop(l.take());
-                        std::thread::sleep(d);
+                        let since = i2.reset_at.lock().unwrap().map(|t| t.elapsed());
+                        std::thread::sleep(d.saturating_sub(since.unwrap_or_default()));
                         l = Some(listen(addr));
                     }
                 }
@@ -255,6 +259,7 @@ fn read_conn(inner: Arc<Inner>, s: TcpStream, idx: usize) {
                     if lines >= n && take_one(&inner.resets_left) {
                         // RST now, whatever is unread.
                         inner.resets.fetch_add(1, Ordering::SeqCst);
+                        *inner.reset_at.lock().unwrap() = Some(std::time::Instant::now());
                         inner.go_down.store(true, Ordering::SeqCst);
                         let _ = SockRef::from(r.get_ref()).set_linger(Some(Duration::ZERO));
                         inner.streams.lock().unwrap()[idx] = None;

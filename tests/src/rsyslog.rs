@@ -179,6 +179,28 @@ action(type="omfile" file="{dir}/rsyslogd-internal.log")
         }
     }
 
+    /// Stops the process (SIGSTOP): it reads nothing, answers nothing; its
+    /// kernel still takes bytes until the socket buffers are full.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused process go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        if let Some(c) = &self.child {
+            let ok = Command::new("kill")
+                .arg(sig)
+                .arg(c.id().to_string())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "kill {sig} {}", c.id());
+        }
+    }
+
     /// Starts it again after [`kill`](Self::kill), same port, same output.
     pub fn restart(&mut self) {
         self.kill();

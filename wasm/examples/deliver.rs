@@ -107,7 +107,7 @@ fn main() {
     let s = sdk.stats();
     println!("refused: {refused}; notices: {}", NOTICES.get());
     println!(
-        "close: accepted={} delivered={} unconfirmed={} unsent={} dropped={} rejected={} replayed={} clean={} loss_told={} connects={}",
+        "close: accepted={} delivered={} unconfirmed={} unsent={} dropped={} rejected={} replayed={} clean={} loss_told={} connects={} dropped_newest={} dropped_oldest={} discarded={}",
         r.accepted,
         r.delivered,
         r.unconfirmed,
@@ -117,6 +117,9 @@ fn main() {
         r.replayed,
         r.clean,
         r.loss_told,
-        s.connects
+        s.connects,
+        s.dropped_newest,
+        s.dropped_oldest,
+        s.discarded
     );
 }

@@ -402,7 +402,7 @@ impl<S: Storage> Ring<S> {
         self.len() - self.sent - self.in_flight
     }
 
-    /// Bytes handed to the driver by [`transmit`](Self::transmit) and not yet
+    /// Bytes handed to the driver to write (`transmit`) and not yet
     /// reported back.
     pub fn in_flight(&self) -> usize {
         self.in_flight

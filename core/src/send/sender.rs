@@ -61,7 +61,7 @@ pub enum Action {
         /// The server that was being connected to.
         server: usize,
     },
-    /// Write [`Ring::transmit`]`(max)` and report with [`Sender::on_sent`]
+    /// Write the ring's next bytes (at most `max`) and report with [`Sender::on_sent`]
     /// (or [`Sender::on_blocked`] / [`Sender::on_closed`]).
     Transmit {
         /// Most bytes to take from the ring.
@@ -481,7 +481,7 @@ impl Sender {
     }
 
     /// Like [`on_sent`](Self::on_sent) when the driver counted the records
-    /// those `n` bytes completed (see [`Ring::mark_sent_records`]).
+    /// those `n` bytes completed (the newlines in its copy of them).
     pub fn on_sent_records<S: Storage>(
         &mut self,
         now: Instant,
@@ -565,7 +565,7 @@ impl Sender {
     }
 
     /// Like [`on_blocked`](Self::on_blocked) when the driver counted the
-    /// records those `n` bytes completed (see [`Ring::mark_sent_records`]).
+    /// records those `n` bytes completed (the newlines in its copy of them).
     pub fn on_blocked_records<S: Storage>(
         &mut self,
         now: Instant,
