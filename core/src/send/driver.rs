@@ -737,9 +737,23 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     /// the collector sent, confirms, reconnects after failures. Returns when
     /// to call again at the latest (`None`: when the link becomes ready or
     /// something new is reported).
-    pub fn poll<R: RingAccess>(&mut self, now: Instant, mut ring: R) -> Option<Instant> {
+    pub fn poll<R: RingAccess>(&mut self, now: Instant, ring: R) -> Option<Instant> {
+        self.poll_clock(|| now, ring)
+    }
+
+    /// [`poll`](Self::poll) reading the time from `clock` at each step: a
+    /// poll that writes for a while then schedules what follows (a
+    /// reconnection delay, a linger) from when it happens, not from when
+    /// the poll began. The time it returns is by the last reading.
+    pub fn poll_clock<R: RingAccess, C: FnMut() -> Instant>(
+        &mut self,
+        mut clock: C,
+        mut ring: R,
+    ) -> Option<Instant> {
         let mut busy = false;
+        let mut now;
         let next = loop {
+            now = clock();
             match self.conn {
                 Conn::Idle => {}
                 Conn::Connecting => match self.link.poll_connect() {

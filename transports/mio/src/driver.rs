@@ -84,7 +84,7 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
                 close_asked = true;
             }
         }
-        let wait = driver.poll(now(), Locked(&sh));
+        let wait = driver.poll_clock(now, Locked(&sh));
         while let Some(n) = driver.poll_notification() {
             notes.push(n);
         }
