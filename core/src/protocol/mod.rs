@@ -255,30 +255,37 @@ macro_rules! each {
 impl Protocol for Wire {
     type Error = WireError;
 
+    #[inline]
     fn confirmed_by(&self) -> ConfirmedBy {
         each!(self, p => p.confirmed_by())
     }
 
+    #[inline]
     fn header_max(&self) -> usize {
         each!(self, p => p.header_max())
     }
 
+    #[inline]
     fn connected(&mut self, now: Instant, out: &mut [u8]) -> Result<usize, WireError> {
         each!(self, p => p.connected(now, out), map_err)
     }
 
+    #[inline]
     fn is_open(&self) -> bool {
         each!(self, p => p.is_open())
     }
 
+    #[inline]
     fn has_room(&self) -> bool {
         each!(self, p => p.has_room())
     }
 
+    #[inline]
     fn frame(&mut self, now: Instant, frame: Frame, len: usize, out: &mut [u8]) -> Option<Header> {
         each!(self, p => p.frame(now, frame, len, out))
     }
 
+    #[inline]
     fn poll_transmit(
         &mut self,
         now: Instant,
@@ -290,6 +297,7 @@ impl Protocol for Wire {
         each!(self, p => p.poll_transmit(now, src, first, whole, out))
     }
 
+    #[inline]
     fn handle_input(
         &mut self,
         now: Instant,
@@ -299,26 +307,32 @@ impl Protocol for Wire {
         each!(self, p => p.handle_input(now, bytes, answers), map_err)
     }
 
+    #[inline]
     fn poll_timeout(&self) -> Option<Instant> {
         each!(self, p => p.poll_timeout())
     }
 
+    #[inline]
     fn handle_timeout(&mut self, now: Instant) -> Result<(), WireError> {
         each!(self, p => p.handle_timeout(now), map_err)
     }
 
+    #[inline]
     fn poll_close(&mut self, now: Instant, ending: bool, out: &mut [u8]) -> Close {
         each!(self, p => p.poll_close(now, ending, out))
     }
 
+    #[inline]
     fn closed(&self) -> bool {
         each!(self, p => p.closed())
     }
 
+    #[inline]
     fn lost(&mut self) {
         each!(self, p => p.lost())
     }
 
+    #[inline]
     fn failure(&self, e: WireError, server: Option<usize>) -> Failed {
         let _ = server;
         match (self, e) {

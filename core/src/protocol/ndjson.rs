@@ -16,26 +16,32 @@ pub struct Ndjson;
 impl Protocol for Ndjson {
     type Error = Infallible;
 
+    #[inline]
     fn confirmed_by(&self) -> ConfirmedBy {
         ConfirmedBy::Bytes
     }
 
+    #[inline]
     fn header_max(&self) -> usize {
         0
     }
 
+    #[inline]
     fn connected(&mut self, _: Instant, _: &mut [u8]) -> Result<usize, Infallible> {
         Ok(0)
     }
 
+    #[inline]
     fn is_open(&self) -> bool {
         true
     }
 
+    #[inline]
     fn has_room(&self) -> bool {
         true
     }
 
+    #[inline]
     fn frame(&mut self, _: Instant, _: Frame, _: usize, _: &mut [u8]) -> Option<Header> {
         Some(Header {
             len: 0,
@@ -45,6 +51,7 @@ impl Protocol for Ndjson {
 
     /// Records go as they are: a copy of what fits (a record cut at the end
     /// goes on at the next write, the bytes are the same).
+    #[inline]
     fn poll_transmit(&mut self, _: Instant, src: &[u8], _: u64, _: bool, out: &mut [u8]) -> Framed {
         let k = src.len().min(out.len());
         out[..k].copy_from_slice(&src[..k]);
@@ -54,29 +61,36 @@ impl Protocol for Ndjson {
         }
     }
 
+    #[inline]
     fn handle_input(&mut self, _: Instant, _: &[u8], _: &mut Answers) -> Result<(), Infallible> {
         // Collectors of newline-delimited JSON send nothing we use.
         Ok(())
     }
 
+    #[inline]
     fn poll_timeout(&self) -> Option<Instant> {
         None
     }
 
+    #[inline]
     fn handle_timeout(&mut self, _: Instant) -> Result<(), Infallible> {
         Ok(())
     }
 
+    #[inline]
     fn poll_close(&mut self, _: Instant, _: bool, _: &mut [u8]) -> Close {
         Close::Nothing
     }
 
+    #[inline]
     fn closed(&self) -> bool {
         false
     }
 
+    #[inline]
     fn lost(&mut self) {}
 
+    #[inline]
     fn failure(&self, e: Infallible, _: Option<usize>) -> Failed {
         match e {}
     }
