@@ -123,6 +123,10 @@ pub trait Protocol {
     /// True when a frame may be sent now (an answer window with room).
     fn has_room(&self) -> bool;
 
+    /// True while frames sent wait for their answers (which may still
+    /// confirm records: the driver tells the final loss totals only after).
+    fn awaits_answers(&self) -> bool;
+
     /// Writes the header for one record or marker of `len` bytes (its
     /// newline included) into `out`: `None` when it may not be sent now
     /// (no room, or `out` too short).
@@ -278,6 +282,11 @@ impl Protocol for Wire {
     #[inline]
     fn has_room(&self) -> bool {
         each!(self, p => p.has_room())
+    }
+
+    #[inline]
+    fn awaits_answers(&self) -> bool {
+        each!(self, p => p.awaits_answers())
     }
 
     #[inline]

@@ -42,6 +42,11 @@ impl Protocol for Ndjson {
     }
 
     #[inline]
+    fn awaits_answers(&self) -> bool {
+        false
+    }
+
+    #[inline]
     fn frame(&mut self, _: Instant, _: Frame, _: usize, _: &mut [u8]) -> Option<Header> {
         Some(Header {
             len: 0,

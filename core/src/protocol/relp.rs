@@ -818,6 +818,10 @@ impl Protocol for Relp {
         self.room() > 0
     }
 
+    fn awaits_answers(&self) -> bool {
+        self.unanswered() > 0
+    }
+
     fn frame(&mut self, now: Instant, frame: Frame, len: usize, out: &mut [u8]) -> Option<Header> {
         if out.len() < HEADER_MAX || len == 0 {
             return None;

@@ -519,7 +519,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             }
         }
         if self.shut == Shut::Ending {
-            if self.end_step(now).map_err(Some)? {
+            if self.end_step(now, ring).map_err(Some)? {
                 return Err(None);
             }
         } else {
@@ -553,15 +553,30 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         Ok(())
     }
 
-    /// Moves a requested close forward: what is left is written (a marker,
-    /// frames), the protocol's close is answered, our side is ended.
-    /// `Ok(true)`: the close is complete (the collector answered the
-    /// protocol's close, so it confirmed every frame before it; the
-    /// connection is dropped without waiting for its end of stream, as
-    /// librelp's own client does: rsyslog does not always close its side
-    /// after a client's end of stream).
-    fn end_step(&mut self, now: Instant) -> Result<bool, Failure<L::Detail>> {
+    /// Moves a requested close forward: what is left is written (frames, a
+    /// marker), every frame is answered, a loss no record followed is told
+    /// (after the answers, which may still prove discarded records: the
+    /// marker then has the final totals), the protocol's close is
+    /// answered, our side is ended. `Ok(true)`: the close is complete (the
+    /// collector answered the protocol's close, so it confirmed every frame
+    /// before it; the connection is dropped without waiting for its end of
+    /// stream, as librelp's own client does: rsyslog does not always close
+    /// its side after a client's end of stream).
+    fn end_step<R: RingAccess>(
+        &mut self,
+        now: Instant,
+        ring: &mut R,
+    ) -> Result<bool, Failure<L::Detail>> {
         if self.blocked || !self.write_rest(now)? {
+            return Ok(false);
+        }
+        if self.wire.awaits_answers() {
+            return Ok(false);
+        }
+        let marker = self.frame_marker(now, ring);
+        if !marker.is_empty() {
+            self.rest = marker;
+            self.write_rest(now)?;
             return Ok(false);
         }
         match self.wire.poll_close(now, true, self.scratch.bytes_mut()) {
@@ -856,11 +871,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                 Action::Shutdown => {
                     busy = true;
                     self.shut = Shut::Ending;
-                    // A loss no record followed is told before the end.
-                    if self.rest.is_empty() {
-                        self.rest = self.frame_marker(now, &mut ring);
-                    }
-                    match self.end_step(now) {
+                    match self.end_step(now, &mut ring) {
                         Ok(false) => {}
                         Ok(true) => self.lost(now, None, &mut ring),
                         Err(f) => self.lost(now, Some(f), &mut ring),
