@@ -462,7 +462,16 @@ mod loss_told {
         // rsyslog writes out what it queued, then the output is complete.
         std::thread::sleep(Duration::from_millis(300));
         rsyslog.stop();
-        let lines = rsyslog.lines();
+        let mut lines = rsyslog.lines();
+        // rsyslog's default queue writes its output in buffers: a kill can
+        // leave a line cut off, the next write (after the restart) glued to
+        // it. Those records are lost to the reader; with `Direct` each line
+        // is written whole before its answer, and any damage is an error.
+        let all = lines.len();
+        if queue == Queue::Memory {
+            lines.retain(|l| serde_json::from_str::<serde_json::Value>(l).is_ok());
+        }
+        let torn = all - lines.len();
         let k = Counts {
             accepted: r.accepted,
             delivered: r.delivered,
@@ -484,7 +493,9 @@ mod loss_told {
         };
         let markers = check_markers(&lines, &k, output);
         assert!(markers > 0, "no marker arrived: {r:?}");
-        println!("{policy:?} {queue:?} {fault:?}: {k:?}, {markers} markers arrived");
+        println!(
+            "{policy:?} {queue:?} {fault:?}: {k:?}, {markers} markers arrived, {torn} torn lines"
+        );
         let mut seen = vec![false; n as usize];
         let mut dups = 0;
         for id in ids(&lines) {
