@@ -184,4 +184,15 @@ impl<'a, C: Connector> Driver<'a, C> {
     pub fn poll<R: RingAccess>(&mut self, now: Instant, ring: R) -> Option<Instant> {
         self.inner.poll(now, ring)
     }
+
+    /// [`poll`](Self::poll) reading the time from `clock` at each step (a
+    /// device with a running timer): a poll that writes for a while then
+    /// schedules what follows (a reconnection delay) from when it happens.
+    pub fn poll_clock<R: RingAccess, K: FnMut() -> Instant>(
+        &mut self,
+        clock: K,
+        ring: R,
+    ) -> Option<Instant> {
+        self.inner.poll_clock(clock, ring)
+    }
 }

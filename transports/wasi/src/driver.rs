@@ -210,8 +210,11 @@ impl Driver {
     /// reconnects after failures. Always lets the runtime move pending I/O
     /// (`wasi:io/poll`). Returns when to call again at the latest (`None`:
     /// when something new is reported or [`wait`](Self::wait) returns).
+    /// Later steps of the poll read the runtime's monotonic clock, so that
+    /// what they schedule (a reconnection delay) counts from when it
+    /// happens.
     pub fn poll<R: RingAccess>(&mut self, now: Instant, ring: R) -> Option<Instant> {
-        let next = self.inner.poll(now, ring);
+        let next = self.inner.poll_clock(|| now.max(self::now()), ring);
         // wasmtime moves a stream's pending writes only while the guest is
         // in `wasi:io/poll`: a zero-length timer is enough.
         let tick = monotonic_clock::subscribe_duration(0);
