@@ -134,15 +134,18 @@ pub trait Protocol {
 
     /// Frames the ring's records in `src` (ring index `first` starts it;
     /// `whole`: `src` starts at a record, else it continues one framed
-    /// before) into `out`. The default frames one record per frame with
-    /// [`frame`](Self::frame), splitting a record only when it alone does
-    /// not fit (its rest follows at the next call, unframed).
+    /// before) into `out`, which follows `before` bytes already in the
+    /// link's buffer (a loss marker). The default frames one record per
+    /// frame with [`frame`](Self::frame), splitting a record only when it
+    /// alone does not fit the buffer (its rest follows at the next call,
+    /// unframed).
     fn poll_transmit(
         &mut self,
         now: Instant,
         src: &[u8],
         first: u64,
         whole: bool,
+        before: usize,
         out: &mut [u8],
     ) -> Framed {
         let cap = out.len();
@@ -161,7 +164,7 @@ pub trait Protocol {
             let rest = &src[taken..];
             let len = crate::buffer::ring::find_nl(rest).map_or(rest.len(), |i| i + 1);
             // A record is split only when it alone does not fit.
-            if at + header + 1 > cap || (at > 0 && at + header + len > cap) {
+            if at + header + 1 > cap || (before + at > 0 && at + header + len > cap) {
                 break;
             }
             let Some(h) = self.frame(now, Frame::Record(index), len, &mut out[at..]) else {
@@ -301,9 +304,10 @@ impl Protocol for Wire {
         src: &[u8],
         first: u64,
         whole: bool,
+        before: usize,
         out: &mut [u8],
     ) -> Framed {
-        each!(self, p => p.poll_transmit(now, src, first, whole, out))
+        each!(self, p => p.poll_transmit(now, src, first, whole, before, out))
     }
 
     #[inline]

@@ -57,7 +57,15 @@ impl Protocol for Ndjson {
     /// Records go as they are: a copy of what fits (a record cut at the end
     /// goes on at the next write, the bytes are the same).
     #[inline]
-    fn poll_transmit(&mut self, _: Instant, src: &[u8], _: u64, _: bool, out: &mut [u8]) -> Framed {
+    fn poll_transmit(
+        &mut self,
+        _: Instant,
+        src: &[u8],
+        _: u64,
+        _: bool,
+        _: usize,
+        out: &mut [u8],
+    ) -> Framed {
         let k = src.len().min(out.len());
         out[..k].copy_from_slice(&src[..k]);
         Framed {

@@ -158,6 +158,9 @@ pub enum RelpError {
     ServerClose,
     /// No reply within the acknowledgement timeout.
     NoAnswer,
+    /// The buffer frames are written into is shorter than [`MIN_BUFFER`]
+    /// (the driver's scratch): no session can start.
+    BufferTooSmall,
 }
 
 impl core::fmt::Display for RelpError {
@@ -171,6 +174,7 @@ impl core::fmt::Display for RelpError {
             }
             RelpError::ServerClose => f.write_str("collector closed the session (serverclose)"),
             RelpError::NoAnswer => f.write_str("collector did not answer in time"),
+            RelpError::BufferTooSmall => write!(f, "buffer smaller than {MIN_BUFFER} bytes"),
         }
     }
 }
@@ -805,7 +809,7 @@ impl Protocol for Relp {
 
     fn connected(&mut self, now: Instant, out: &mut [u8]) -> Result<usize, RelpError> {
         match self.open(now, out) {
-            0 => Err(RelpError::Malformed("buffer too small for the open frame")),
+            0 => Err(RelpError::BufferTooSmall),
             n => Ok(n),
         }
     }
@@ -898,6 +902,14 @@ impl Protocol for Relp {
             RelpError::NoSyslog => (NetError::Protocol, "RELP: no syslog command"),
             RelpError::Malformed(_) | RelpError::OutOfOrder { .. } => {
                 (NetError::Protocol, "RELP: malformed reply")
+            }
+            // Ours, not the collector's: no RELP notification.
+            RelpError::BufferTooSmall => {
+                return Failed {
+                    kind: NetError::Other,
+                    detail: "RELP: buffer too small",
+                    note: None,
+                }
             }
         };
         Failed {

@@ -109,6 +109,9 @@ pub struct Driver<L: Link, B: Storage, M: Marker = NoMarker> {
     rest: core::ops::Range<usize>,
     /// The protocol may not take a frame now (its answer window is full).
     waiting: bool,
+    /// A requested close told its last loss and began ending the session:
+    /// no marker may follow.
+    close_started: bool,
     /// The last poll read as much as it may: read again soon.
     more_to_read: bool,
     conn: Conn,
@@ -166,6 +169,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             conn_written: 0,
             rest: 0..0,
             waiting: false,
+            close_started: false,
             more_to_read: false,
             conn: Conn::Idle,
             shut: Shut::No,
@@ -384,6 +388,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         self.blocked = false;
         self.dirty = false;
         self.waiting = false;
+        self.close_started = false;
         self.more_to_read = false;
         self.rest = 0..0;
         self.marker_pending = false;
@@ -570,14 +575,20 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         if self.blocked || !self.write_rest(now)? {
             return Ok(false);
         }
-        if self.wire.awaits_answers() {
-            return Ok(false);
-        }
-        let marker = self.frame_marker(now, ring);
-        if !marker.is_empty() {
-            self.rest = marker;
-            self.write_rest(now)?;
-            return Ok(false);
+        if !self.close_started {
+            if self.wire.awaits_answers() {
+                return Ok(false);
+            }
+            // From here the session ends: the marker (if any) is the last
+            // frame, and the protocol's close goes right after it.
+            self.close_started = true;
+            let marker = self.frame_marker(now, ring);
+            if !marker.is_empty() {
+                self.rest = marker;
+                if !self.write_rest(now)? {
+                    return Ok(false);
+                }
+            }
         }
         match self.wire.poll_close(now, true, self.scratch.bytes_mut()) {
             Close::Write(n) => {
@@ -673,7 +684,9 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         if !self.rest_written(now, ring) {
             return;
         }
-        if !self.wire.has_room() {
+        // The rest of a record split before needs no new frame.
+        let boundary = ring.with(|r| r.at_record_boundary()).unwrap_or(true);
+        if boundary && !self.wire.has_room() {
             self.waiting = true;
             self.sender.on_blocked_extra(now);
             return;
@@ -693,7 +706,8 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                 } else {
                     t.first
                 };
-                let f = wire.poll_transmit(now, src, first, whole, &mut buf[at..]);
+                let (before, out) = buf.split_at_mut(at);
+                let f = wire.poll_transmit(now, src, first, whole, before.len(), out);
                 if by == ConfirmedBy::Answers {
                     // Framed records count as sent: their answers confirm them.
                     sender.on_framed(f.taken, r);
