@@ -35,6 +35,18 @@ pub enum Queue {
     Direct,
 }
 
+/// The complete JSON record a line of rsyslog's output holds: the line, or
+/// the record written on after a cut-off one (`None`: nothing whole).
+fn whole_record(line: &str) -> Option<&str> {
+    let parses = |s: &str| serde_json::from_str::<serde_json::Value>(s).is_ok();
+    if parses(line) {
+        return Some(line);
+    }
+    line.match_indices("{\"")
+        .map(|(i, _)| &line[i..])
+        .find(|s| parses(s))
+}
+
 /// A running rsyslogd.
 pub struct Rsyslog {
     /// The imrelp port.
@@ -161,9 +173,25 @@ action(type="omfile" file="{dir}/rsyslogd-internal.log")
         format!("127.0.0.1:{}", self.tcp_port)
     }
 
-    /// Lines written so far.
+    /// Records written so far, one per line as a reader of the file sees
+    /// them. A kill -9 can cut the line rsyslog was writing (with a
+    /// `Direct` queue one not yet answered; with the default queue, one
+    /// of a buffered batch), and after the restart the next record is
+    /// written on after it: such a line is read as the whole record that
+    /// ends it, the cut-off part dropped (see [`torn`](Self::torn)).
     pub fn lines(&self) -> Vec<String> {
         crate::file_lines(&self.out)
+            .into_iter()
+            .filter_map(|l| whole_record(&l).map(str::to_string))
+            .collect()
+    }
+
+    /// Lines that began with a record cut off by a kill.
+    pub fn torn(&self) -> usize {
+        crate::file_lines(&self.out)
+            .iter()
+            .filter(|l| whole_record(l) != Some(l.as_str()))
+            .count()
     }
 
     /// Number of lines written so far (cheap enough to poll).
