@@ -10,7 +10,7 @@ use alooma_core::Notification as N;
 use alooma_tests::collector::{BlackHole, Collector};
 use alooma_tests::sustained::{
     self, check, killed_five_times, resets, resets_and_down, stopped_then_killed, ten_resets,
-    three_resets, Arrived, Causes, Counts, Schedule, PAD, RING,
+    three_resets, Arrived, Counts, Schedule, PAD, RING,
 };
 use alooma_tests::{check_all_arrived, closed_port, notes, wait_until};
 use serde_json::json;
@@ -103,21 +103,7 @@ where
     assert_eq!(st.dropped_newest, refused);
     // Every fault that hit the stream cost a connection.
     assert!(st.disconnects >= done as u64, "{done} faults: {st:?}");
-    let k = Counts {
-        accepted: r.accepted,
-        delivered: r.delivered,
-        unconfirmed: r.unconfirmed,
-        unsent: r.unsent,
-        dropped: r.dropped,
-        replayed: r.replayed,
-        clean: r.clean,
-        loss_told: r.loss_told,
-        causes: Causes {
-            refused: st.dropped_newest,
-            dropped_oldest: st.dropped_oldest,
-            discarded: st.discarded,
-        },
-    };
+    let k = Counts::native(&r, &st);
     (check(&c, &k), k)
 }
 

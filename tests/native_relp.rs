@@ -372,7 +372,7 @@ mod misbehaving_collectors {
 /// the counts partition what was reported.
 mod loss_told {
     use super::*;
-    use alooma_tests::sustained::{check_markers, Causes, Counts, Output};
+    use alooma_tests::sustained::{check_markers, Counts, Output};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
 
@@ -466,21 +466,7 @@ mod loss_told {
         // `Rsyslog::lines`); with `Direct` only one not yet answered.
         let lines = rsyslog.lines();
         let torn = rsyslog.torn();
-        let k = Counts {
-            accepted: r.accepted,
-            delivered: r.delivered,
-            unconfirmed: r.unconfirmed,
-            unsent: r.unsent,
-            dropped: r.dropped,
-            replayed: r.replayed,
-            clean: r.clean,
-            loss_told: r.loss_told,
-            causes: Causes {
-                refused: st.dropped_newest,
-                dropped_oldest: st.dropped_oldest,
-                discarded: st.discarded,
-            },
-        };
+        let k = Counts::native(&r, &st);
         let output = match queue {
             Queue::Direct => Output::Exact,
             Queue::Memory => Output::AtMost,

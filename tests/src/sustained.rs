@@ -140,6 +140,27 @@ pub struct Counts {
     pub causes: Causes,
 }
 
+impl Counts {
+    /// The counts of a native SDK's close report and final stats.
+    pub fn native(r: &alooma_core::CloseReport, st: &alooma_core::Stats) -> Counts {
+        Counts {
+            accepted: r.accepted,
+            delivered: r.delivered,
+            unconfirmed: r.unconfirmed,
+            unsent: r.unsent,
+            dropped: r.dropped,
+            replayed: r.replayed,
+            clean: r.clean,
+            loss_told: r.loss_told,
+            causes: Causes {
+                refused: st.dropped_newest,
+                dropped_oldest: st.dropped_oldest,
+                discarded: st.discarded,
+            },
+        }
+    }
+}
+
 /// The SDK's loss totals by cause, as its loss markers carry them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Causes {

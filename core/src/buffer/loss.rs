@@ -96,8 +96,7 @@ pub(crate) fn mix(mut x: u64) -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Proof {
     /// Confirmed by the link's bytes: the connection's byte count at the
-    /// marker's end (the
-    /// confirmation rule applies to it as to any record).
+    /// marker's end (the confirmation rule applies to it as to any record).
     Bytes(u64),
     /// Confirmed by an answer: its frame's answer id (RELP: transaction
     /// number).

@@ -827,7 +827,8 @@ impl Protocol for Relp {
     }
 
     fn frame(&mut self, now: Instant, frame: Frame, len: usize, out: &mut [u8]) -> Option<Header> {
-        if out.len() < HEADER_MAX || len == 0 {
+        let out: &mut [u8; HEADER_MAX] = out.get_mut(..HEADER_MAX)?.try_into().ok()?;
+        if len == 0 {
             return None;
         }
         let answer = self.next;
@@ -835,10 +836,8 @@ impl Protocol for Relp {
             Frame::Record(index) => Some(index),
             Frame::Marker => None,
         };
-        let mut h = [0u8; HEADER_MAX];
         // The record's newline ends its frame.
-        let n = self.header(now, record, len - 1, &mut h)?;
-        out[..n].copy_from_slice(&h[..n]);
+        let n = self.header(now, record, len - 1, out)?;
         Some(Header {
             len: n,
             answer: Some(answer),

@@ -685,8 +685,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             return;
         }
         // The rest of a record split before needs no new frame.
-        let boundary = ring.with(|r| r.at_record_boundary()).unwrap_or(true);
-        if boundary && !self.wire.has_room() {
+        if !self.wire.has_room() && ring.with(|r| r.at_record_boundary()).unwrap_or(true) {
             self.waiting = true;
             self.sender.on_blocked_extra(now);
             return;
