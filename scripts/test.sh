@@ -143,7 +143,7 @@ if wait $miri_pid; then tail -n 3 "$miri_log"; else cat "$miri_log"; exit 1; fi
 trap - EXIT
 
 step "fuzz smoke run (${FUZZ_SECONDS:=20}s per target)"
-for target in json encode ring relp; do
+for target in json encode ring relp recover; do
   (cd core/fuzz && cargo +"$NIGHTLY" fuzz run "$target" -- -max_total_time="$FUZZ_SECONDS" -print_final_stats=0 2>&1 | tail -n 2)
 done
 

@@ -90,6 +90,7 @@ pub use api::sdk::Sdk;
 pub use api::settings::{EventTypeBuf, Settings};
 pub use api::stats::{CloseReport, FlushError, Stats};
 pub use buffer::confirm::Confirm;
+pub use buffer::durable::{FormatError, Found, Recovery, FORMAT_VERSION};
 pub use buffer::loss::Loss;
 #[cfg(feature = "internals")]
 #[doc(hidden)]

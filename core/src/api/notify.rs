@@ -150,6 +150,19 @@ pub enum Notification {
     },
     /// The configuration was refused.
     ConfigFailed,
+    /// A durable ring was found again at start (see
+    /// [`Ring::recover`](crate::Ring::recover)): `records` are sent before
+    /// any new event; `damaged` records (`damaged_bytes` bytes) were torn or
+    /// damaged and are lost. Once, at start, when there was anything to
+    /// recover or anything lost.
+    Recovered {
+        /// Records recovered.
+        records: u64,
+        /// Records lost to damage or tearing.
+        damaged: u64,
+        /// Their bytes (with no usable header: the whole record area).
+        damaged_bytes: u64,
+    },
 }
 
 impl Notification {
@@ -171,7 +184,7 @@ impl Notification {
     /// The seed SDK's numeric code (10 TLS, 19 connecting, 20 connected,
     /// 30 disconnected, 40 send failed, 41 RELP failure, 45 event rejected,
     /// 46 rejections ended, 48 buffer full, 49 buffer freed, 50 config
-    /// failed).
+    /// failed, 51 durable ring recovered).
     pub fn code(&self) -> u16 {
         match self {
             Notification::TlsFailed { .. } => 10,
@@ -187,6 +200,7 @@ impl Notification {
             Notification::BufferFull => 48,
             Notification::BufferFreed { .. } => 49,
             Notification::ConfigFailed => 50,
+            Notification::Recovered { .. } => 51,
         }
     }
 
@@ -196,6 +210,17 @@ impl Notification {
             Notification::Connecting { .. }
             | Notification::Connected { .. }
             | Notification::BufferFreed { .. } => Level::Info,
+            Notification::Recovered {
+                damaged,
+                damaged_bytes,
+                ..
+            } => {
+                if damaged + damaged_bytes > 0 {
+                    Level::Error
+                } else {
+                    Level::Info
+                }
+            }
             Notification::ConnectFailed { .. }
             | Notification::Disconnected { .. }
             | Notification::CloseUnconfirmed { .. }
@@ -267,6 +292,15 @@ impl core::fmt::Display for Notification {
                 )
             }
             Notification::ConfigFailed => f.write_str("configuration refused"),
+            Notification::Recovered {
+                records,
+                damaged,
+                damaged_bytes,
+            } => write!(
+                f,
+                "buffer recovered: {records} events from before the restart will be sent \
+                 first; {damaged} events ({damaged_bytes} bytes) were damaged and are lost"
+            ),
         }
     }
 }

@@ -37,18 +37,35 @@ pub struct Loss {
     pub last_ms: Option<u64>,
     /// The ring's clock when the marker was made: its `report_time`.
     pub made_ms: Option<u64>,
+    /// Records recovered from a durable ring at start (sent before new
+    /// ones; those in flight at the end of the last process may arrive
+    /// twice).
+    pub recovered: u64,
+    /// Records the durable ring held at the end of the last process that
+    /// recovery found torn or damaged: lost.
+    pub damaged: u64,
+    /// Bytes of those records (with no usable header, the whole record
+    /// area).
+    pub damaged_bytes: u64,
 }
 
 impl Loss {
     /// True when nothing was lost.
     pub fn is_empty(&self) -> bool {
-        self.refused + self.dropped_oldest + self.unconfirmed == 0
+        self.refused + self.dropped_oldest + self.unconfirmed == 0 && !self.any_recovery()
+    }
+
+    /// True when a durable ring recovered or lost records at start.
+    pub fn any_recovery(&self) -> bool {
+        self.recovered + self.damaged + self.damaged_bytes > 0
     }
 
     /// True when both tell the same counts.
     pub fn same_counts(&self, other: &Loss) -> bool {
         (self.refused, self.dropped_oldest, self.unconfirmed)
             == (other.refused, other.dropped_oldest, other.unconfirmed)
+            && (self.recovered, self.damaged, self.damaged_bytes)
+                == (other.recovered, other.damaged, other.damaged_bytes)
     }
 
     /// The marker's `@uuid` bytes: made from its instance and sequence, so

@@ -2,6 +2,8 @@
 //! records, the rules that say when the collector has a record
 //! ([`confirm`]), and the loss it counts and tells ([`loss`]).
 
+pub(crate) mod checksum;
 pub mod confirm;
+pub mod durable;
 pub mod loss;
 pub mod ring;

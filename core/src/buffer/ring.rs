@@ -59,6 +59,16 @@ impl Storage for &mut [u8] {
 }
 
 #[cfg(feature = "alloc")]
+impl Storage for alloc::vec::Vec<u8> {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self
+    }
+}
+
+#[cfg(feature = "alloc")]
 impl Storage for alloc::boxed::Box<[u8]> {
     fn bytes(&self) -> &[u8] {
         self
@@ -70,8 +80,8 @@ impl Storage for alloc::boxed::Box<[u8]> {
 
 /// Counters kept by a ring, in records unless named otherwise.
 ///
-/// `accepted == delivered + discarded + window + rewound + unsent +
-/// dropped_oldest` at all times.
+/// `accepted + recovered == delivered + discarded + window + rewound +
+/// unsent + dropped_oldest` at all times.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RingStats {
     /// Records accepted by `push`.
@@ -106,6 +116,10 @@ pub struct RingStats {
     pub bytes_used: usize,
     /// Capacity in bytes.
     pub capacity: usize,
+    /// Records recovered from a durable ring's storage at start (see
+    /// [`Ring::recover`]): stored before this process, sent before any new
+    /// record, counted here instead of `accepted`.
+    pub recovered: u64,
 }
 
 /// A record accepted by [`Ring::push_with`].
@@ -161,18 +175,21 @@ impl Transmit<'_> {
 /// The record ring. `S` is the storage: `[u8; N]` for a `static`
 /// (`Ring::new()` is `const`), `&mut [u8]`, or `Box<[u8]>`.
 pub struct Ring<S> {
-    buf: S,
+    pub(super) buf: S,
+    /// A durable ring's record of itself (see [`crate::buffer::durable`]).
+    pub(super) journal: Option<crate::buffer::durable::Journal>,
     // Region A is [a_start, a_end); region B, when wrapped, is [0, b_end)
-    // with b_end <= a_start. B follows A in record order.
-    a_start: usize,
-    a_end: usize,
-    b_end: usize,
-    wrapped: bool,
+    // with b_end <= a_start (a durable ring: <= a_start's block). B follows
+    // A in record order. Offsets are into the record area.
+    pub(super) a_start: usize,
+    pub(super) a_end: usize,
+    pub(super) b_end: usize,
+    pub(super) wrapped: bool,
     /// Bytes (from the oldest record) already written to the connection.
     sent: usize,
     /// Bytes after `sent` handed to the driver by `transmit`.
     in_flight: usize,
-    records: usize,
+    pub(super) records: usize,
     sent_records: usize,
     /// Absolute stream position of the oldest stored byte.
     base: u64,
@@ -188,7 +205,10 @@ pub struct Ring<S> {
     /// stream position moves past them, the connection's bytes do not, so
     /// late proof (measured in written bytes) takes them off.
     skipped: u64,
-    stats: RingStats,
+    pub(super) stats: RingStats,
+    /// What recovery brought back: records, records damaged, bytes damaged.
+    pub(super) recovery: Option<(u64, u64, u64)>,
+    pub(super) note_recovered: bool,
     /// A loss episode is open (see [`Ring::poll_notification`]).
     full: bool,
     /// The open episode's losses by cause: refused, dropped, discarded.
@@ -308,6 +328,7 @@ impl<S: Storage> Ring<S> {
     pub const fn with_storage(storage: S) -> Self {
         Ring {
             buf: storage,
+            journal: None,
             a_start: 0,
             a_end: 0,
             b_end: 0,
@@ -336,7 +357,10 @@ impl<S: Storage> Ring<S> {
                 rewound: 0,
                 bytes_used: 0,
                 capacity: 0,
+                recovered: 0,
             },
+            recovery: None,
+            note_recovered: false,
             full: false,
             episode: [0; 3],
             quiet: (0, 0),
@@ -347,9 +371,43 @@ impl<S: Storage> Ring<S> {
         }
     }
 
+    /// The storage (a durable ring's: its header and seals included).
+    pub fn storage(&self) -> &S {
+        &self.buf
+    }
+
     /// Capacity in bytes.
     pub fn capacity(&self) -> usize {
-        self.buf.bytes().len()
+        match &self.journal {
+            Some(j) => j.layout.capacity(),
+            None => self.buf.bytes().len(),
+        }
+    }
+
+    /// The record area (a durable ring's follows its header and seals).
+    #[inline]
+    fn data(&self) -> &[u8] {
+        match &self.journal {
+            Some(j) => &self.buf.bytes()[j.layout.data..j.layout.total()],
+            None => self.buf.bytes(),
+        }
+    }
+
+    /// The record area, mutably.
+    #[inline]
+    fn data_mut(&mut self) -> &mut [u8] {
+        match &self.journal {
+            Some(j) => &mut self.buf.bytes_mut()[j.layout.data..j.layout.total()],
+            None => self.buf.bytes_mut(),
+        }
+    }
+
+    /// Where region B may grow to: the oldest record's start, or for a
+    /// durable ring the start of its block (a block holds one run of
+    /// writes, so its seal stays true).
+    #[inline]
+    fn a_floor(&self) -> usize {
+        self.a_start & !(self.seal_block() - 1)
     }
 
     fn a_len(&self) -> usize {
@@ -446,7 +504,7 @@ impl<S: Storage> Ring<S> {
 
     /// The logical byte range `[from, to)` as at most two slices.
     fn slices(&self, from: usize, to: usize) -> (&[u8], &[u8]) {
-        let b = self.buf.bytes();
+        let b = self.data();
         let a_len = self.a_len();
         let first = if from < a_len {
             &b[self.a_start + from..self.a_start + to.min(a_len)]
@@ -482,10 +540,10 @@ impl<S: Storage> Ring<S> {
             return (need <= cap).then_some(0);
         }
         if self.wrapped {
-            (self.a_start - self.b_end >= need).then_some(self.b_end)
+            (self.a_floor() - self.b_end >= need).then_some(self.b_end)
         } else if cap - self.a_end >= need {
             Some(self.a_end)
-        } else if self.a_start >= need {
+        } else if self.a_floor() >= need {
             Some(0)
         } else {
             None
@@ -506,11 +564,14 @@ impl<S: Storage> Ring<S> {
         }
         self.records += 1;
         self.stats.accepted += 1;
+        if self.journal.is_some() {
+            self.jot_commit(start, n);
+        }
     }
 
     /// Length of the oldest record.
     fn front_len(&self) -> usize {
-        let region = &self.buf.bytes()[self.a_start..self.a_end];
+        let region = &self.data()[self.a_start..self.a_end];
         match find_nl(region) {
             Some(i) => i + 1,
             None => region.len(), // unreachable for well-formed records
@@ -645,16 +706,16 @@ impl<S: Storage> Ring<S> {
         let regions = if self.records == 0 {
             [(0, cap), (0, 0)]
         } else if self.wrapped {
-            [(self.b_end, self.a_start - self.b_end), (0, 0)]
+            [(self.b_end, self.a_floor() - self.b_end), (0, 0)]
         } else {
-            [(self.a_end, cap - self.a_end), (0, self.a_start)]
+            [(self.a_end, cap - self.a_end), (0, self.a_floor())]
         };
         for (start, len) in regions {
             if len == 0 {
                 continue;
             }
             let lim = len.min(max);
-            let mut out = Out::new(&mut self.buf.bytes_mut()[start..start + lim]);
+            let mut out = Out::new(&mut self.data_mut()[start..start + lim]);
             match encode(&mut out) {
                 Ok(n) => {
                     self.commit(start, n);
@@ -690,7 +751,12 @@ impl<S: Storage> Ring<S> {
         let (mut dropped, mut discarded) = (0, 0);
         loop {
             if let Some(start) = self.reserve(need) {
-                let mut out = Out::new(&mut self.buf.bytes_mut()[start..start + need]);
+                if dropped + discarded > 0 {
+                    // The room made is free in the header before a record
+                    // overwrites what was there.
+                    self.jot();
+                }
+                let mut out = Out::new(&mut self.data_mut()[start..start + need]);
                 return match encode(&mut out) {
                     Ok(n) => {
                         self.commit(start, n);
@@ -744,6 +810,9 @@ impl<S: Storage> Ring<S> {
             } else {
                 break;
             }
+        }
+        if dropped + discarded > 0 {
+            self.jot();
         }
         if count_refusal {
             self.count_refusal();
@@ -800,7 +869,12 @@ impl<S: Storage> Ring<S> {
     fn drop_after_head_bytes(&mut self) -> (usize, usize) {
         let (a_start, a_end, b_end, wrapped) = (self.a_start, self.a_end, self.b_end, self.wrapped);
         let (sent, in_flight) = (self.sent, self.in_flight);
-        let buf = self.buf.bytes_mut();
+        if self.journal.is_some() {
+            // A durable ring never moves stored records: a kill in the
+            // middle of the move would tear them.
+            return (0, 0);
+        }
+        let buf = self.data_mut();
         // A transmit ends on a record boundary; a partial send does not.
         let head_len = if in_flight > 0 {
             sent + in_flight
@@ -874,6 +948,9 @@ impl<S: Storage> Ring<S> {
             first_ms: self.span.0,
             last_ms: self.span.1,
             made_ms: self.clock_ms,
+            recovered: self.recovery.map_or(0, |r| r.0),
+            damaged: self.recovery.map_or(0, |r| r.1),
+            damaged_bytes: self.recovery.map_or(0, |r| r.2),
         }
     }
 
@@ -921,6 +998,16 @@ impl<S: Storage> Ring<S> {
     /// totals once it ends (see [`push_with`](Self::push_with)); never one
     /// per record.
     pub fn poll_notification(&mut self) -> Option<Notification> {
+        if self.note_recovered {
+            self.note_recovered = false;
+            if let Some((records, damaged, damaged_bytes)) = self.recovery {
+                return Some(Notification::Recovered {
+                    records,
+                    damaged,
+                    damaged_bytes,
+                });
+            }
+        }
         if self.note_full {
             self.note_full = false;
             return Some(Notification::BufferFull);
@@ -980,6 +1067,9 @@ impl<S: Storage> Ring<S> {
             self.empty_reset();
         }
         self.stats.delivered += k as u64;
+        if self.journal.is_some() {
+            self.jot();
+        }
         // Room is back to half the ring: the episode is over even if
         // nobody reports meanwhile.
         if self.full && self.available() >= self.capacity() / 2 {

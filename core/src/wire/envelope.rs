@@ -79,6 +79,11 @@ impl Serialize for LossEvent<'_> {
             st.serialize_field("first_ms", &a)?;
             st.serialize_field("last_ms", &b)?;
         }
+        if l.any_recovery() {
+            st.serialize_field("recovered", &l.recovered)?;
+            st.serialize_field("damaged", &l.damaged)?;
+            st.serialize_field("damaged_bytes", &l.damaged_bytes)?;
+        }
         st.end()
     }
 }
