@@ -83,7 +83,9 @@ pub use api::notify::{Level, NetError, Notification};
 #[cfg(feature = "std")]
 pub use api::notify::{Notice, Rejections, REJECT_QUIET};
 #[cfg(feature = "std")]
-pub use api::platform::{encode_record, Callback, Parts, Platform, Polled, SeesAcks, WithTls};
+pub use api::platform::{
+    encode_record, Callback, Parts, Platform, Polled, SeesAcks, WithFile, WithTls,
+};
 #[cfg(feature = "std")]
 pub use api::sdk::Sdk;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]

@@ -172,7 +172,7 @@ fn damage_of_any_kind_recovers_only_pushed_records_whole_and_counts_the_rest() {
         let mut next = 0;
         let mut pushed = std::collections::HashMap::new();
         for _ in 0..rng.below(if MIRI { 40 } else { 600 }) {
-            let drop_oldest = rng.0 % 2 == 0;
+            let drop_oldest = rng.0 & 1 == 0;
             if let Some(r) = step(&mut ring, &mut rng, &mut next, drop_oldest) {
                 pushed.insert(id_of(&r), r);
             }

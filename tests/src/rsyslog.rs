@@ -135,7 +135,10 @@ action(type="omfile" file="{dir}/rsyslogd-internal.log")
             .arg(&pidfile)
             .env("LD_LIBRARY_PATH", &libs)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            // A file, not a pipe: rsyslog writes a line per broken session
+            // there, and a pipe nobody reads fills (64 KiB, ~400 killed
+            // clients) and blocks its RELP input thread for good.
+            .stderr(stderr_file(&self.dir))
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start rsyslogd ({e}); install it with: {INSTALL}"));
         self.child = Some(child);
@@ -149,10 +152,10 @@ action(type="omfile" file="{dir}/rsyslogd-internal.log")
         if !up {
             let mut c = self.child.take().unwrap();
             let _ = c.kill();
-            let o = c.wait_with_output().unwrap();
+            let _ = c.wait();
             panic!(
                 "rsyslogd did not start listening on {port}: {}",
-                String::from_utf8_lossy(&o.stderr)
+                std::fs::read_to_string(self.dir.join("rsyslogd-stderr.log")).unwrap_or_default()
             );
         }
     }
@@ -261,6 +264,15 @@ action(type="omfile" file="{dir}/rsyslogd-internal.log")
     pub fn internal_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("rsyslogd-internal.log")).unwrap_or_default()
     }
+}
+
+/// rsyslogd's standard error, appended to `rsyslogd-stderr.log` in `dir`.
+fn stderr_file(dir: &Path) -> Stdio {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("rsyslogd-stderr.log"))
+        .map_or_else(|_| Stdio::null(), Stdio::from)
 }
 
 /// CPU seconds (user + system) a process used so far: `pid`, or `"self"`

@@ -4,7 +4,7 @@
 
 use crate::api::config::{Backoff, Protocol, WhenFull};
 use crate::api::notify::{Notice, Notification};
-use crate::api::platform::{Parts, Platform, SeesAcks, WithTls};
+use crate::api::platform::{Parts, Platform, SeesAcks, WithFile, WithTls};
 use crate::api::sdk::Sdk;
 use crate::api::settings::EventTypeBuf;
 use crate::send::server_choice::Strategy;
@@ -252,6 +252,31 @@ impl<P: SeesAcks> Builder<P> {
         if self.parts.settings.peer_buffer.is_some() {
             self.parts.settings.peer_buffer = Some(n);
         }
+        self
+    }
+}
+
+impl<P: WithFile> Builder<P> {
+    /// Native SDK: keeps the buffer in the file at `path` (created at
+    /// `buffer_bytes` up front, or adopted with its own size when it holds
+    /// a buffer), mapped into memory, so that events outlive the process: a
+    /// process killed at any instruction loses none that `report` accepted,
+    /// and the next one on the same file sends them before any new event
+    /// (see [`Stats::recovered`](crate::Stats::recovered)). The file is
+    /// locked: a second SDK on it fails at `build`.
+    pub fn buffer_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        P::set_buffer_file(&mut self.parts.extra, path.into());
+        self
+    }
+
+    /// Native SDK with [`buffer_file`](Self::buffer_file): how often the
+    /// sender thread syncs the file to its disk (never the reporting
+    /// thread); what a power cut can lose is what was reported in the last
+    /// `every`. `None`: never sync (a process kill still loses nothing; a
+    /// power cut, what the OS had not written back, up to about 30 s on
+    /// Linux). Default 100 ms.
+    pub fn sync_every(mut self, every: Option<Duration>) -> Self {
+        P::set_sync_every(&mut self.parts.extra, every);
         self
     }
 }

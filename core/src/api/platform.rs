@@ -106,6 +106,17 @@ pub trait WithTls: Platform {
     fn set_tls(extra: &mut Self::Extra, tls: Self::Tls);
 }
 
+/// A platform whose buffer can be a file that outlives the process: adds
+/// [`Builder::buffer_file`](crate::Builder::buffer_file) and
+/// [`Builder::sync_every`](crate::Builder::sync_every).
+pub trait WithFile: Platform {
+    /// Keeps the buffer in the file at `path`.
+    fn set_buffer_file(extra: &mut Self::Extra, path: std::path::PathBuf);
+    /// How often the file is synced to its disk (`None`: never, the OS
+    /// writes it back in its own time).
+    fn set_sync_every(extra: &mut Self::Extra, every: Option<core::time::Duration>);
+}
+
 std::thread_local! {
     static SCRATCH: core::cell::RefCell<Vec<u8>> = const { core::cell::RefCell::new(Vec::new()) };
 }

@@ -7,14 +7,20 @@ use crate::send::sender::SenderStats;
 
 /// Counters of an SDK, in events unless named otherwise.
 ///
-/// Every valid event reported is counted once in `accepted` and, at any
-/// time, in exactly one of `delivered`, `unconfirmed`, `unsent` and
-/// `dropped`: `delivered + unconfirmed + unsent + dropped == accepted`.
+/// Every valid event reported is counted once in `accepted` (an event
+/// recovered from a durable buffer at start, once in `recovered`) and, at
+/// any time, in exactly one of `delivered`, `unconfirmed`, `unsent` and
+/// `dropped`: `delivered + unconfirmed + unsent + dropped == accepted +
+/// recovered`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     /// Valid events reported (the ones then refused for lack of room
     /// included; invalid ones are `rejected`).
     pub accepted: u64,
+    /// Events recovered at start from a durable buffer (a buffer file), left
+    /// there by an earlier process: sent before any new event. Those that
+    /// were in flight when it ended may reach the collector twice.
+    pub recovered: u64,
     /// Events the collector is known to have: confirmed by a clean close,
     /// by the collector's kernel acknowledging them plus its buffer, or by
     /// the replay limit (see the transport's delivery guarantees).
@@ -79,6 +85,7 @@ impl Stats {
     pub fn new(ring: RingStats, sender: SenderStats, rejected: u64, wakeups: u64) -> Self {
         Stats {
             accepted: ring.accepted + ring.dropped_newest,
+            recovered: ring.recovered,
             delivered: ring.delivered,
             unconfirmed: ring.window + ring.rewound + ring.discarded,
             unsent: ring.unsent,
@@ -107,11 +114,14 @@ impl Stats {
 }
 
 /// What closing an SDK achieved: where every event ended.
-/// `delivered + unconfirmed + unsent + dropped == accepted`.
+/// `delivered + unconfirmed + unsent + dropped == accepted + recovered`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CloseReport {
     /// Valid events reported (refused ones included; see [`Stats::accepted`]).
     pub accepted: u64,
+    /// Events recovered at start from a durable buffer (see
+    /// [`Stats::recovered`]).
+    pub recovered: u64,
     /// Events the collector is known to have (confirmed; each counted once).
     pub delivered: u64,
     /// Events written at least once without proof that the collector has
@@ -145,6 +155,7 @@ impl CloseReport {
     pub fn new(ring: RingStats, rejected: u64, clean: bool, loss_told: bool) -> Self {
         CloseReport {
             accepted: ring.accepted + ring.dropped_newest,
+            recovered: ring.recovered,
             delivered: ring.delivered,
             unconfirmed: ring.window + ring.rewound + ring.discarded,
             unsent: ring.unsent,

@@ -491,6 +491,35 @@ impl<S: Storage> Ring<S> {
         Ok((ring, rec))
     }
 
+    /// The length of the storage the ring in `head` (the storage's first
+    /// bytes, at least 256) was made for: `Ok(None)` when they hold no
+    /// valid header. For a host that sizes a file before mapping it.
+    pub fn stored_len(head: &[u8]) -> Result<Option<usize>, FormatError> {
+        let mut best: Option<Head> = None;
+        let mut other = None;
+        for at in [0, SLOT] {
+            match head.get(at..at + SLOT).and_then(Head::read) {
+                Some(Ok(h)) if best.is_none_or(|b| h.gen > b.gen) => best = Some(h),
+                Some(Err(v)) => other = Some(v),
+                _ => {}
+            }
+        }
+        match (best, other) {
+            (Some(h), _) => Ok(Layout::of(h.block, h.blocks)
+                .filter(|_| h.block.is_power_of_two() && (MIN_BLOCK..=MAX_BLOCK).contains(&h.block))
+                .map(|l| l.total())),
+            (None, Some(found)) => Err(FormatError::Version { found }),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// A durable ring's header generation: it changes with every change
+    /// of the stored records (0 for a ring in memory). For a host that syncs
+    /// the storage only when something changed.
+    pub fn journal_gen(&self) -> u64 {
+        self.journal.map_or(0, |j| j.gen)
+    }
+
     /// True for a durable ring ([`format`](Self::format),
     /// [`recover`](Self::recover)).
     pub fn is_durable(&self) -> bool {

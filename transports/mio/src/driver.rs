@@ -1,6 +1,7 @@
 //! The sender thread: runs the core's driver loop over [`MioLink`] and
 //! sleeps in `Poll` when there is nothing to do (no timer, no spinning).
 
+use crate::file::{Store, Syncer};
 use crate::link::MioLink;
 use crate::shared::{Shared, State};
 use alooma_core::{Driver, Instant, Loss, Notification, Out, Ring, RingAccess, SenderConfig};
@@ -36,15 +37,15 @@ impl Locked<'_> {
 }
 
 impl RingAccess for Locked<'_> {
-    type S = Box<[u8]>;
+    type S = Store;
 
-    fn with<R>(&mut self, f: impl FnOnce(&mut Ring<Box<[u8]>>) -> R) -> Option<R> {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Ring<Store>) -> R) -> Option<R> {
         Some(self.run(|st| f(&mut st.ring)))
     }
 
     fn with_wake<R>(
         &mut self,
-        f: impl FnOnce(&mut Ring<Box<[u8]>>) -> (R, Option<usize>),
+        f: impl FnOnce(&mut Ring<Store>) -> (R, Option<usize>),
     ) -> Option<R> {
         Some(self.run(|st| {
             let (r, wake) = f(&mut st.ring);
@@ -56,7 +57,14 @@ impl RingAccess for Locked<'_> {
     }
 }
 
-pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderConfig, seed: u64) {
+pub(crate) fn run(
+    sh: Arc<Shared>,
+    mut poll: Poll,
+    link: MioLink,
+    cfg: SenderConfig,
+    seed: u64,
+    sync: Option<(Syncer, Duration)>,
+) {
     let start = std::time::Instant::now();
     let now = || Instant::from_micros(start.elapsed().as_micros() as u64);
     let scratch = vec![0u8; cfg.batch_bytes.clamp(1, 1 << 20)].into_boxed_slice();
@@ -73,6 +81,10 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
     let mut events = Events::with_capacity(16);
     let mut notes: Notes = Vec::new();
     let mut close_asked = false;
+    // A buffer file: synced when its records changed, at most every
+    // `sync_every` (this thread waits for the disk, reporters never do).
+    let mut synced = (0u64, std::time::Instant::now());
+    let mut dirty;
     loop {
         {
             let st = sh.lock();
@@ -95,6 +107,7 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
             }
             st.sender_stats = driver.stats();
             sh.connected.store(driver.is_connected(), Ordering::Relaxed);
+            dirty = st.ring.journal_gen() != synced.0;
             if driver.is_closed() {
                 st.clean = driver.closed_clean();
                 st.loss_told = driver.loss_told(&st.ring.stats());
@@ -110,12 +123,28 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
         if exit {
             break;
         }
-        // Sleep until an event or the sender's deadline.
+        let mut sync_in = None;
+        if let (Some((syncer, every)), true) = (&sync, dirty) {
+            match every.checked_sub(synced.1.elapsed()) {
+                Some(left) if !left.is_zero() => sync_in = Some(left),
+                _ => {
+                    let gen = sh.lock().ring.journal_gen();
+                    let _ = syncer.sync();
+                    synced = (gen, std::time::Instant::now());
+                    sync_in = Some(*every);
+                }
+            }
+        }
+        // Sleep until an event, the sender's deadline or the next sync.
         let timeout = wait.map(|until| {
             let us = until.as_micros().saturating_sub(now().as_micros());
             // Round up so we never wake a hair early and spin.
             Duration::from_micros(us) + Duration::from_micros(if us > 0 { 100 } else { 0 })
         });
+        let timeout = match (timeout, sync_in) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
                 // Poll itself failed: nothing sensible to do but retry soon.
@@ -132,6 +161,9 @@ pub(crate) fn run(sh: Arc<Shared>, mut poll: Poll, link: MioLink, cfg: SenderCon
     }
     alooma_core::Link::close(driver.link_mut());
     sh.connected.store(false, Ordering::Relaxed);
+    if let Some((syncer, _)) = &sync {
+        let _ = syncer.sync();
+    }
     let mut st = sh.lock();
     st.sender_stats = driver.stats();
     st.loss_told = driver.loss_told(&st.ring.stats());

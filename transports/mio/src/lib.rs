@@ -25,11 +25,13 @@
 //! copies it into a bounded buffer under a short lock. Everything else
 //! happens on the sender thread, which sleeps when there is nothing to do.
 #![deny(missing_docs)]
-// One `unsafe` block: the `SIOCOUTQ` ioctl in `conn.rs` (acknowledged bytes).
+// `unsafe` only at the OS: the `SIOCOUTQ` ioctl in `conn.rs` (acknowledged
+// bytes), and the buffer file's mapping, lock and allocation in `file.rs`.
 #![deny(unsafe_code)]
 
 mod conn;
 mod driver;
+mod file;
 mod link;
 mod native;
 mod notify;
@@ -43,7 +45,11 @@ pub use alooma_core::{
     Strategy, TypeName, WhenFull, DEFAULT_RELP_WINDOW,
 };
 pub use alooma_core::{CloseReport, EventTypeBuf as EventType, FlushError, Stats};
-pub use native::{BuildError, Extra, Native, DEFAULT_BUFFER_BYTES, DEFAULT_REPLAY_LIMIT};
+pub use alooma_core::{FormatError, Recovery};
+pub use file::FileError;
+pub use native::{
+    BuildError, Extra, Native, DEFAULT_BUFFER_BYTES, DEFAULT_REPLAY_LIMIT, DEFAULT_SYNC_EVERY,
+};
 pub use notify::Notification;
 #[cfg(feature = "tls")]
 pub use tls::Tls;

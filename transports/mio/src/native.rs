@@ -4,6 +4,7 @@
 //! does I/O); `flush` and `close` wait for the thread.
 
 use crate::driver;
+use crate::file::{Store, Syncer};
 use crate::link::TlsConfig;
 use crate::notify::Notification;
 use crate::random::{seed, uuid_bytes};
@@ -40,6 +41,10 @@ pub enum BuildError {
     /// The OS refused what the sender thread needs (poll, waker, thread).
     #[error("cannot start the sender: {0}")]
     Io(#[from] std::io::Error),
+    /// The buffer file cannot be used (in use by another process, of
+    /// another format version, or refused by the OS).
+    #[error(transparent)]
+    BufferFile(#[from] crate::file::FileError),
 }
 
 impl From<Box<ConfigError>> for BuildError {
@@ -48,11 +53,35 @@ impl From<Box<ConfigError>> for BuildError {
     }
 }
 
+/// Default `sync_every` of a buffer file.
+pub const DEFAULT_SYNC_EVERY: Duration = Duration::from_millis(100);
+
 /// The native SDK's own settings, held by its builder.
-#[derive(Default)]
 pub struct Extra {
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::Tls>,
+    buffer_file: Option<std::path::PathBuf>,
+    sync_every: Option<Duration>,
+}
+
+impl Default for Extra {
+    fn default() -> Self {
+        Extra {
+            #[cfg(feature = "tls")]
+            tls: None,
+            buffer_file: None,
+            sync_every: Some(DEFAULT_SYNC_EVERY),
+        }
+    }
+}
+
+impl alooma_core::WithFile for Native {
+    fn set_buffer_file(extra: &mut Extra, path: std::path::PathBuf) {
+        extra.buffer_file = Some(path);
+    }
+    fn set_sync_every(extra: &mut Extra, every: Option<Duration>) {
+        extra.sync_every = every;
+    }
 }
 
 struct Handle {
@@ -107,11 +136,23 @@ impl Platform for Native {
         };
         #[cfg(not(feature = "tls"))]
         let tls = None;
+        let ring = match &parts.extra.buffer_file {
+            Some(path) => crate::file::open(path, parts.settings.buffer_bytes)?.0,
+            None => Ring::with_storage(Store::Heap(
+                vec![0u8; parts.settings.buffer_bytes].into_boxed_slice(),
+            )),
+        };
+        let sync = ring
+            .storage()
+            .syncer()
+            .and_then(|s| parts.extra.sync_every.map(|every| (s, every)));
         Ok(Native::spawn(
             parts.settings,
             parts.drop_timeout,
             parts.notify,
             tls,
+            ring,
+            sync,
         )?)
     }
 
@@ -208,6 +249,8 @@ impl Native {
         drop_timeout: Duration,
         notify: Option<Callback>,
         tls: TlsConfig,
+        ring: Ring<Store>,
+        sync: Option<(Syncer, Duration)>,
     ) -> std::io::Result<Native> {
         let (max_event, sender_cfg) = (s.max_event(), s.with_config(|c| c.sender()));
         let poll = mio::Poll::new()?;
@@ -220,7 +263,7 @@ impl Native {
         );
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
-                ring: Ring::with_storage(vec![0u8; s.buffer_bytes].into_boxed_slice()),
+                ring,
                 sender_stats: SenderStats::default(),
                 wake_at: None,
                 closing: false,
@@ -245,7 +288,7 @@ impl Native {
         let sh = shared.clone();
         let thread = std::thread::Builder::new()
             .name("alooma-sender".into())
-            .spawn(move || driver::run(sh, poll, link, sender_cfg, seed()))?;
+            .spawn(move || driver::run(sh, poll, link, sender_cfg, seed(), sync))?;
         Ok(Native {
             h: Arc::new(Handle {
                 shared,

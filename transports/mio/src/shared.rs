@@ -29,7 +29,7 @@ pub(crate) struct Shared {
 
 /// Guarded by [`Shared::state`].
 pub(crate) struct State {
-    pub ring: Ring<Box<[u8]>>,
+    pub ring: Ring<crate::file::Store>,
     /// The sender's counters, as of the thread's last step.
     pub sender_stats: SenderStats,
     /// The sender thread is (about to be) blocked in `poll` waiting for
