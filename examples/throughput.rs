@@ -561,8 +561,93 @@ fn wasm(n: u64) -> Result<(f64, f64), String> {
     Ok((n as f64 / total, caller))
 }
 
+/// End to end with the buffer in memory, in a file, and in a file synced
+/// every 10 ms, in one run (same events, same sink); then the time to start
+/// on a full file of the default size (open, map, recover).
+fn file_rows(n: u64) {
+    let dir = std::env::temp_dir().join(format!("alooma-throughput-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |file: Option<(&str, Option<Duration>)>| {
+        let s = sink();
+        let mut b = bench_sdk(&s.addr).when_full(WhenFull::Block);
+        if let Some((name, sync)) = file {
+            let path = dir.join(name);
+            let _ = std::fs::remove_file(&path);
+            b = b.buffer_file(path).sync_every(sync);
+        }
+        let sdk = b.build().unwrap();
+        sdk.report(&event(0)).unwrap();
+        wait_lines(&s, 1);
+        let t0 = Instant::now();
+        for i in 0..n {
+            sdk.report(&event(i)).unwrap();
+        }
+        let caller = t0.elapsed().as_secs_f64() / n as f64 * 1e9;
+        wait_lines(&s, n + 1);
+        let rate = n as f64 / t0.elapsed().as_secs_f64();
+        let r = sdk.close(Duration::from_secs(10));
+        assert_eq!(r.delivered, r.accepted, "{r:?}");
+        (rate, caller)
+    };
+    let (mem, mem_cost) = run(None);
+    let (file, file_cost) = run(Some(("nosync", None)));
+    let (synced, synced_cost) = run(Some(("sync10", Some(Duration::from_millis(10)))));
+    println!("6 alooma buffer in memory (default 24 MiB):       {mem:>10.0} events/s, {mem_cost:.0} ns per report()");
+    println!("6 alooma buffer_file, no sync:                    {file:>10.0} events/s, {file_cost:.0} ns per report()");
+    println!("6 alooma buffer_file, sync_every 10 ms:           {synced:>10.0} events/s, {synced_cost:.0} ns per report()");
+    println!("ratio file / memory (no sync): {:.2}", file / mem);
+    println!(
+        "ratio file / memory (sync_every 10 ms): {:.2}",
+        synced / mem
+    );
+    // A full file of the default size, its collector down.
+    let path = dir.join("full");
+    let _ = std::fs::remove_file(&path);
+    let nowhere = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let sdk = bench_sdk(&nowhere)
+        .when_full(WhenFull::DropNewest)
+        .buffer_file(&path)
+        .build()
+        .unwrap();
+    let mut i = 0;
+    while sdk.stats().dropped == 0 {
+        let _ = sdk.report(&event(i));
+        i += 1;
+    }
+    let kept = sdk.stats().unsent;
+    sdk.close(Duration::ZERO);
+    drop(sdk);
+    // The sender thread lets go of the file (its lock) as it exits.
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    let sdk = bench_sdk(&nowhere).buffer_file(&path).build().unwrap();
+    let started = t0.elapsed();
+    let recovered = sdk.stats().recovered;
+    sdk.close(Duration::ZERO);
+    assert_eq!(recovered, kept);
+    println!(
+        "6 start on a full {} MiB buffer file ({recovered} events recovered): {:.1} ms",
+        alooma::DEFAULT_BUFFER_BYTES >> 20,
+        started.as_secs_f64() * 1e3
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--file") {
+        let n = args
+            .iter()
+            .position(|a| a == "--events")
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000);
+        file_rows(n);
+        return;
+    }
     if args.iter().any(|a| a == "--relp") {
         let n = args
             .iter()

@@ -6,7 +6,9 @@
 //! the loopback collector, and nothing arrived that was never reported.
 
 use alooma_tests::rsyslog::{Queue, Rsyslog};
-use alooma_tests::{collector::Collector, is_marker, split_record, temp_dir, wait_until};
+use alooma_tests::{
+    closed_port, collector::Collector, is_marker, split_record, temp_dir, wait_until,
+};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -214,4 +216,151 @@ fn a_second_sdk_on_the_same_file_is_refused() {
     drop(first);
     // Released with the first: the file is usable again.
     build().unwrap();
+}
+
+/// Damaged buffer files: real files (a producer killed with its collector
+/// unreachable, the file full of unsent events) truncated, extended,
+/// zeroed or with bits flipped, 1,000 times (`DAMAGE_TRIALS`). Every start
+/// succeeds, what was lost is counted, and the collector receives only
+/// events that were reported, whole.
+#[test]
+fn damaged_buffer_files_start_count_the_damage_and_send_only_reported_events() {
+    let trials: usize = std::env::var("DAMAGE_TRIALS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let dir = temp_dir("damage");
+    let exe = env!("CARGO_BIN_EXE_crash_producer");
+    let nowhere = format!("127.0.0.1:{}", closed_port());
+    // Base files: full rings of unsent events, and what each printed.
+    let mut bases = Vec::new();
+    for run in 0..4u64 {
+        let file = dir.join(format!("base{run}"));
+        let mut child = Command::new(exe)
+            .args([
+                nowhere.as_str(),
+                "tcp",
+                file.to_str().unwrap(),
+                &run.to_string(),
+            ])
+            .env("CRASH_BUFFER_BYTES", (32 << 10).to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            BufReader::new(out)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| l.parse::<u64>().ok())
+                .last()
+        });
+        // Until the ring is full and `report` waits for room.
+        std::thread::sleep(Duration::from_millis(300));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let printed = reader.join().unwrap();
+        let bytes = std::fs::read(&file).unwrap();
+        let (ring, rec) = alooma_core::Ring::recover(bytes.clone()).unwrap();
+        assert!(rec.records > 50, "a base file of {} records", rec.records);
+        assert_eq!(ring.records() as u64, rec.records);
+        bases.push((bytes, rec.records, printed));
+    }
+    let printed: Vec<Option<u64>> = bases.iter().map(|b| b.2).collect();
+    let collector = Collector::start();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    eprintln!("damage seed {seed}");
+    let mut rng = Rng(seed);
+    let (mut lost_counted, mut headers_gone) = (0u64, 0usize);
+    for trial in 0..trials {
+        let (base, records, _) = &bases[trial % bases.len()];
+        let mut bytes = base.clone();
+        let len = bytes.len();
+        let kind = rng.below(4);
+        match kind {
+            0 => bytes.truncate(rng.below(len as u64) as usize),
+            1 => bytes.extend((0..1 + rng.below(5000)).map(|_| rng.below(256) as u8)),
+            2 => {
+                let at = rng.below(len as u64) as usize;
+                let n = 1 + rng.below(2000) as usize;
+                bytes[at..(at + n).min(len)].fill(0);
+            }
+            _ => {
+                for _ in 0..1 + rng.below(6) {
+                    let at = rng.below(len as u64) as usize;
+                    bytes[at] ^= 1 << rng.below(8);
+                }
+            }
+        }
+        let head_intact = bytes.len() >= 256 && bytes[..256] == base[..256];
+        let file = dir.join(format!("trial{trial}"));
+        std::fs::write(&file, &bytes).unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let s2 = seen.clone();
+        let sdk = alooma::Sdk::builder()
+            .token("t")
+            .server(collector.server())
+            .buffer_file(&file)
+            .buffer_bytes(32 << 10)
+            .peer_buffer(16 << 10)
+            .on_notify(move |n| {
+                if let alooma_core::Notification::Recovered {
+                    records,
+                    damaged,
+                    damaged_bytes,
+                } = n.event
+                {
+                    *s2.lock().unwrap() = Some((records, damaged, damaged_bytes));
+                }
+            })
+            .build()
+            .unwrap_or_else(|e| panic!("trial {trial} (damage {kind}): start failed: {e}"));
+        sdk.flush(Duration::from_secs(30)).unwrap();
+        let r = sdk.close(Duration::from_secs(10));
+        assert!(r.clean, "trial {trial}: {r:?}");
+        let (got, damaged, damaged_bytes) = seen.lock().unwrap().unwrap_or_default();
+        assert_eq!(got, r.recovered, "trial {trial}");
+        assert_eq!(r.delivered, r.recovered, "trial {trial}: {r:?}");
+        if got < *records {
+            // Lost records are counted, unless the newest header slot
+            // was hit (read as a write the process did not finish).
+            assert!(
+                damaged + damaged_bytes > 0 || !head_intact,
+                "trial {trial} (damage {kind}): {} of {records} lost uncounted",
+                records - got
+            );
+        }
+        if head_intact {
+            assert_eq!(got + damaged, *records, "trial {trial} (damage {kind})");
+        }
+        lost_counted += damaged;
+        headers_gone += usize::from(damaged == 0 && damaged_bytes > 0);
+        std::fs::remove_file(&file).unwrap();
+    }
+    eprintln!(
+        "{trials} damaged files: {lost_counted} events counted damaged, {headers_gone} with no usable header"
+    );
+    // Everything the collector got was reported, whole.
+    let lines = collector.lines();
+    check_reported(&lines, &printed);
+}
+
+/// Every event received was reported (a producer may have had `Ok` for one
+/// more than it printed), byte for byte as its fields show.
+fn check_reported(lines: &[String], printed: &[Option<u64>]) {
+    for l in lines.iter().filter(|l| !is_marker(l)) {
+        let (ev, _) = split_record(l);
+        let (run, seq) = (ev["run"].as_u64().unwrap(), ev["seq"].as_u64().unwrap());
+        let bound = printed[run as usize].map_or(0, |p| p + 1);
+        assert!(
+            seq <= bound,
+            "run {run} printed up to {bound}, yet {seq} arrived"
+        );
+        assert_eq!(ev["pad"], "p".repeat(120), "{l}");
+        assert_eq!(ev.as_object().unwrap().len(), 3, "{l}");
+    }
 }

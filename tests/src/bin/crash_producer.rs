@@ -22,6 +22,10 @@ fn main() {
     } else {
         Protocol::Tcp
     };
+    let buffer: usize = std::env::var("CRASH_BUFFER_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256 << 10);
     let sdk = Sdk::builder()
         .token("crash")
         .server(server.as_str())
@@ -29,10 +33,10 @@ fn main() {
         .buffer_file(file)
         // Smaller than the traffic: the producer never pauses, so the
         // ring is full much of the time and `report` waits for room.
-        .buffer_bytes(256 << 10)
+        .buffer_bytes(buffer)
         // The collector lives on (the producer is what dies): what its
         // kernel acknowledged it reads.
-        .peer_buffer(64 << 10)
+        .peer_buffer(buffer / 4)
         .when_full(WhenFull::Block)
         .backoff(alooma::Backoff {
             initial: Duration::from_millis(5),

@@ -8,6 +8,7 @@ use alooma_core::{Driver, Instant, Loss, Notification, Out, Ring, RingAccess, Se
 use mio::{Events, Poll, Token};
 use std::io;
 use std::sync::atomic::Ordering;
+use std::sync::Weak;
 use std::sync::{Arc, MutexGuard};
 use std::time::Duration;
 
@@ -63,7 +64,7 @@ pub(crate) fn run(
     link: MioLink,
     cfg: SenderConfig,
     seed: u64,
-    sync: Option<(Syncer, Duration)>,
+    sync: Option<Syncer>,
 ) {
     let start = std::time::Instant::now();
     let now = || Instant::from_micros(start.elapsed().as_micros() as u64);
@@ -81,10 +82,6 @@ pub(crate) fn run(
     let mut events = Events::with_capacity(16);
     let mut notes: Notes = Vec::new();
     let mut close_asked = false;
-    // A buffer file: synced when its records changed, at most every
-    // `sync_every` (this thread waits for the disk, reporters never do).
-    let mut synced = (0u64, std::time::Instant::now());
-    let mut dirty;
     loop {
         {
             let st = sh.lock();
@@ -107,7 +104,6 @@ pub(crate) fn run(
             }
             st.sender_stats = driver.stats();
             sh.connected.store(driver.is_connected(), Ordering::Relaxed);
-            dirty = st.ring.journal_gen() != synced.0;
             if driver.is_closed() {
                 st.clean = driver.closed_clean();
                 st.loss_told = driver.loss_told(&st.ring.stats());
@@ -123,28 +119,12 @@ pub(crate) fn run(
         if exit {
             break;
         }
-        let mut sync_in = None;
-        if let (Some((syncer, every)), true) = (&sync, dirty) {
-            match every.checked_sub(synced.1.elapsed()) {
-                Some(left) if !left.is_zero() => sync_in = Some(left),
-                _ => {
-                    let gen = sh.lock().ring.journal_gen();
-                    let _ = syncer.sync();
-                    synced = (gen, std::time::Instant::now());
-                    sync_in = Some(*every);
-                }
-            }
-        }
-        // Sleep until an event, the sender's deadline or the next sync.
+        // Sleep until an event or the sender's deadline.
         let timeout = wait.map(|until| {
             let us = until.as_micros().saturating_sub(now().as_micros());
             // Round up so we never wake a hair early and spin.
             Duration::from_micros(us) + Duration::from_micros(if us > 0 { 100 } else { 0 })
         });
-        let timeout = match (timeout, sync_in) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
                 // Poll itself failed: nothing sensible to do but retry soon.
@@ -161,7 +141,8 @@ pub(crate) fn run(
     }
     alooma_core::Link::close(driver.link_mut());
     sh.connected.store(false, Ordering::Relaxed);
-    if let Some((syncer, _)) = &sync {
+    // A buffer file: what the close left (often an empty ring) on disk.
+    if let Some(syncer) = &sync {
         let _ = syncer.sync();
     }
     let mut st = sh.lock();
@@ -170,4 +151,29 @@ pub(crate) fn run(
     st.done = true;
     st.wake_at = None;
     sh.progress.notify_all();
+}
+
+/// A buffer file's own thread: syncs the file to its disk when its records
+/// changed, at most every `every`, so that neither the reporters nor the
+/// sender wait for the disk (on the sender's thread a 10 ms sync halved
+/// throughput: sending stopped during each one). Ends with the SDK.
+pub(crate) fn sync_loop(sh: Weak<Shared>, syncer: Syncer, every: Duration) {
+    let mut synced = 0;
+    loop {
+        std::thread::sleep(every);
+        let Some(sh) = sh.upgrade() else { return };
+        let (gen, done) = {
+            let st = sh.lock();
+            (st.ring.journal_gen(), st.done)
+        };
+        drop(sh);
+        if done {
+            // The sender synced what the close left.
+            return;
+        }
+        if gen != synced {
+            let _ = syncer.sync();
+            synced = gen;
+        }
+    }
 }

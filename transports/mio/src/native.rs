@@ -253,6 +253,7 @@ impl Native {
         sync: Option<(Syncer, Duration)>,
     ) -> std::io::Result<Native> {
         let (max_event, sender_cfg) = (s.max_event(), s.with_config(|c| c.sender()));
+        let ring_syncer = ring.storage().syncer();
         let poll = mio::Poll::new()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), driver::WAKER)?);
         let link = crate::link::MioLink::new(
@@ -285,10 +286,17 @@ impl Native {
             wakeups: AtomicU64::new(0),
             max_event,
         });
+        if let Some((syncer, every)) = sync.clone() {
+            let sh = Arc::downgrade(&shared);
+            std::thread::Builder::new()
+                .name("alooma-sync".into())
+                .spawn(move || driver::sync_loop(sh, syncer, every))?;
+        }
         let sh = shared.clone();
+        let syncer = ring_syncer.clone();
         let thread = std::thread::Builder::new()
             .name("alooma-sender".into())
-            .spawn(move || driver::run(sh, poll, link, sender_cfg, seed(), sync))?;
+            .spawn(move || driver::run(sh, poll, link, sender_cfg, seed(), syncer))?;
         Ok(Native {
             h: Arc::new(Handle {
                 shared,
