@@ -156,24 +156,26 @@ pub(crate) fn run(
 /// A buffer file's own thread: syncs the file to its disk when its records
 /// changed, at most every `every`, so that neither the reporters nor the
 /// sender wait for the disk (on the sender's thread a 10 ms sync halved
-/// throughput: sending stopped during each one). Ends with the SDK.
-pub(crate) fn sync_loop(sh: Weak<Shared>, syncer: Syncer, every: Duration) {
+/// throughput: sending stopped during each one). Between syncs it holds
+/// nothing of the SDK (a mapping keeps the file, and so its lock, open);
+/// a close unparks it for a last sync and joins it.
+pub(crate) fn sync_loop(sh: Weak<Shared>, every: Duration) {
     let mut synced = 0;
     loop {
-        std::thread::sleep(every);
+        std::thread::park_timeout(every);
         let Some(sh) = sh.upgrade() else { return };
-        let (gen, done) = {
+        let (gen, syncer) = {
             let st = sh.lock();
-            (st.ring.journal_gen(), st.done)
+            (st.ring.journal_gen(), st.ring.storage().syncer())
         };
+        let closed = sh.closed.load(Ordering::Acquire);
         drop(sh);
-        if done {
-            // The sender synced what the close left.
-            return;
-        }
-        if gen != synced {
+        if let (Some(syncer), true) = (syncer, gen != synced) {
             let _ = syncer.sync();
             synced = gen;
+        }
+        if closed {
+            return;
         }
     }
 }

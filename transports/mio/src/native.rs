@@ -4,7 +4,7 @@
 //! does I/O); `flush` and `close` wait for the thread.
 
 use crate::driver;
-use crate::file::{Store, Syncer};
+use crate::file::Store;
 use crate::link::TlsConfig;
 use crate::notify::Notification;
 use crate::random::{seed, uuid_bytes};
@@ -87,13 +87,32 @@ impl alooma_core::WithFile for Native {
 struct Handle {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// A buffer file's syncing thread.
+    sync_thread: Mutex<Option<JoinHandle<()>>>,
     report: Mutex<Option<CloseReport>>,
+}
+
+impl Handle {
+    fn close(&self, timeout: Duration) -> CloseReport {
+        let r = close(&self.shared, &self.thread, &self.report, timeout);
+        // Its last sync, then the file is this SDK's no more.
+        if let Some(t) = self
+            .sync_thread
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+        r
+    }
 }
 
 impl Drop for Handle {
     fn drop(&mut self) {
         let t = self.shared.drop_timeout;
-        close(&self.shared, &self.thread, &self.report, t);
+        self.close(t);
     }
 }
 
@@ -142,10 +161,11 @@ impl Platform for Native {
                 vec![0u8; parts.settings.buffer_bytes].into_boxed_slice(),
             )),
         };
-        let sync = ring
-            .storage()
-            .syncer()
-            .and_then(|s| parts.extra.sync_every.map(|every| (s, every)));
+        // A buffer file synced every `sync_every`.
+        let sync = parts
+            .extra
+            .sync_every
+            .filter(|_| ring.storage().syncer().is_some());
         Ok(Native::spawn(
             parts.settings,
             parts.drop_timeout,
@@ -219,7 +239,7 @@ impl Platform for Native {
     }
 
     fn close(&self, timeout: Duration) -> CloseReport {
-        close(&self.h.shared, &self.h.thread, &self.h.report, timeout)
+        self.h.close(timeout)
     }
 
     fn stats(&self) -> Stats {
@@ -250,7 +270,7 @@ impl Native {
         notify: Option<Callback>,
         tls: TlsConfig,
         ring: Ring<Store>,
-        sync: Option<(Syncer, Duration)>,
+        sync: Option<Duration>,
     ) -> std::io::Result<Native> {
         let (max_event, sender_cfg) = (s.max_event(), s.with_config(|c| c.sender()));
         let ring_syncer = ring.storage().syncer();
@@ -286,12 +306,17 @@ impl Native {
             wakeups: AtomicU64::new(0),
             max_event,
         });
-        if let Some((syncer, every)) = sync.clone() {
-            let sh = Arc::downgrade(&shared);
-            std::thread::Builder::new()
-                .name("alooma-sync".into())
-                .spawn(move || driver::sync_loop(sh, syncer, every))?;
-        }
+        let sync_thread = match sync {
+            Some(every) => {
+                let sh = Arc::downgrade(&shared);
+                Some(
+                    std::thread::Builder::new()
+                        .name("alooma-sync".into())
+                        .spawn(move || driver::sync_loop(sh, every))?,
+                )
+            }
+            None => None,
+        };
         let sh = shared.clone();
         let syncer = ring_syncer.clone();
         let thread = std::thread::Builder::new()
@@ -301,6 +326,7 @@ impl Native {
             h: Arc::new(Handle {
                 shared,
                 thread: Mutex::new(Some(thread)),
+                sync_thread: Mutex::new(sync_thread),
                 report: Mutex::new(None),
             }),
         })
