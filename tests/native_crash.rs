@@ -275,7 +275,7 @@ fn damaged_buffer_files_start_count_the_damage_and_send_only_reported_events() {
         | 1;
     eprintln!("damage seed {seed}");
     let mut rng = Rng(seed);
-    let (mut lost_counted, mut headers_gone) = (0u64, 0usize);
+    let (mut lost_counted, mut headers_gone, mut told) = (0u64, 0usize, 0usize);
     for trial in 0..trials {
         let (base, records, _) = &bases[trial % bases.len()];
         let mut bytes = base.clone();
@@ -325,6 +325,12 @@ fn damaged_buffer_files_start_count_the_damage_and_send_only_reported_events() {
         let (got, damaged, damaged_bytes) = seen.lock().unwrap().unwrap_or_default();
         assert_eq!(got, r.recovered, "trial {trial}");
         assert_eq!(r.delivered, r.recovered, "trial {trial}: {r:?}");
+        assert_eq!(
+            r.delivered + r.unconfirmed + r.unsent + r.dropped,
+            r.accepted + r.recovered,
+            "trial {trial}: {r:?}"
+        );
+        told += usize::from(got + damaged + damaged_bytes > 0);
         if got < *records {
             // Lost records are counted, unless the newest header slot
             // was hit (read as a write the process did not finish).
@@ -344,9 +350,20 @@ fn damaged_buffer_files_start_count_the_damage_and_send_only_reported_events() {
     eprintln!(
         "{trials} damaged files: {lost_counted} events counted damaged, {headers_gone} with no usable header"
     );
-    // Everything the collector got was reported, whole.
+    // Everything the collector got was reported, whole; and each start
+    // that recovered or lost anything told it in a loss marker.
     let lines = collector.lines();
     check_reported(&lines, &printed);
+    let instances: HashSet<String> = alooma_tests::markers(&lines)
+        .iter()
+        .filter(|m| m.get("recovered").is_some())
+        .map(|m| m["instance"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        instances.len(),
+        told,
+        "starts whose recovery no marker told"
+    );
 }
 
 /// Every event received was reported (a producer may have had `Ok` for one

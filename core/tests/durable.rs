@@ -90,13 +90,13 @@ fn step(
 
 #[test]
 fn a_kill_after_any_write_recovers_the_records_before_or_after_the_step() {
-    for seed in 1..=if MIRI { 2 } else { 60u64 } {
+    for seed in 1..=if MIRI { 1 } else { 60u64 } {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let size = [384, 1000, 4096, 9000][seed as usize % 4];
         let drop_oldest = seed % 3 == 0;
         let mut ring = Ring::format(vec![0u8; size]).unwrap();
         let mut next = 0;
-        for _ in 0..if MIRI { 30 } else { 400 } {
+        for _ in 0..if MIRI { 12 } else { 400 } {
             let before_bytes = ring_bytes(&ring);
             let before = records_of(&ring);
             let lost = |r: &Ring<Vec<u8>>| r.stats().dropped_oldest + r.stats().discarded;
@@ -138,9 +138,9 @@ fn a_kill_after_any_write_recovers_the_records_before_or_after_the_step() {
             // inside the records.
             let first_head = order.iter().position(|&i| i < 256).unwrap_or(order.len());
             let step_by = (first_head / 16).max(1);
-            let cuts = (0..first_head)
-                .step_by(step_by)
-                .chain(first_head.saturating_sub(2)..order.len());
+            let cuts = (0..first_head).step_by(step_by).chain(
+                (first_head.saturating_sub(2)..order.len()).step_by(if MIRI { 24 } else { 1 }),
+            );
             for cut in cuts {
                 let mut mid = before_bytes.clone();
                 for &i in &order[..cut] {
@@ -166,12 +166,16 @@ fn ring_bytes(ring: &Ring<Vec<u8>>) -> Vec<u8> {
 fn damage_of_any_kind_recovers_only_pushed_records_whole_and_counts_the_rest() {
     let mut rng = Rng(0xDEAD_BEEF);
     let mut trials = 0;
-    while trials < if MIRI { 4 } else { 1500 } {
-        let size = [2048, 4096, 20_000][rng.below(3) as usize];
+    while trials < if MIRI { 2 } else { 1500 } {
+        let size = if MIRI {
+            2048
+        } else {
+            [2048, 4096, 20_000][rng.below(3) as usize]
+        };
         let mut ring = Ring::format(vec![0u8; size]).unwrap();
         let mut next = 0;
         let mut pushed = std::collections::HashMap::new();
-        for _ in 0..rng.below(if MIRI { 40 } else { 600 }) {
+        for _ in 0..rng.below(if MIRI { 20 } else { 600 }) {
             let drop_oldest = rng.0 & 1 == 0;
             if let Some(r) = step(&mut ring, &mut rng, &mut next, drop_oldest) {
                 pushed.insert(id_of(&r), r);
@@ -230,7 +234,7 @@ fn damage_of_any_kind_recovers_only_pushed_records_whole_and_counts_the_rest() {
         // The recovered ring works on, and recovers again.
         let mut r = r;
         let mut n = 1_000_000;
-        for _ in 0..50 {
+        for _ in 0..if MIRI { 10 } else { 50 } {
             step(&mut r, &mut rng, &mut n, false);
         }
         let again = records_of(&r);
@@ -244,8 +248,8 @@ fn damage_of_any_kind_recovers_only_pushed_records_whole_and_counts_the_rest() {
 #[test]
 fn arbitrary_bytes_recover_without_panic() {
     let mut rng = Rng(42);
-    for _ in 0..if MIRI { 3 } else { 3000 } {
-        let len = 384 + rng.below(3000) as usize;
+    for _ in 0..if MIRI { 2 } else { 3000 } {
+        let len = 384 + rng.below(if MIRI { 600 } else { 3000 }) as usize;
         let mut b: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
         if rng.below(2) == 0 {
             // A valid-looking start: a real header over noise.

@@ -824,11 +824,13 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                     }
                 }
             }
-            let (sender, open) = (
+            let (sender, open, told) = (
                 &mut self.sender,
                 self.conn == Conn::Open && !self.blocked && !self.waiting,
+                self.marker.is_some().then_some(&self.told),
             );
             let Some(action) = ring.with_wake(|r| {
+                sender.set_untold(told.is_some_and(|t| !t.all_told(&r.loss())));
                 let a = sender.poll(now, r);
                 let wake = match a {
                     Action::Wait { .. } if open => sender.wake_at(r),

@@ -149,6 +149,9 @@ pub struct Sender {
     /// a batch acknowledged by the collector's kernel.
     progress: bool,
     closing: bool,
+    /// A loss the collector has no proof of yet (the driver's markers): a
+    /// close connects to tell it even with nothing else to send.
+    untold: bool,
     notes: heapless::Deque<Notification, 8>,
     stats: SenderStats,
 }
@@ -174,6 +177,7 @@ impl Sender {
             extra: 0,
             progress: false,
             closing: false,
+            untold: false,
             notes: heapless::Deque::new(),
             stats: SenderStats::default(),
         }
@@ -265,6 +269,14 @@ impl Sender {
         self.closing = true;
     }
 
+    /// Whether a loss is still to be told (a loss marker the collector has
+    /// no proof of): a close then connects to tell it, even with no record
+    /// left to send (after a restart that recovered nothing but damage,
+    /// say).
+    pub fn set_untold(&mut self, untold: bool) {
+        self.untold = untold;
+    }
+
     fn note(&mut self, n: Notification) {
         if self.notes.is_full() {
             self.notes.pop_front();
@@ -308,7 +320,11 @@ impl Sender {
             State::Disconnected { retry_at } => {
                 // A lost connection rewinds its window: nothing unsent means
                 // nothing unconfirmed either.
-                if self.closing && ring.unsent_records() == 0 && ring.window_records() == 0 {
+                if self.closing
+                    && ring.unsent_records() == 0
+                    && ring.window_records() == 0
+                    && !self.untold
+                {
                     self.state = State::Closed { clean: true };
                     return Action::Wait { until: None };
                 }
