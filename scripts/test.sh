@@ -117,10 +117,12 @@ echo "minimal guest with RELP: $(stat -c %s target/wasm32-wasip2/wasm/examples/m
 cargo build -q --locked --profile wasm --target wasm32-wasip2 -p alooma-wasm --example minimal
 n=$(stat -c %s target/wasm32-wasip2/wasm/examples/minimal.wasm)
 echo "minimal guest: $n bytes"
-# 151,000: exact loss accounting (markers with totals, late proof,
+# 152,000: exact loss accounting (markers with totals, late proof,
 # episodes of refusals) took it from 148,683 to 150,344 bytes; the protocol
-# seam to 150,616.
-[ "$n" -lt 151000 ] || { echo "the minimal guest is over its 151 KB budget"; exit 1; }
+# seam to 150,616; the durable ring's counts in markers, notifications and
+# stats, and a close that connects to tell a loss, to 151,705 (the durable
+# ring itself is compiled out: a guest's storage cannot outlive it).
+[ "$n" -lt 152000 ] || { echo "the minimal guest is over its 152 KB budget"; exit 1; }
 
 step "report() instructions against serde_json's (callgrind: a count, not a time)"
 cargo build -q --locked --release -p alooma-examples --bin throughput

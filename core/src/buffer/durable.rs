@@ -369,6 +369,7 @@ impl<S: Storage> Ring<S> {
     /// first start of a device, say, whose RAM holds noise after power-on.
     /// Use [`recover`](Self::recover) where the storage may hold records.
     pub fn format(mut storage: S) -> Result<Self, FormatError> {
+        const { assert!(S::PERSISTS, "this storage cannot outlive its process") };
         let len = storage.bytes().len();
         let layout = Layout::fresh(len).ok_or(FormatError::TooSmall { len })?;
         storage.bytes_mut()[..HEAD].fill(0);
@@ -391,6 +392,7 @@ impl<S: Storage> Ring<S> {
     /// the storage is too small, or holds a ring of another format
     /// version (whose records this build cannot read and will not destroy).
     pub fn recover(storage: S) -> Result<(Self, Recovery), FormatError> {
+        const { assert!(S::PERSISTS, "this storage cannot outlive its process") };
         let len = storage.bytes().len();
         let fresh = Layout::fresh(len).ok_or(FormatError::TooSmall { len })?;
         let bytes = storage.bytes();
@@ -517,13 +519,13 @@ impl<S: Storage> Ring<S> {
     /// of the stored records (0 for a ring in memory). For a host that syncs
     /// the storage only when something changed.
     pub fn journal_gen(&self) -> u64 {
-        self.journal.map_or(0, |j| j.gen)
+        self.journal().map_or(0, |j| j.gen)
     }
 
     /// True for a durable ring ([`format`](Self::format),
     /// [`recover`](Self::recover)).
     pub fn is_durable(&self) -> bool {
-        self.journal.is_some()
+        self.journal().is_some()
     }
 
     /// The write end: where the next record goes when it follows the last.
@@ -610,7 +612,7 @@ impl<S: Storage> Ring<S> {
     /// the free space before the oldest record can be reused), 1 otherwise.
     #[inline]
     pub(crate) fn seal_block(&self) -> usize {
-        match &self.journal {
+        match self.journal() {
             Some(j) => j.layout.block,
             None => 1,
         }

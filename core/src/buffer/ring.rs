@@ -34,6 +34,12 @@ use crate::wire::out::Out;
 /// Where a ring keeps its bytes: a fixed array, a caller slice, or (feature
 /// `alloc`) the heap.
 pub trait Storage {
+    /// True for storage that can outlive its process (a mapped file, RAM
+    /// a device keeps across a warm reset, a copy a test keeps): only then
+    /// can a ring over it be durable ([`Ring::format`], [`Ring::recover`]).
+    /// A ring over other storage has none of the durable ring's code
+    /// (about 5 KB of a Wasm guest, 2 KB of flash).
+    const PERSISTS: bool = false;
     /// The bytes.
     fn bytes(&self) -> &[u8];
     /// The bytes, mutably.
@@ -50,6 +56,7 @@ impl<const N: usize> Storage for [u8; N] {
 }
 
 impl Storage for &mut [u8] {
+    const PERSISTS: bool = true;
     fn bytes(&self) -> &[u8] {
         self
     }
@@ -60,6 +67,7 @@ impl Storage for &mut [u8] {
 
 #[cfg(feature = "alloc")]
 impl Storage for alloc::vec::Vec<u8> {
+    const PERSISTS: bool = true;
     fn bytes(&self) -> &[u8] {
         self
     }
@@ -378,16 +386,27 @@ impl<S: Storage> Ring<S> {
 
     /// Capacity in bytes.
     pub fn capacity(&self) -> usize {
-        match &self.journal {
+        match self.journal() {
             Some(j) => j.layout.capacity(),
             None => self.buf.bytes().len(),
+        }
+    }
+
+    /// A durable ring's record of itself (never, for storage that cannot
+    /// outlive its process: then none of that code is there).
+    #[inline(always)]
+    pub(super) fn journal(&self) -> Option<&crate::buffer::durable::Journal> {
+        if S::PERSISTS {
+            self.journal.as_ref()
+        } else {
+            None
         }
     }
 
     /// The record area (a durable ring's follows its header and seals).
     #[inline]
     fn data(&self) -> &[u8] {
-        match &self.journal {
+        match self.journal() {
             Some(j) => &self.buf.bytes()[j.layout.data..j.layout.total()],
             None => self.buf.bytes(),
         }
@@ -396,8 +415,11 @@ impl<S: Storage> Ring<S> {
     /// The record area, mutably.
     #[inline]
     fn data_mut(&mut self) -> &mut [u8] {
-        match &self.journal {
-            Some(j) => &mut self.buf.bytes_mut()[j.layout.data..j.layout.total()],
+        match self.journal() {
+            Some(j) => {
+                let (from, to) = (j.layout.data, j.layout.total());
+                &mut self.buf.bytes_mut()[from..to]
+            }
             None => self.buf.bytes_mut(),
         }
     }
@@ -564,7 +586,7 @@ impl<S: Storage> Ring<S> {
         }
         self.records += 1;
         self.stats.accepted += 1;
-        if self.journal.is_some() {
+        if self.journal().is_some() {
             self.jot_commit(start, n);
         }
     }
@@ -751,7 +773,7 @@ impl<S: Storage> Ring<S> {
         let (mut dropped, mut discarded) = (0, 0);
         loop {
             if let Some(start) = self.reserve(need) {
-                if dropped + discarded > 0 {
+                if dropped + discarded > 0 && self.journal().is_some() {
                     // The room made is free in the header before a record
                     // overwrites what was there.
                     self.jot();
@@ -811,7 +833,7 @@ impl<S: Storage> Ring<S> {
                 break;
             }
         }
-        if dropped + discarded > 0 {
+        if dropped + discarded > 0 && self.journal().is_some() {
             self.jot();
         }
         if count_refusal {
@@ -869,7 +891,7 @@ impl<S: Storage> Ring<S> {
     fn drop_after_head_bytes(&mut self) -> (usize, usize) {
         let (a_start, a_end, b_end, wrapped) = (self.a_start, self.a_end, self.b_end, self.wrapped);
         let (sent, in_flight) = (self.sent, self.in_flight);
-        if self.journal.is_some() {
+        if self.journal().is_some() {
             // A durable ring never moves stored records: a kill in the
             // middle of the move would tear them.
             return (0, 0);
@@ -948,9 +970,9 @@ impl<S: Storage> Ring<S> {
             first_ms: self.span.0,
             last_ms: self.span.1,
             made_ms: self.clock_ms,
-            recovered: self.recovery.map_or(0, |r| r.0),
-            damaged: self.recovery.map_or(0, |r| r.1),
-            damaged_bytes: self.recovery.map_or(0, |r| r.2),
+            recovered: self.recovery.filter(|_| S::PERSISTS).map_or(0, |r| r.0),
+            damaged: self.recovery.filter(|_| S::PERSISTS).map_or(0, |r| r.1),
+            damaged_bytes: self.recovery.filter(|_| S::PERSISTS).map_or(0, |r| r.2),
         }
     }
 
@@ -998,7 +1020,7 @@ impl<S: Storage> Ring<S> {
     /// totals once it ends (see [`push_with`](Self::push_with)); never one
     /// per record.
     pub fn poll_notification(&mut self) -> Option<Notification> {
-        if self.note_recovered {
+        if S::PERSISTS && self.note_recovered {
             self.note_recovered = false;
             if let Some((records, damaged, damaged_bytes)) = self.recovery {
                 return Some(Notification::Recovered {
@@ -1067,7 +1089,7 @@ impl<S: Storage> Ring<S> {
             self.empty_reset();
         }
         self.stats.delivered += k as u64;
-        if self.journal.is_some() {
+        if self.journal().is_some() {
             self.jot();
         }
         // Room is back to half the ring: the episode is over even if

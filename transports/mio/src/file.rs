@@ -55,6 +55,8 @@ pub(crate) struct Mapped {
 // ring works on it as on memory (no copy, no system call per record).
 #[allow(unsafe_code)]
 impl Storage for Store {
+    const PERSISTS: bool = true;
+
     #[inline]
     fn bytes(&self) -> &[u8] {
         match self {
