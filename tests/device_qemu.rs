@@ -90,3 +90,75 @@ fn firmware_under_qemu_delivers_everything_in_order() {
     assert_eq!(seq, 60);
     assert_eq!(irq_seq, irq);
 }
+
+/// The ring survives warm resets (examples/firmware/src/bin/warm_reset.rs):
+/// its storage is in `.uninit` RAM; boot 1 reports 10 readings and resets,
+/// boot 2 recovers them, reports 5 and panics, its panic handler reports one
+/// more and resets, boot 3 recovers all 16 and sends them. QEMU resets the
+/// machine as the hardware does (RAM kept, cortex-m-rt's init run again).
+#[test]
+fn firmware_ring_survives_warm_resets_and_a_panic() {
+    require_tool("qemu-system-arm", "apt-get install -y qemu-system-arm");
+    let fw = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/firmware");
+    let build = Command::new("cargo")
+        .args(["build", "--release", "-q", "--bin", "warm_reset"])
+        .current_dir(&fw)
+        .status()
+        .expect("cargo runs");
+    assert!(
+        build.success(),
+        "firmware build failed (needs: rustup target add thumbv7em-none-eabihf)"
+    );
+    let elf = fw.join("target/thumbv7em-none-eabihf/release/warm_reset");
+    let out = Command::new("timeout")
+        .args([
+            "60",
+            "qemu-system-arm",
+            "-machine",
+            "mps2-an386",
+            "-nographic",
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-kernel",
+        ])
+        .arg(&elf)
+        .output()
+        .expect("qemu runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "firmware failed (exit {:?}): {stderr}",
+        out.status.code()
+    );
+    // Each boot says what it found: two real resets happened.
+    assert!(stderr.contains("boot 1: cold start"), "{stderr}");
+    assert!(
+        stderr.contains("boot 2: recovered 10 damaged 0"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("panic handler: reported true"), "{stderr}");
+    assert!(
+        stderr.contains("boot 3: recovered 16 damaged 0"),
+        "{stderr}"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // The loss marker first, telling what was recovered.
+    let (marker, meta) = split_record(lines[0]);
+    assert_eq!(meta["event_type"], "alooma_loss", "{}", lines[0]);
+    assert_eq!(marker["recovered"], 16);
+    assert_eq!(marker["damaged"], 0);
+    // Then every event of boots 1 and 2, in order, the panic's last.
+    let mut want: Vec<(u64, u64)> = (0..10).map(|s| (1, s)).collect();
+    want.extend((0..5).map(|s| (2, s)));
+    let events: Vec<_> = lines[1..].iter().map(|l| split_record(l).0).collect();
+    assert_eq!(events.len(), 16, "{text}");
+    for (ev, (boot, seq)) in events.iter().zip(&want) {
+        assert_eq!(
+            (ev["boot"].as_u64(), ev["seq"].as_u64()),
+            (Some(*boot), Some(*seq))
+        );
+    }
+    assert_eq!(events[15]["type"], "panic");
+    assert_eq!(events[15]["boot"], 2);
+}

@@ -1,6 +1,8 @@
 //! A ring shared between interrupt handlers and the main loop.
 
-use alooma_core::{Config, EncodeError, Out, Pushed, ReportError, Ring, RingAccess, WhenFull};
+use alooma_core::{
+    Config, EncodeError, Out, Pushed, ReportError, Ring, RingAccess, Storage, WhenFull,
+};
 use core::cell::RefCell;
 use critical_section::Mutex;
 
@@ -38,12 +40,7 @@ impl<const N: usize> IrqRing<N> {
         F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
     {
         critical_section::with(|cs| match self.ring.borrow(cs).try_borrow_mut() {
-            Ok(mut r) => match config.when_full {
-                WhenFull::Block | WhenFull::BlockFor(_) => {
-                    r.push_with(false, config.max_event(N), encode)
-                }
-                _ => config.push(&mut r, encode),
-            },
+            Ok(mut r) => push_as(&mut r, config, encode),
             // Only reachable by reporting from inside `with`: refuse.
             Err(_) => Err(ReportError::BufferFull { size: 0 }),
         })
@@ -79,5 +76,94 @@ impl<const N: usize> RingAccess for &IrqRing<N> {
     type S = [u8; N];
     fn with<R>(&mut self, f: impl FnOnce(&mut Ring<[u8; N]>) -> R) -> Option<R> {
         IrqRing::with(self, f)
+    }
+}
+
+/// Stores one record into `r` as `config` says; an interrupt cannot wait,
+/// so `Block` and `BlockFor` refuse as `DropNewest` does.
+fn push_as<S: Storage, F>(
+    r: &mut Ring<S>,
+    config: &Config<'_>,
+    encode: F,
+) -> Result<Pushed, ReportError>
+where
+    F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
+{
+    match config.when_full {
+        WhenFull::Block | WhenFull::BlockFor(_) => {
+            r.push_with(false, config.max_event(r.capacity()), encode)
+        }
+        _ => config.push(r, encode),
+    }
+}
+
+/// A `static` slot for a ring made at start, over storage the firmware
+/// provides: a durable ring in RAM the runtime does not zero (cortex-m-rt's
+/// `.uninit`), found again after a warm reset with
+/// [`Ring::recover`](alooma_core::Ring::recover) (at a cold boot,
+/// [`Ring::format`](alooma_core::Ring::format)) and then
+/// [`install`](Self::install)ed. Interrupt-safe like [`IrqRing`]; before a
+/// ring is installed every report is refused (counted nowhere: there is no
+/// ring yet) and the driver finds nothing to send.
+pub struct IrqSlot<S> {
+    ring: Mutex<RefCell<Option<Ring<S>>>>,
+}
+
+impl<S> Default for IrqSlot<S> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> IrqSlot<S> {
+    /// An empty slot, for a `static`.
+    pub const fn new() -> Self {
+        IrqSlot {
+            ring: Mutex::new(RefCell::new(None)),
+        }
+    }
+}
+
+impl<S: Storage> IrqSlot<S> {
+    /// Puts `ring` in the slot (once, at start); returns the ring it held,
+    /// if any.
+    pub fn install(&self, ring: Ring<S>) -> Option<Ring<S>> {
+        critical_section::with(|cs| match self.ring.borrow(cs).try_borrow_mut() {
+            Ok(mut r) => r.replace(ring),
+            Err(_) => Some(ring),
+        })
+    }
+
+    /// Encodes and stores one record as `config` says (see
+    /// [`IrqRing::push`]); callable from interrupt handlers and from a
+    /// panic handler (a report from inside [`with`](Self::with), or before
+    /// a ring is installed, is refused).
+    pub fn push<F>(&self, config: &Config<'_>, encode: F) -> Result<Pushed, ReportError>
+    where
+        F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
+    {
+        critical_section::with(|cs| match self.ring.borrow(cs).try_borrow_mut() {
+            Ok(mut r) => match r.as_mut() {
+                Some(r) => push_as(r, config, encode),
+                None => Err(ReportError::BufferFull { size: 0 }),
+            },
+            Err(_) => Err(ReportError::BufferFull { size: 0 }),
+        })
+    }
+
+    /// Runs `f` on the installed ring inside a critical section (`None`:
+    /// none installed, or called from inside `with`).
+    pub fn with<R>(&self, f: impl FnOnce(&mut Ring<S>) -> R) -> Option<R> {
+        critical_section::with(|cs| {
+            let mut r = self.ring.borrow(cs).try_borrow_mut().ok()?;
+            r.as_mut().map(f)
+        })
+    }
+}
+
+impl<S: Storage> RingAccess for &IrqSlot<S> {
+    type S = S;
+    fn with<R>(&mut self, f: impl FnOnce(&mut Ring<S>) -> R) -> Option<R> {
+        IrqSlot::with(self, f)
     }
 }

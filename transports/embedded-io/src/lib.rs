@@ -49,7 +49,7 @@ mod stream;
 
 pub use alooma_core::RingAccess;
 pub use driver::{Driver, StreamLink, CHUNK};
-pub use irq_ring::IrqRing;
+pub use irq_ring::{IrqRing, IrqSlot};
 pub use stream::{net_error, Connector, PeerState, ReadEof, Stream};
 
 pub use alooma_core::{Instant, NetError, ServerAddr};
