@@ -386,7 +386,7 @@ impl<S: Storage> Ring<S> {
 
     /// The durable ring held in `storage`, with what was recovered: the
     /// newest valid header, and of the records it holds the longest run
-    /// of whole, intact ones (see the [module docs](self)). Blank storage
+    /// of whole, intact ones (the format: `core/src/buffer/durable.rs`). Blank storage
     /// gives a new ring. Damage never fails this: it is counted in
     /// [`Recovery`] (the worst case is an empty ring). It fails only when
     /// the storage is too small, or holds a ring of another format
