@@ -375,6 +375,34 @@ fn count(mode: &str, n: u64) {
             );
             total = sdk.stats().accepted as usize;
         }
+        "refused" => {
+            // The same event refused for a full buffer (drop-newest, the
+            // collector down): what shedding load costs the caller.
+            let dead = TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .to_string();
+            let sdk = bench_sdk(&dead)
+                .buffer_bytes(64 << 10)
+                .peer_buffer(16 << 10)
+                .replay_limit(16 << 10)
+                .build()
+                .unwrap();
+            let mut i = 0;
+            while sdk.report(&event(i)).is_ok() {
+                i += 1;
+            }
+            let t0 = Instant::now();
+            for i in 0..n {
+                assert!(sdk.report(&event(i)).is_err());
+            }
+            eprintln!(
+                "({:.0} ns per iteration)",
+                t0.elapsed().as_nanos() as f64 / n as f64
+            );
+            total = sdk.stats().dropped_newest as usize;
+        }
         "encode" => {
             // The core's encoder alone, stamped as report() stamps: what
             // report() adds to it is the buffer and its lock.
@@ -407,7 +435,7 @@ fn count(mode: &str, n: u64) {
                 t0.elapsed().as_nanos() as f64 / n as f64
             );
         }
-        _ => panic!("--count serde_json|report|encode N"),
+        _ => panic!("--count serde_json|report|refused|encode N"),
     }
     println!("{mode}: {n} iterations ({total})");
 }

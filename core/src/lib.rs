@@ -53,7 +53,7 @@
 //! ```
 #![no_std]
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
@@ -79,13 +79,13 @@ pub use api::config::{
 pub use api::error::{
     ConfigError, ConfigProblem, EncodeError, ReportError, ServerError, MAX_PROBLEMS,
 };
+#[cfg(feature = "std")]
+pub use api::front::{encode_record, report, Front};
 pub use api::notify::{Level, NetError, Notification};
 #[cfg(feature = "std")]
 pub use api::notify::{Notice, Rejections, REJECT_QUIET};
 #[cfg(feature = "std")]
-pub use api::platform::{
-    encode_record, Callback, Parts, Platform, Polled, SeesAcks, WithFile, WithTls,
-};
+pub use api::platform::{Callback, Parts, Platform, Polled, SeesAcks, WithFile, WithTls};
 #[cfg(feature = "std")]
 pub use api::sdk::Sdk;
 #[cfg(all(feature = "alloc", target_has_atomic = "ptr"))]

@@ -391,3 +391,112 @@ fn refused_events_leave_the_ring_untouched() {
     assert_eq!(ring.contents().first, &before[..]);
     assert_eq!(ring.stats().dropped_newest, 0);
 }
+
+/// A number as a struct event's only field (a struct, not a map: the
+/// fast paths of struct fields are the ones under test).
+#[derive(serde::Serialize)]
+struct Num {
+    x: f64,
+}
+
+fn arb_decimal() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        // Few decimals, any size: the common case, written without ryu.
+        (any::<i64>(), 0u32..6)
+            .prop_map(|(m, d)| (m % 10_000_000_000_000_000) as f64 / 10f64.powi(d as i32)),
+        (-100_000i64..100_000, 0u32..6).prop_map(|(m, d)| m as f64 / 10f64.powi(d as i32)),
+        // Near the 2^52 bound, where the fast path gives way to ryu.
+        (0u64..4096, 0u32..5)
+            .prop_map(|(k, d)| ((1u64 << 52) - 2048 + k) as f64 / 10f64.powi(d as i32)),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()),
+        Just(0.0),
+        Just(-0.0),
+    ]
+}
+
+/// Type names read from a struct's own fields, whatever their values.
+#[derive(serde::Serialize)]
+struct Typed<'a> {
+    first: u8,
+    #[serde(rename = "type")]
+    ty: &'a str,
+    last: Vec<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct TypedOpt<'a> {
+    #[serde(rename = "type")]
+    ty: Option<&'a str>,
+    nested: Typed<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct TypedNum {
+    #[serde(rename = "type")]
+    ty: u32,
+    other: &'static str,
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 16 } else { 20_000 }, ..ProptestConfig::default() })]
+
+    /// Floats: byte-for-byte serde_json's text (ryu's shortest digits),
+    /// inside a struct event.
+    #[test]
+    fn floats_match_serde_json(x in arb_decimal()) {
+        let ours = encode(&encoder(Envelope::Raw), &Num { x }).unwrap();
+        let theirs = serde_json::to_string(&Num { x }).unwrap();
+        prop_assert_eq!(ours, format!("{theirs}\n"));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 512 }, ..ProptestConfig::default() })]
+
+    /// The type read from a struct's field as it is written is the one read
+    /// back from the encoded event (the map it serializes to in
+    /// serde_json, read back), for every value shape.
+    #[test]
+    fn struct_field_types_match_read_back(ty in short_string(), other in short_string(), shape in 0usize..4, env in 0usize..2) {
+        let mut c = Config::new("tok", &[]);
+        c.input_label = "label";
+        c.envelope = [Envelope::Metadata, Envelope::Wrapped][env];
+        c.event_type = EventType::Field("type");
+        let enc = c.encoder();
+        let (ours, back) = match shape {
+            0 => {
+                let v = Typed { first: 1, ty: &ty, last: vec![&other] };
+                (encode(&enc, &v).unwrap(), serde_json::to_value(&v).unwrap())
+            }
+            1 => {
+                let v = TypedOpt { ty: Some(&ty), nested: Typed { first: 2, ty: &other, last: vec![] } };
+                (encode(&enc, &v).unwrap(), serde_json::to_value(&v).unwrap())
+            }
+            2 => {
+                let v = TypedOpt { ty: None, nested: Typed { first: 2, ty: &other, last: vec![&ty] } };
+                (encode(&enc, &v).unwrap(), serde_json::to_value(&v).unwrap())
+            }
+            _ => {
+                let v = TypedNum { ty: 7, other: "x" };
+                (encode(&enc, &v).unwrap(), serde_json::to_value(&v).unwrap())
+            }
+        };
+        // The same event as a map (serde_json's Value): its type is read back.
+        let theirs = encode(&enc, &back).unwrap();
+        let t = |line: &str| {
+            let v: Value = serde_json::from_str(line).unwrap();
+            match env {
+                0 => v["_metadata"]["event_type"].clone(),
+                _ => v["event_type"].clone(),
+            }
+        };
+        prop_assert_eq!(t(&ours), t(&theirs));
+        // A name longer than the limit (escaped) falls back to the label.
+        let fits = serde_json::to_string(&ty).unwrap().len() - 2 <= alooma_core::MAX_TYPE_BYTES;
+        let expect = match shape {
+            0 | 1 if fits => json!(ty),
+            _ => json!("label"),
+        };
+        prop_assert_eq!(t(&ours), expect);
+    }
+}

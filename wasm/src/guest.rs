@@ -6,14 +6,10 @@
 //! runs under the SDK's lock, so it may report again.
 
 use alooma_core::{
-    encode_record, Callback, CloseReport, ConfigError, EncodeError, Encoder, FlushError, Instant,
-    Notice, Notification, Out, Parts, Platform, Polled, ReportError, Ring, Rng, Settings, Stamp,
-    Stats, UnixMillis, WhenFull,
+    CloseReport, ConfigError, FlushError, Front, Instant, Notice, Notification, Out, Parts,
+    Platform, Polled, ReportError, Ring, Settings, Stats, UnixMillis, WhenFull,
 };
 use alooma_wasi::{now, Driver};
-use std::cell::RefCell;
-use std::panic::Location;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -48,21 +44,6 @@ fn random_u64() -> u64 {
     wasi::random::random::get_random_u64()
 }
 
-thread_local! {
-    /// `@uuid`s come from a fast generator seeded once from `wasi:random`
-    /// (a host call per event cost more than encoding it).
-    static RNG: RefCell<Rng> = RefCell::new(Rng::new(random_u64()));
-}
-
-/// The stamps of a record made now.
-fn stamp(s: &Settings, loc: Option<&'static Location<'static>>) -> Stamp {
-    Stamp {
-        time: s.report_time.then(UnixMillis::now),
-        uuid: s.uuid.then(|| RNG.with(|r| r.borrow_mut().bytes16())),
-        location: loc,
-    }
-}
-
 /// The Wasm platform: the ring and the connection, shared by every clone of
 /// the [`Sdk`](crate::Sdk). Dropping the last clone closes it, waiting at
 /// most the builder's `drop_timeout` to deliver.
@@ -72,22 +53,16 @@ pub struct Guest {
 }
 
 struct Inner {
-    s: Settings,
-    notify: Option<Callback>,
-    max_event: usize,
+    /// The callers' side; once closed, nothing more is accepted (read
+    /// before encoding, so a closed SDK answers `Closed` first).
+    front: Front,
     drop_timeout: Duration,
-    /// `close` has begun: nothing more is accepted (read before encoding,
-    /// as the native SDK does, so a closed SDK answers `Closed` first).
-    closing: AtomicBool,
-    /// Episodes of refused events (told once each way).
-    rejections: alooma_core::Rejections,
     state: Mutex<State>,
 }
 
 struct State {
     ring: Ring<Box<[u8]>>,
     driver: Driver,
-    rejected: u64,
     closed: Option<CloseReport>,
 }
 
@@ -141,25 +116,26 @@ impl Inner {
     }
 
     fn note(&self, n: Notification, detail: Option<String>) {
-        if self.notify.is_none() {
+        let f = &self.front;
+        if f.notify.is_none() {
             return;
         }
-        let server = n.server().and_then(|i| self.s.servers.get(i).cloned());
-        Guest::emit(self.notify.as_ref(), &Notice::new(n, server, detail));
+        let server = n.server().and_then(|i| f.s.servers.get(i).cloned());
+        Guest::emit(f.notify.as_ref(), &Notice::new(n, server, detail));
     }
 
     /// Stores an encoded record under the full-buffer policy. The blocking
     /// policies drive the connection until the record fits or the deadline
     /// passes: nobody else will make room.
     fn store(&self, record: &[u8], time: Option<UnixMillis>) -> Result<(), ReportError> {
-        let when_full = self.s.when_full;
+        let when_full = self.front.s.when_full;
         let deadline = match when_full {
             WhenFull::BlockFor(d) => Some(now() + d),
             _ => None,
         };
         loop {
             let step = self.run(|st, _| {
-                if self.closing.load(Ordering::Relaxed) {
+                if self.front.is_closed() {
                     return Step::Done(Err(ReportError::Closed));
                 }
                 if let Some(t) = time {
@@ -168,6 +144,7 @@ impl Inner {
                 if let WhenFull::DropNewest | WhenFull::DropOldest = when_full {
                     // Losses are told per episode (the ring's notifications).
                     let r = st.ring.push(record, when_full == WhenFull::DropOldest);
+                    self.front.set_full(st.ring.is_refusing());
                     return Step::Done(r.map(|_| ()));
                 }
                 match st.ring.try_push(record) {
@@ -218,7 +195,7 @@ impl Inner {
 
     fn close(&self, timeout: Duration) -> CloseReport {
         let done = self.run(|st, _| {
-            self.closing.store(true, Ordering::Relaxed);
+            self.front.close();
             if st.closed.is_none() {
                 st.driver.close();
             }
@@ -236,7 +213,7 @@ impl Inner {
             let clean = st.driver.closed_clean();
             let ring = st.ring.stats();
             let told = st.driver.loss_told(&ring);
-            let r = CloseReport::new(ring, st.rejected, clean, told);
+            let r = CloseReport::new(ring, self.front.rejected(), clean, told);
             st.closed = Some(r);
             r
         })
@@ -276,55 +253,47 @@ impl Platform for Guest {
         let state = State {
             ring: Ring::with_storage(vec![0u8; s.buffer_bytes].into_boxed_slice()),
             driver,
-            rejected: 0,
             closed: None,
         };
         Ok(Guest {
             inner: Arc::new(Inner {
-                max_event: s.max_event(),
-                s,
-                notify: parts.notify,
+                front: Front::new(s, parts.notify),
                 drop_timeout: parts.drop_timeout,
-                closing: AtomicBool::new(false),
-                rejections: alooma_core::Rejections::default(),
                 state: Mutex::new(state),
             }),
         })
     }
 
-    fn push<F>(&self, loc: Option<&'static Location<'static>>, encode: F) -> Result<(), ReportError>
-    where
-        F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
-    {
+    fn front(&self) -> &Front {
+        &self.inner.front
+    }
+
+    fn seed() -> u64 {
+        random_u64()
+    }
+
+    fn store(&self, record: &[u8], time: Option<UnixMillis>) -> Result<(), ReportError> {
+        self.inner.store(record, time)
+    }
+
+    fn refuse_early(&self, time: Option<UnixMillis>) -> Option<ReportError> {
         let i = &*self.inner;
-        if i.closing.load(Ordering::Relaxed) {
-            return Err(ReportError::Closed);
+        if i.front.s.when_full != WhenFull::DropNewest {
+            return None;
         }
-        let stamp = stamp(&i.s, loc);
-        let r = encode_record(&i.s.encoder(), &stamp, i.max_event, &encode, |record| {
-            i.store(record, stamp.time)
-        });
-        // Refusals are told per episode, not per event.
-        match &r {
-            Err(e) if e.is_invalid_event() => i.run(|st, notes| {
-                st.rejected += 1;
-                if let Some(n) = i.rejections.refused(e, now().as_millis()) {
-                    notes.push((n, None));
-                }
-            }),
-            Ok(()) => {
-                if let Some(n) = i.rejections.accepted(|| now().as_millis()) {
-                    i.run(|_, notes| notes.push((n, None)));
-                }
+        i.run(|st, _| {
+            if let Some(t) = time {
+                st.ring.set_clock(t.0);
             }
-            Err(_) => {}
-        }
-        r
+            st.ring
+                .refuse_while_full()
+                .map(|size| ReportError::BufferFull { size })
+        })
     }
 
     fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
         let i = &*self.inner;
-        if i.closing.load(Ordering::Relaxed) {
+        if i.front.is_closed() {
             return Err(FlushError::Closed);
         }
         if i.drive(now() + timeout, |d, r| d.is_flushed(r)) {
@@ -345,7 +314,7 @@ impl Platform for Guest {
             Stats::new(
                 st.ring.stats(),
                 st.driver.stats(),
-                st.rejected,
+                self.inner.front.rejected(),
                 st.driver.busy_polls(),
             )
         })
@@ -353,10 +322,6 @@ impl Platform for Guest {
 
     fn is_connected(&self) -> bool {
         self.inner.run(|st, _| st.driver.is_connected())
-    }
-
-    fn settings(&self) -> &Settings {
-        &self.inner.s
     }
 }
 

@@ -30,7 +30,10 @@ pub const DEFAULT_MAX_EVENT_BYTES: usize = 64 * 1024;
 /// What to do with a new event when the buffer is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WhenFull {
-    /// Refuse the new event (`BufferFull`); the default.
+    /// Refuse the new event (`BufferFull`); the default. While the buffer
+    /// has no room for the event refused last, the SDKs refuse the next
+    /// ones before encoding them (see
+    /// [`Ring::refuse_while_full`](crate::Ring::refuse_while_full)).
     #[default]
     DropNewest,
     /// Make room by dropping the oldest unsent events.
@@ -342,6 +345,7 @@ impl<'a> Config<'a> {
             token: self.token,
             input_label: self.input_label,
             event_type: self.event_type,
+            fixed: None,
         }
     }
 

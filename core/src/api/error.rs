@@ -70,7 +70,9 @@ pub enum ReportError {
     /// The buffer has no room and the policy is to drop the new event.
     #[error("buffer full: no room for a {size}-byte record")]
     BufferFull {
-        /// Encoded size in bytes of the refused record.
+        /// Encoded size in bytes of the refused record. Refused before it
+        /// was encoded (drop-newest, the buffer still without room for the
+        /// last one refused): the size of that one, which still does not fit.
         size: usize,
     },
     /// The SDK was closed; nothing more is accepted.

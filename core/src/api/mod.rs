@@ -7,6 +7,8 @@
 pub mod builder;
 pub mod config;
 pub mod error;
+#[cfg(feature = "std")]
+pub mod front;
 pub mod notify;
 #[cfg(feature = "std")]
 pub mod platform;

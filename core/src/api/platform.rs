@@ -4,18 +4,15 @@
 //! sender thread) and the Wasm SDK (`alooma-wasm`: the caller's own calls
 //! move the bytes) each implement [`Platform`]; users never do.
 
-use crate::api::error::{ConfigError, EncodeError, ReportError};
+use crate::api::error::{ConfigError, ReportError};
+use crate::api::front::Front;
 use crate::api::notify::Notice;
 use crate::api::settings::Settings;
 use crate::api::stats::{CloseReport, FlushError, Stats};
-use crate::wire::envelope::Encoder;
-use crate::wire::out::Out;
-use crate::wire::stamp::Stamp;
-use core::panic::Location;
+use crate::wire::stamp::UnixMillis;
 use core::time::Duration;
 use std::boxed::Box;
 use std::sync::Arc;
-use std::vec::Vec;
 
 /// A notification callback (see [`Builder::on_notify`](crate::Builder::on_notify)).
 pub type Callback = Arc<dyn Fn(&Notice) + Send + Sync>;
@@ -56,18 +53,30 @@ pub trait Platform: Sized {
         }
     }
 
-    /// Encodes one record with `encode` (stamped with the time, a UUID and
-    /// `loc` as the SDK's settings say) and stores it under the full-buffer
-    /// policy. A refused event is counted and notified.
-    /// `encode` writes the record with the SDK's encoder and the record's
-    /// stamps into `out` and returns its length.
-    fn push<F>(
-        &self,
-        loc: Option<&'static Location<'static>>,
-        encode: F,
-    ) -> Result<(), ReportError>
-    where
-        F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>;
+    /// The callers' side of this SDK, shared by its handles (see
+    /// [`report`](crate::api::front::report), which every `report`
+    /// method goes through).
+    fn front(&self) -> &Front;
+
+    /// A seed for a reporting thread's `@uuid` generator, from this
+    /// platform's random source.
+    fn seed() -> u64;
+
+    /// Stores one encoded record under the full-buffer policy, under this
+    /// platform's lock, waking its sender as needed; `time` (the record's
+    /// `report_time`) dates the losses it counts. A refusal for room is
+    /// counted and told per episode by the ring.
+    fn store(&self, record: &[u8], time: Option<UnixMillis>) -> Result<(), ReportError>;
+
+    /// Before an event is encoded: under drop-newest, while the buffer is
+    /// still too full for the last record it refused, refuses this one
+    /// (counted as the ring counts refusals, see
+    /// [`Ring::refuse_while_full`](crate::Ring::refuse_while_full)) and
+    /// returns the error. `None`: go on.
+    fn refuse_early(&self, time: Option<UnixMillis>) -> Option<ReportError> {
+        let _ = time;
+        None
+    }
 
     /// See [`Sdk::flush`](crate::Sdk::flush).
     fn flush(&self, timeout: Duration) -> Result<(), FlushError>;
@@ -82,7 +91,9 @@ pub trait Platform: Sized {
     fn is_connected(&self) -> bool;
 
     /// The settings the SDK was built with.
-    fn settings(&self) -> &Settings;
+    fn settings(&self) -> &Settings {
+        &self.front().s
+    }
 }
 
 /// A platform where nothing moves bytes unless the caller does (a Wasm
@@ -115,50 +126,4 @@ pub trait WithFile: Platform {
     /// How often the file is synced to its disk (`None`: never, the OS
     /// writes it back in its own time).
     fn set_sync_every(extra: &mut Self::Extra, every: Option<core::time::Duration>);
-}
-
-std::thread_local! {
-    static SCRATCH: core::cell::RefCell<Vec<u8>> = const { core::cell::RefCell::new(Vec::new()) };
-}
-
-/// Encodes one record into this thread's scratch buffer (at most `max`
-/// bytes) and hands it to `store`. For [`Platform::push`]: the caller's
-/// code (a `Serialize` impl, an event-type function) runs here, before the
-/// platform takes any lock; one that reports from inside gets a buffer of
-/// its own. Too large a record is measured and refused.
-pub fn encode_record<F>(
-    enc: &Encoder<'_>,
-    stamp: &Stamp,
-    max: usize,
-    encode: &F,
-    store: impl FnOnce(&[u8]) -> Result<(), ReportError>,
-) -> Result<(), ReportError>
-where
-    F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
-{
-    let run = |buf: &mut Vec<u8>| {
-        if buf.len() < max {
-            buf.resize(max, 0);
-        }
-        let mut out = Out::new(&mut buf[..max]);
-        match encode(enc, stamp, &mut out) {
-            Ok(n) => store(&buf[..n]),
-            Err(EncodeError::Full) => {
-                let mut c = Out::counter(usize::MAX);
-                let _ = encode(enc, stamp, &mut c);
-                Err(ReportError::TooLarge { size: c.len(), max })
-            }
-            Err(e) => Err(e.into()),
-        }
-    };
-    SCRATCH.with(|cell| {
-        let mut fresh = Vec::new();
-        let mut scratch = cell.try_borrow_mut();
-        let buf = match &mut scratch {
-            Ok(buf) => &mut **buf,
-            // Re-entered (a Serialize impl that reports): a buffer of its own.
-            Err(_) => &mut fresh,
-        };
-        run(buf)
-    })
 }

@@ -5,6 +5,7 @@
 //! behave differently, each method says so.
 
 use crate::api::error::ReportError;
+use crate::api::front::report;
 use crate::api::platform::{Platform, Polled};
 use crate::api::stats::{CloseReport, FlushError, Stats};
 use crate::wire::envelope::NO_META;
@@ -67,7 +68,7 @@ impl<P: Platform> Sdk<P> {
     #[track_caller]
     pub fn report<T: Serialize + ?Sized>(&self, event: &T) -> Result<(), ReportError> {
         let loc = Location::caller();
-        self.platform.push(Some(loc), |enc, st, out| {
+        report(&self.platform, Some(loc), |enc, st, out| {
             enc.encode_value(event, NO_META, st, out)
         })
     }
@@ -81,7 +82,7 @@ impl<P: Platform> Sdk<P> {
         M: Serialize + ?Sized,
     {
         let loc = Location::caller();
-        self.platform.push(Some(loc), |enc, st, out| {
+        report(&self.platform, Some(loc), |enc, st, out| {
             enc.encode_value(event, Some(metadata), st, out)
         })
     }
@@ -91,7 +92,7 @@ impl<P: Platform> Sdk<P> {
     #[track_caller]
     pub fn report_json(&self, json: &str) -> Result<(), ReportError> {
         let loc = Location::caller();
-        self.platform.push(Some(loc), |enc, st, out| {
+        report(&self.platform, Some(loc), |enc, st, out| {
             enc.encode_json(json.as_bytes(), NO_META, st, out)
         })
     }
@@ -107,7 +108,7 @@ impl<P: Platform> Sdk<P> {
         let loc = Location::caller();
         let mut failed = Vec::new();
         for (i, ev) in events.into_iter().enumerate() {
-            let r = self.platform.push(Some(loc), |enc, st, out| {
+            let r = report(&self.platform, Some(loc), |enc, st, out| {
                 enc.encode_value(&ev, NO_META, st, out)
             });
             if let Err(e) = r {
@@ -169,11 +170,10 @@ impl<P: Polled> Sdk<P> {
 mod tests {
     use super::*;
     use crate::api::error::ConfigError;
+    use crate::api::front::Front;
     use crate::api::notify::{Notice, Notification};
-    use crate::api::platform::{encode_record, Parts};
+    use crate::api::platform::Parts;
     use crate::api::settings::Settings;
-    use crate::wire::stamp::Stamp;
-    use crate::{EncodeError, Encoder, Out};
     use std::boxed::Box;
     use std::string::ToString;
     use std::sync::{Arc, Mutex};
@@ -182,7 +182,7 @@ mod tests {
     /// A platform that keeps its records in memory: the shared API alone,
     /// without a transport.
     #[derive(Clone)]
-    struct Mem(Arc<(Settings, Mutex<Vec<String>>)>);
+    struct Mem(Arc<(Front, Mutex<Vec<String>>)>);
 
     impl Platform for Mem {
         type Extra = ();
@@ -194,26 +194,19 @@ mod tests {
             }
         }
         fn start(p: Parts<Self>) -> Result<Self, Self::BuildError> {
-            Ok(Mem(Arc::new((p.settings, Mutex::new(Vec::new())))))
+            let front = Front::new(p.settings, p.notify);
+            Ok(Mem(Arc::new((front, Mutex::new(Vec::new())))))
         }
-        fn push<F>(
-            &self,
-            loc: Option<&'static Location<'static>>,
-            encode: F,
-        ) -> Result<(), ReportError>
-        where
-            F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
-        {
-            let s = &self.0 .0;
-            let stamp = Stamp {
-                location: loc,
-                ..Stamp::default()
-            };
-            encode_record(&s.encoder(), &stamp, s.max_event(), &encode, |r| {
-                let line = core::str::from_utf8(r).unwrap().to_string();
-                self.0 .1.lock().unwrap().push(line);
-                Ok(())
-            })
+        fn front(&self) -> &Front {
+            &self.0 .0
+        }
+        fn seed() -> u64 {
+            7
+        }
+        fn store(&self, r: &[u8], _: Option<crate::UnixMillis>) -> Result<(), ReportError> {
+            let line = core::str::from_utf8(r).unwrap().to_string();
+            self.0 .1.lock().unwrap().push(line);
+            Ok(())
         }
         fn flush(&self, _: Duration) -> Result<(), FlushError> {
             Ok(())
@@ -226,9 +219,6 @@ mod tests {
         }
         fn is_connected(&self) -> bool {
             false
-        }
-        fn settings(&self) -> &Settings {
-            &self.0 .0
         }
     }
 

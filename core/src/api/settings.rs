@@ -201,6 +201,7 @@ impl Settings {
             token: &self.token,
             input_label: &self.input_label,
             event_type: self.event_type.as_ref(),
+            fixed: None,
         }
     }
 }

@@ -219,6 +219,9 @@ pub struct Ring<S> {
     pub(super) note_recovered: bool,
     /// A loss episode is open (see [`Ring::poll_notification`]).
     full: bool,
+    /// The size of the last record refused for room, until one is stored
+    /// (see [`refuse_while_full`](Ring::refuse_while_full)).
+    refused_size: Option<usize>,
     /// The open episode's losses by cause: refused, dropped, discarded.
     episode: [u64; 3],
     /// Records accepted since the episode's last loss, and how many the
@@ -370,6 +373,7 @@ impl<S: Storage> Ring<S> {
             recovery: None,
             note_recovered: false,
             full: false,
+            refused_size: None,
             episode: [0; 3],
             quiet: (0, 0),
             note_full: false,
@@ -385,6 +389,7 @@ impl<S: Storage> Ring<S> {
     }
 
     /// Capacity in bytes.
+    #[inline]
     pub fn capacity(&self) -> usize {
         match self.journal() {
             Some(j) => j.layout.capacity(),
@@ -572,6 +577,7 @@ impl<S: Storage> Ring<S> {
         }
     }
 
+    #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
     fn commit(&mut self, start: usize, n: usize) {
         if self.records == 0 {
             self.empty_reset();
@@ -586,6 +592,7 @@ impl<S: Storage> Ring<S> {
         }
         self.records += 1;
         self.stats.accepted += 1;
+        self.refused_size = None;
         if self.journal().is_some() {
             self.jot_commit(start, n);
         }
@@ -716,6 +723,64 @@ impl<S: Storage> Ring<S> {
         self.push_dyn(drop_oldest, max, &mut encode, true)
     }
 
+    /// The free region(s) as they are: where the next record may go.
+    #[inline]
+    fn free_regions(&self) -> [(usize, usize); 2] {
+        let cap = self.capacity();
+        if self.records == 0 {
+            [(0, cap), (0, 0)]
+        } else if self.wrapped {
+            [(self.b_end, self.a_floor() - self.b_end), (0, 0)]
+        } else {
+            [(self.a_end, cap - self.a_end), (0, self.a_floor())]
+        }
+    }
+
+    /// The common case of storing an encoded record: it fits where it
+    /// goes, nothing to drop (`None`: the full path).
+    #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
+    fn push_fits(&mut self, record: &[u8]) -> Option<Pushed> {
+        let n = record.len();
+        for (start, len) in self.free_regions() {
+            if n <= len {
+                self.data_mut()[start..start + n].copy_from_slice(record);
+                self.commit(start, n);
+                self.pushed_ok();
+                return Some(Pushed {
+                    len: n,
+                    dropped_oldest: 0,
+                    discarded: 0,
+                });
+            }
+        }
+        None
+    }
+
+    /// True from a refusal for room until a record is stored: what
+    /// [`refuse_while_full`](Self::refuse_while_full) looks at.
+    #[inline]
+    pub fn is_refusing(&self) -> bool {
+        self.refused_size.is_some()
+    }
+
+    /// While the last record refused for room still would not fit (the
+    /// sender has not made room for it since), refuses the next one
+    /// without looking at it: counted as a refusal ([`RingStats::dropped_newest`],
+    /// told per episode); returns the size of that last refused record,
+    /// which still does not fit. A caller under drop-newest asks before
+    /// encoding, so that shedding load costs a fraction of keeping it. A
+    /// smaller record might have fitted in what is left: at most the
+    /// refused record's size goes unused until the sender makes room.
+    pub fn refuse_while_full(&mut self) -> Option<usize> {
+        let size = self.refused_size?;
+        let [(_, a), (_, b)] = self.free_regions();
+        if size <= a.max(b) {
+            return None;
+        }
+        self.count_refusal();
+        Some(size)
+    }
+
     fn push_dyn(
         &mut self,
         drop_oldest: bool,
@@ -725,13 +790,7 @@ impl<S: Storage> Ring<S> {
     ) -> Result<Pushed, ReportError> {
         // 1. The free region(s) as they are.
         let cap = self.capacity();
-        let regions = if self.records == 0 {
-            [(0, cap), (0, 0)]
-        } else if self.wrapped {
-            [(self.b_end, self.a_floor() - self.b_end), (0, 0)]
-        } else {
-            [(self.a_end, cap - self.a_end), (0, self.a_floor())]
-        };
+        let regions = self.free_regions();
         for (start, len) in regions {
             if len == 0 {
                 continue;
@@ -838,6 +897,9 @@ impl<S: Storage> Ring<S> {
         }
         if count_refusal {
             self.count_refusal();
+            if !drop_oldest {
+                self.refused_size = Some(lower);
+            }
         }
         Err(ReportError::BufferFull { size: lower })
     }
@@ -862,6 +924,9 @@ impl<S: Storage> Ring<S> {
     /// Like [`push`](Self::push) with drop-newest, except that a refusal for
     /// lack of room is not counted: for a caller that will wait and retry.
     pub fn try_push(&mut self, record: &[u8]) -> Result<Pushed, ReportError> {
+        if let Some(p) = self.push_fits(record) {
+            return Ok(p);
+        }
         let max = self.capacity();
         let mut encode = |out: &mut Out<'_>| {
             out.push(record)?;
@@ -946,6 +1011,9 @@ impl<S: Storage> Ring<S> {
 
     /// Stores an already encoded record (compact JSON ending in one `\n`).
     pub fn push(&mut self, record: &[u8], drop_oldest: bool) -> Result<Pushed, ReportError> {
+        if let Some(p) = self.push_fits(record) {
+            return Ok(p);
+        }
         let max = self.capacity();
         self.push_with(drop_oldest, max, |out| {
             out.push(record)?;
@@ -1300,6 +1368,38 @@ mod tests {
         }
         assert_eq!(ring.stats().sent, next_sent);
         assert!(ring.len() <= 256);
+    }
+
+    /// Under drop-newest, a full ring refuses without looking at the next
+    /// record, counted as any refusal and told once per episode, until
+    /// room is made for the record refused last; a record stored ends it.
+    #[test]
+    fn refuses_early_while_full() {
+        let mut ring: Ring<[u8; 256]> = Ring::new();
+        assert_eq!(ring.refuse_while_full(), None);
+        let mut stored = 0;
+        while ring.push(&rec(stored, 40)[..40], false).is_ok() {
+            stored += 1;
+        }
+        assert_eq!(ring.stats().dropped_newest, 1);
+        assert_eq!(ring.poll_notification(), Some(Notification::BufferFull));
+        for _ in 0..5 {
+            assert_eq!(ring.refuse_while_full(), Some(40));
+        }
+        assert_eq!(ring.stats().dropped_newest, 6);
+        // One episode: no second `BufferFull`.
+        assert_eq!(ring.poll_notification(), None);
+        // The sender makes room: the next record is looked at, and fits.
+        let n = ring.transmit(1000).len();
+        ring.mark_sent(n);
+        ring.confirm(ring.sent_position());
+        assert_eq!(ring.refuse_while_full(), None);
+        ring.push(&rec(stored, 40)[..40], false).unwrap();
+        assert_eq!(ring.stats().dropped_newest, 6);
+        assert_eq!(ring.refuse_while_full(), None);
+        // Blocking callers' refusals (`try_push`) never arm it.
+        while ring.try_push(&rec(0, 40)[..40]).is_ok() {}
+        assert_eq!(ring.refuse_while_full(), None);
     }
 
     #[test]

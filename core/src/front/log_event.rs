@@ -156,7 +156,7 @@ pub(crate) fn report_log<P: Platform>(
         calling_file: file,
         calling_line: line,
     };
-    sdk.platform().push(None, |enc, stamp, out| {
+    crate::api::front::report(sdk.platform(), None, |enc, stamp, out| {
         let enc = Encoder {
             event_type: EventType::Fixed(type_name),
             ..*enc

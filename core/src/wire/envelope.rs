@@ -14,7 +14,7 @@ use crate::api::error::EncodeError;
 use crate::wire::event_type::{EventType, TypeName, MAX_TYPE_BYTES};
 use crate::wire::json::{self, JsonView, Kind};
 use crate::wire::out::Out;
-use crate::wire::ser::{self, Top};
+use crate::wire::ser::{self, Found, Top};
 use crate::wire::stamp::Stamp;
 use serde::Serialize;
 
@@ -44,6 +44,10 @@ pub struct Encoder<'a> {
     pub input_label: &'a str,
     /// How each event's type is chosen.
     pub event_type: EventType<'a>,
+    /// The metadata every record carries the same (`input_label`,
+    /// `input_type`, `token`), as [`write_fixed`](Self::write_fixed) wrote
+    /// it once for these settings; `None`: written for each record.
+    pub fixed: Option<&'a [u8]>,
 }
 
 impl core::fmt::Debug for Encoder<'_> {
@@ -105,8 +109,13 @@ impl<'a> Encoder<'a> {
         T: Serialize + ?Sized,
         M: Serialize + ?Sized,
     {
+        // A top-level field naming the type is noted while it is written.
+        let key = match self.event_type {
+            EventType::Field(path) if !path.contains('.') => Some(path),
+            _ => None,
+        };
         self.encode_with(
-            |o| ser::to_out(event, o, Top::Event).map_err(EncodeError::from),
+            |o| ser::to_out_finding(event, o, Top::Event, key).map_err(EncodeError::from),
             meta,
             stamp,
             out,
@@ -146,8 +155,8 @@ impl<'a> Encoder<'a> {
     {
         self.encode_with(
             |o| match json::compact(text, o) {
-                Ok(Kind::Object) => Ok(Kind::Object),
-                Ok(Kind::String) => Ok(Kind::String),
+                Ok(Kind::Object) => Ok((Kind::Object, Found::Unknown)),
+                Ok(Kind::String) => Ok((Kind::String, Found::Unknown)),
                 Ok(k) => Err(EncodeError::NotObjectOrString(k)),
                 Err(json::CompactError::Full) => Err(EncodeError::Full),
                 Err(json::CompactError::Json(e)) => Err(EncodeError::InvalidJson(e)),
@@ -167,7 +176,7 @@ impl<'a> Encoder<'a> {
     ) -> Result<usize, EncodeError>
     where
         M: Serialize + ?Sized,
-        F: FnOnce(&mut Out<'_>) -> Result<Kind, EncodeError>,
+        F: FnOnce(&mut Out<'_>) -> Result<(Kind, Found), EncodeError>,
     {
         let start = out.len();
         match self.envelope {
@@ -177,14 +186,14 @@ impl<'a> Encoder<'a> {
             Envelope::Wrapped => {
                 out.push(b"{\"message\":")?;
                 let s = out.len();
-                event(out)?;
+                let (_, found) = event(out)?;
                 let e = out.len();
-                self.metadata(out, s..e, stamp, meta, false)?;
+                self.metadata(out, s..e, found, stamp, meta, false)?;
                 out.push_byte(b'}')?;
             }
             Envelope::Metadata => {
                 let mut s = out.len();
-                let kind = event(out)?;
+                let (kind, mut found) = event(out)?;
                 let e;
                 if kind == Kind::Object {
                     e = out.len();
@@ -197,11 +206,12 @@ impl<'a> Encoder<'a> {
                     const PREFIX: &[u8] = b"{\"message\":";
                     out.insert_at(s, PREFIX)?;
                     s += PREFIX.len();
+                    found = Found::Unknown;
                     e = out.len();
                     out.push_byte(b',')?;
                 }
                 out.push(b"\"_metadata\":{")?;
-                self.metadata(out, s..e, stamp, meta, true)?;
+                self.metadata(out, s..e, found, stamp, meta, true)?;
                 out.push(b"}}")?;
             }
         }
@@ -214,6 +224,7 @@ impl<'a> Encoder<'a> {
         &self,
         out: &mut Out<'_>,
         event: core::ops::Range<usize>,
+        found: Found,
         stamp: &Stamp,
         meta: Option<&M>,
         first: bool,
@@ -223,35 +234,58 @@ impl<'a> Encoder<'a> {
         } else {
             b",\"event_type\":"
         })?;
-        self.event_type(out, event)?;
-        out.push(b",\"input_label\":")?;
-        json::write_str(out, self.input_label)?;
-        out.push(b",\"input_type\":\"")?;
-        out.push(INPUT_TYPE.as_bytes())?;
-        out.push(b"\",\"token\":")?;
-        json::write_str(out, self.token)?;
+        match found {
+            // The type field's value, noted while the event was written.
+            Found::Str(a, b) if !out.is_counter() && b - a <= MAX_TYPE_BYTES => {
+                out.push_byte(b'"')?;
+                out.push_within(a..b)?;
+                out.push_byte(b'"')?;
+            }
+            _ => self.event_type(out, event)?,
+        }
+        match self.fixed {
+            Some(f) => out.push(f)?,
+            None => self.write_fixed(out)?,
+        }
         #[cfg(feature = "stamps")]
         if let Some(t) = stamp.time {
-            out.push(b",\"report_time\":\"")?;
-            out.push(&crate::wire::stamp::time_text(t))?;
-            out.push_byte(b'"')?;
+            const K: &[u8; 16] = b",\"report_time\":\"";
+            out.push_fixed(|b: &mut [u8; 41]| {
+                b[..16].copy_from_slice(K);
+                b[16..40].copy_from_slice(&crate::wire::stamp::time_text(t));
+                b[40] = b'"';
+            })?;
         }
         #[cfg(feature = "stamps")]
         if let Some(u) = stamp.uuid {
-            out.push(b",\"@uuid\":\"")?;
-            out.push(&crate::wire::stamp::uuid_text(u))?;
-            out.push_byte(b'"')?;
+            const K: &[u8; 10] = b",\"@uuid\":\"";
+            out.push_fixed(|b: &mut [u8; 47]| {
+                b[..10].copy_from_slice(K);
+                b[10..46].copy_from_slice(&crate::wire::stamp::uuid_text(u));
+                b[46] = b'"';
+            })?;
         }
         if let Some(loc) = stamp.location {
             out.push(b",\"calling_file\":")?;
             json::write_str(out, loc.file())?;
             out.push(b",\"calling_line\":")?;
-            out.push(itoa::Buffer::new().format(loc.line()).as_bytes())?;
+            out.push_u64(loc.line() as u64)?;
         }
         if let Some(m) = meta {
             ser::to_out(m, out, Top::Flatten).map_err(EncodeError::from)?;
         }
         Ok(())
+    }
+
+    /// Writes the metadata every record carries the same:
+    /// `,"input_label":…,"input_type":…,"token":…`.
+    pub fn write_fixed(&self, out: &mut Out<'_>) -> Result<(), crate::wire::out::Full> {
+        out.push(b",\"input_label\":")?;
+        json::write_str(out, self.input_label)?;
+        out.push(b",\"input_type\":\"")?;
+        out.push(INPUT_TYPE.as_bytes())?;
+        out.push(b"\",\"token\":")?;
+        json::write_str(out, self.token)
     }
 
     fn event_type(

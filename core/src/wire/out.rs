@@ -8,22 +8,25 @@
 pub struct Full;
 
 /// A write cursor over a byte slice (or a counter when there is no slice).
+///
+/// Every write checks one bound (the slice's end); a counter has an empty
+/// slice, so its writes all take the one cold path that counts them.
 #[derive(Debug)]
 pub struct Out<'a> {
-    buf: Option<&'a mut [u8]>,
+    buf: &'a mut [u8],
     len: usize,
-    limit: usize,
+    /// A counter's limit (`None`: writes into `buf`).
+    counting: Option<usize>,
     slack: usize,
 }
 
 impl<'a> Out<'a> {
     /// Writes into `buf`, at most `buf.len()` bytes.
     pub fn new(buf: &'a mut [u8]) -> Self {
-        let limit = buf.len();
         Out {
-            buf: Some(buf),
+            buf,
             len: 0,
-            limit,
+            counting: None,
             slack: 0,
         }
     }
@@ -31,9 +34,9 @@ impl<'a> Out<'a> {
     /// Counts bytes without storing them, failing past `limit`.
     pub fn counter(limit: usize) -> Self {
         Out {
-            buf: None,
+            buf: &mut [],
             len: 0,
-            limit,
+            counting: Some(limit),
             slack: 0,
         }
     }
@@ -53,7 +56,7 @@ impl<'a> Out<'a> {
     /// True when this cursor only counts.
     #[inline]
     pub fn is_counter(&self) -> bool {
-        self.buf.is_none()
+        self.counting.is_some()
     }
 
     /// Extra bytes a counter could not determine exactly (an upper bound on
@@ -71,37 +74,121 @@ impl<'a> Out<'a> {
     /// The bytes written so far (empty for a counter).
     #[inline]
     pub fn written(&self) -> &[u8] {
-        match &self.buf {
-            Some(b) => &b[..self.len],
-            None => &[],
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// Past the slice's end: a counter counts `n` more bytes (up to its
+    /// limit); a writer is full.
+    #[cold]
+    #[inline(never)]
+    fn count(&mut self, n: usize) -> Result<(), Full> {
+        match self.counting {
+            Some(limit) if self.len + n <= limit => {
+                self.len += n;
+                Ok(())
+            }
+            _ => Err(Full),
         }
     }
 
     /// Appends `bytes`, or fails without writing anything.
-    #[inline]
+    #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), Full> {
         let end = self.len + bytes.len();
-        if end > self.limit {
-            return Err(Full);
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) => {
+                copy(dst, bytes);
+                self.len = end;
+                Ok(())
+            }
+            None => self.count(bytes.len()),
         }
-        if let Some(buf) = &mut self.buf {
-            copy(&mut buf[self.len..end], bytes);
+    }
+
+    /// Appends `open`, `bytes` and `close` (a quoted string, a key), or
+    /// fails without writing anything.
+    #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
+    pub(crate) fn push_wrapped(&mut self, open: u8, bytes: &[u8], close: u8) -> Result<(), Full> {
+        let end = self.len + bytes.len() + 2;
+        match self.buf.get_mut(self.len..end) {
+            Some([o, mid @ .., c]) => {
+                *o = open;
+                copy(mid, bytes);
+                *c = close;
+                self.len = end;
+                Ok(())
+            }
+            _ => self.count(bytes.len() + 2),
         }
-        self.len = end;
-        Ok(())
+    }
+
+    /// Appends `"key":`, after a comma when `comma`.
+    #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
+    pub(crate) fn push_key(&mut self, comma: bool, key: &[u8]) -> Result<(), Full> {
+        let c = comma as usize;
+        let n = c + key.len() + 3;
+        let end = self.len + n;
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) if n >= 3 => {
+                // Without a comma, the quote overwrites it.
+                dst[0] = b',';
+                dst[c] = b'"';
+                copy(&mut dst[c + 1..n - 2], key);
+                dst[n - 2] = b'"';
+                dst[n - 1] = b':';
+                self.len = end;
+                Ok(())
+            }
+            _ => self.count(n),
+        }
+    }
+
+    /// Appends `N` bytes that `fill` writes (nothing for a counter, which
+    /// counts them), with one bounds check.
+    #[inline]
+    pub(crate) fn push_fixed<const N: usize>(
+        &mut self,
+        fill: impl FnOnce(&mut [u8; N]),
+    ) -> Result<(), Full> {
+        let end = self.len + N;
+        match self.buf.get_mut(self.len..end) {
+            Some(dst) => {
+                if let Ok(a) = <&mut [u8; N]>::try_from(dst) {
+                    fill(a);
+                }
+                self.len = end;
+                Ok(())
+            }
+            None => self.count(N),
+        }
+    }
+
+    /// Appends the decimal digits of `v`: one or two digits without
+    /// `itoa` (most numbers in events are small).
+    #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
+    pub(crate) fn push_u64(&mut self, v: u64) -> Result<(), Full> {
+        if v < 10 {
+            return self.push_byte(b'0' + v as u8);
+        }
+        if v < 100 {
+            return self.push_fixed(|d: &mut [u8; 2]| {
+                *d = [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+            });
+        }
+        self.push(itoa::Buffer::new().format(v).as_bytes())
     }
 
     /// Appends one byte.
-    #[inline]
+    #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
     pub fn push_byte(&mut self, b: u8) -> Result<(), Full> {
-        if self.len >= self.limit {
-            return Err(Full);
+        match self.buf.get_mut(self.len) {
+            Some(dst) => {
+                *dst = b;
+                self.len += 1;
+                Ok(())
+            }
+            None => self.count(1),
         }
-        if let Some(buf) = &mut self.buf {
-            buf[self.len] = b;
-        }
-        self.len += 1;
-        Ok(())
     }
 
     /// Appends a copy of bytes already written (`range` within
@@ -109,12 +196,13 @@ impl<'a> Out<'a> {
     pub(crate) fn push_within(&mut self, range: core::ops::Range<usize>) -> Result<(), Full> {
         let n = range.end.saturating_sub(range.start);
         let end = self.len + n;
-        if end > self.limit || range.end > self.len || range.start > range.end {
+        if range.end > self.len || range.start > range.end {
             return Err(Full);
         }
-        if let Some(buf) = &mut self.buf {
-            move_bytes(buf, range, self.len);
+        if end > self.buf.len() {
+            return self.count(n);
         }
+        move_bytes(self.buf, range, self.len);
         self.len = end;
         Ok(())
     }
@@ -138,13 +226,14 @@ impl<'a> Out<'a> {
     pub(crate) fn insert_at(&mut self, at: usize, bytes: &[u8]) -> Result<(), Full> {
         let n = bytes.len();
         let end = self.len + n;
-        if end > self.limit || at > self.len {
+        if at > self.len {
             return Err(Full);
         }
-        if let Some(buf) = &mut self.buf {
-            move_bytes(buf, at..self.len, at + n);
-            buf[at..at + n].copy_from_slice(bytes);
+        if end > self.buf.len() {
+            return self.count(n);
         }
+        move_bytes(self.buf, at..self.len, at + n);
+        self.buf[at..at + n].copy_from_slice(bytes);
         self.len = end;
         Ok(())
     }
@@ -160,12 +249,28 @@ impl core::fmt::Write for Out<'_> {
 /// code size comes first), 4 to 16 bytes (JSON keys, short
 /// strings: most of what an encoder writes) are copied with two
 /// overlapping fixed-size moves instead of a call to `memcpy`.
-#[inline]
+#[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
 fn copy(dst: &mut [u8], src: &[u8]) {
     #[cfg(not(any(target_os = "none", target_family = "wasm")))]
     {
         let n = src.len();
-        if (8..=16).contains(&n) {
+        if n < 4 {
+            // 0 to 3 bytes: the first, middle and last cover them.
+            if n > 0 {
+                dst[0] = src[0];
+                dst[n / 2] = src[n / 2];
+                dst[n - 1] = src[n - 1];
+            }
+            return;
+        } else if (33..=64).contains(&n) {
+            dst[..32].copy_from_slice(&src[..32]);
+            dst[n - 32..n].copy_from_slice(&src[n - 32..]);
+            return;
+        } else if (17..=32).contains(&n) {
+            dst[..16].copy_from_slice(&src[..16]);
+            dst[n - 16..n].copy_from_slice(&src[n - 16..]);
+            return;
+        } else if (8..=16).contains(&n) {
             dst[..8].copy_from_slice(&src[..8]);
             dst[n - 8..n].copy_from_slice(&src[n - 8..]);
             return;

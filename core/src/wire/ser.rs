@@ -85,27 +85,78 @@ pub(crate) fn to_out<T: Serialize + ?Sized>(
     out: &mut Out<'_>,
     top: Top,
 ) -> Result<Kind, SerError> {
+    to_out_finding(value, out, top, None).map(|(k, _)| k)
+}
+
+/// What serializing found of the top-level field asked for (see
+/// [`to_out_finding`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Found {
+    /// Not known: read the encoded event back.
+    Unknown,
+    /// The field's string value, escaped, at this range of the output.
+    Str(usize, usize),
+}
+
+/// Like [`to_out`], also noting where the string value of the event's
+/// top-level field `key` was written, when it can say for sure: the event
+/// is a struct (its keys are the fields' names, each once) and the field's
+/// value was written as a string. Anything else is [`Found::Unknown`].
+pub(crate) fn to_out_finding<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Out<'_>,
+    top: Top,
+    key: Option<&str>,
+) -> Result<(Kind, Found), SerError> {
     let mut s = Ser {
         out,
         depth: 0,
         top,
         kind: Kind::Null,
+        find: key.map_or(Find::Off, Find::Key),
     };
     value.serialize(&mut s)?;
-    Ok(s.kind)
+    let found = match s.find {
+        Find::Found(a, b) => Found::Str(a, b),
+        _ => Found::Unknown,
+    };
+    Ok((s.kind, found))
 }
 
-struct Ser<'o, 'b> {
+/// Looking for a top-level field's string value while serializing.
+#[derive(Clone, Copy)]
+enum Find<'k> {
+    /// Not asked, or given up (a map at the top, a value not a string).
+    Off,
+    /// Looking for this key among the top-level struct's fields.
+    Key(&'k str),
+    /// The key was just written: its value comes next.
+    Value,
+    /// Found at this range of the output.
+    Found(usize, usize),
+}
+
+struct Ser<'o, 'b, 'k> {
     out: &'o mut Out<'b>,
     depth: usize,
     top: Top,
     kind: Kind,
+    find: Find<'k>,
 }
 
-impl<'o, 'b> Ser<'o, 'b> {
+impl<'o, 'b, 'k> Ser<'o, 'b, 'k> {
     /// Called by every scalar/compound entry point: checks the top-level rule.
-    #[inline]
+    #[inline(always)]
     fn enter(&mut self, kind: Kind) -> Result<(), SerError> {
+        if self.top == Top::Any {
+            return Ok(());
+        }
+        self.enter_top(kind)
+    }
+
+    /// The top-level value's rule.
+    #[inline(never)]
+    fn enter_top(&mut self, kind: Kind) -> Result<(), SerError> {
         match self.top {
             Top::Any => Ok(()),
             Top::Event => {
@@ -124,7 +175,7 @@ impl<'o, 'b> Ser<'o, 'b> {
     }
 
     /// Opens an object; in flatten mode writes no brace.
-    fn open_object(&mut self) -> Result<Compound<'_, 'o, 'b>, SerError> {
+    fn open_object(&mut self) -> Result<Compound<'_, 'o, 'b, 'k>, SerError> {
         self.enter(Kind::Object)?;
         let flat = self.top == Top::Flatten;
         if flat {
@@ -142,6 +193,15 @@ impl<'o, 'b> Ser<'o, 'b> {
         })
     }
 
+    /// A top-level value other than a struct: its keys may repeat or be
+    /// written by other code, so the field is read back after all.
+    #[inline]
+    fn not_a_struct(&mut self) {
+        if self.depth == 0 {
+            self.find = Find::Off;
+        }
+    }
+
     fn push_depth(&mut self) -> Result<(), SerError> {
         if self.depth >= MAX_DEPTH {
             return Err(SerError::TooDeep);
@@ -150,10 +210,16 @@ impl<'o, 'b> Ser<'o, 'b> {
         Ok(())
     }
 
+    #[inline]
     fn float(&mut self, v: f64, is_f32: bool) -> Result<(), SerError> {
         self.enter(Kind::Number)?;
         if !v.is_finite() {
             return Err(SerError::NonFiniteFloat);
+        }
+        if !is_f32 {
+            if let Some((neg, m, d)) = short_decimal(v) {
+                return write_decimal(self.out, neg, m, d).map_err(SerError::from);
+            }
         }
         let mut b = ryu::Buffer::new();
         let s = if is_f32 {
@@ -174,8 +240,76 @@ impl<'o, 'b> Ser<'o, 'b> {
     }
 }
 
+/// Powers of ten a [`short_decimal`] may scale by.
+const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1e3, 1e4];
+
+/// `v` as `(negative, m, d)` with `|v| = m / 10^d` for the fewest decimals
+/// `d` (at most 4) whose decimal reads back as exactly `v`, when
+/// `m < 2^52`: then the text is the one `ryu` writes (its shortest
+/// round-trip digits) without its tables. Below 2^52 the doubles around
+/// `|v| * 10^d` are closer than 1 apart, so at most one `m` reads back as
+/// `v`, and it is `trunc(|v| * 10^d)` or the next (the product is rounded
+/// once); `m as f64 / 10^d` is rounded correctly, as a parser rounds the
+/// decimal. `None`: `ryu`'s turn.
+#[inline]
+fn short_decimal(v: f64) -> Option<(bool, u64, usize)> {
+    let a = if v < 0.0 { -v } else { v };
+    let neg = v.is_sign_negative();
+    for (d, p) in POW10.iter().enumerate() {
+        let x = a * p;
+        if x >= 4_503_599_627_370_496.0 {
+            return None;
+        }
+        let m = x as u64;
+        for m in [m, m + 1] {
+            if m as f64 / p == a {
+                return Some((neg, m, d));
+            }
+        }
+    }
+    None
+}
+
+/// Writes `m / 10^d` as `ryu` does: `42.0`, `42.5`, `0.0625`.
+#[inline]
+fn write_decimal(out: &mut Out<'_>, neg: bool, m: u64, d: usize) -> Result<(), Full> {
+    const SCALE: [u64; 5] = [1, 10, 100, 1000, 10_000];
+    let (int, mut frac) = (m / SCALE[d], m % SCALE[d]);
+    if neg {
+        out.push_byte(b'-')?;
+    }
+    out.push_u64(int)?;
+    if d == 0 {
+        return out.push_fixed(|b: &mut [u8; 2]| *b = *b".0");
+    }
+    let mut t = [b'.', b'0', b'0', b'0', b'0'];
+    for i in (1..=d).rev() {
+        t[i] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    out.push(&t[..=d])
+}
+
 macro_rules! int {
+    ($name:ident, $t:ty, $wide:ty) => {
+        #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
+        fn $name(self, v: $t) -> Result<(), SerError> {
+            self.enter(Kind::Number)?;
+            // Non-negative and within u64: the short path.
+            #[allow(irrefutable_let_patterns, unused_comparisons)]
+            if v >= 0 {
+                if let Ok(u) = u64::try_from(v) {
+                    self.out.push_u64(u)?;
+                    return Ok(());
+                }
+            }
+            let mut b = itoa::Buffer::new();
+            self.out.push(b.format(v as $wide).as_bytes())?;
+            Ok(())
+        }
+    };
     ($name:ident, $t:ty) => {
+        #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
         fn $name(self, v: $t) -> Result<(), SerError> {
             self.enter(Kind::Number)?;
             let mut b = itoa::Buffer::new();
@@ -185,35 +319,37 @@ macro_rules! int {
     };
 }
 
-impl<'o, 'b, 's> ser::Serializer for &'s mut Ser<'o, 'b> {
+impl<'o, 'b, 'k, 's> ser::Serializer for &'s mut Ser<'o, 'b, 'k> {
     type Ok = ();
     type Error = SerError;
-    type SerializeSeq = Compound<'s, 'o, 'b>;
-    type SerializeTuple = Compound<'s, 'o, 'b>;
-    type SerializeTupleStruct = Compound<'s, 'o, 'b>;
-    type SerializeTupleVariant = Compound<'s, 'o, 'b>;
-    type SerializeMap = Compound<'s, 'o, 'b>;
-    type SerializeStruct = Compound<'s, 'o, 'b>;
-    type SerializeStructVariant = Compound<'s, 'o, 'b>;
+    type SerializeSeq = Compound<'s, 'o, 'b, 'k>;
+    type SerializeTuple = Compound<'s, 'o, 'b, 'k>;
+    type SerializeTupleStruct = Compound<'s, 'o, 'b, 'k>;
+    type SerializeTupleVariant = Compound<'s, 'o, 'b, 'k>;
+    type SerializeMap = Compound<'s, 'o, 'b, 'k>;
+    type SerializeStruct = Compound<'s, 'o, 'b, 'k>;
+    type SerializeStructVariant = Compound<'s, 'o, 'b, 'k>;
 
+    #[inline]
     fn serialize_bool(self, v: bool) -> Result<(), SerError> {
         self.enter(Kind::Bool)?;
         self.out.push(if v { b"true" } else { b"false" })?;
         Ok(())
     }
-    int!(serialize_i8, i8);
-    int!(serialize_i16, i16);
-    int!(serialize_i32, i32);
-    int!(serialize_i64, i64);
+    int!(serialize_i8, i8, i64);
+    int!(serialize_i16, i16, i64);
+    int!(serialize_i32, i32, i64);
+    int!(serialize_i64, i64, i64);
     int!(serialize_i128, i128);
-    int!(serialize_u8, u8);
-    int!(serialize_u16, u16);
-    int!(serialize_u32, u32);
-    int!(serialize_u64, u64);
+    int!(serialize_u8, u8, u64);
+    int!(serialize_u16, u16, u64);
+    int!(serialize_u32, u32, u64);
+    int!(serialize_u64, u64, u64);
     int!(serialize_u128, u128);
     fn serialize_f32(self, v: f32) -> Result<(), SerError> {
         self.float(v as f64, true)
     }
+    #[inline]
     fn serialize_f64(self, v: f64) -> Result<(), SerError> {
         self.float(v, false)
     }
@@ -221,9 +357,14 @@ impl<'o, 'b, 's> ser::Serializer for &'s mut Ser<'o, 'b> {
         let mut b = [0u8; 4];
         self.serialize_str(v.encode_utf8(&mut b))
     }
+    #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
     fn serialize_str(self, v: &str) -> Result<(), SerError> {
         self.enter(Kind::String)?;
+        let start = self.out.len();
         json::write_str(self.out, v)?;
+        if let (Find::Value, 1) = (self.find, self.depth) {
+            self.find = Find::Found(start + 1, self.out.len() - 1);
+        }
         Ok(())
     }
     fn serialize_bytes(self, _v: &[u8]) -> Result<(), SerError> {
@@ -233,6 +374,7 @@ impl<'o, 'b, 's> ser::Serializer for &'s mut Ser<'o, 'b> {
     fn serialize_none(self) -> Result<(), SerError> {
         self.serialize_unit()
     }
+    #[inline]
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), SerError> {
         value.serialize(self)
     }
@@ -266,12 +408,14 @@ impl<'o, 'b, 's> ser::Serializer for &'s mut Ser<'o, 'b> {
         variant: &'static str,
         value: &T,
     ) -> Result<(), SerError> {
+        self.not_a_struct();
         let mut c = self.open_object()?;
         c.key_str(variant)?;
         value.serialize(&mut *c.ser)?;
         c.finish()
     }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'s, 'o, 'b>, SerError> {
+    #[inline]
+    fn serialize_seq(self, _len: Option<usize>) -> Result<Compound<'s, 'o, 'b, 'k>, SerError> {
         self.enter(Kind::Array)?;
         self.push_depth()?;
         self.out.push_byte(b'[')?;
@@ -282,14 +426,14 @@ impl<'o, 'b, 's> ser::Serializer for &'s mut Ser<'o, 'b> {
             close: b"]",
         })
     }
-    fn serialize_tuple(self, len: usize) -> Result<Compound<'s, 'o, 'b>, SerError> {
+    fn serialize_tuple(self, len: usize) -> Result<Compound<'s, 'o, 'b, 'k>, SerError> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_struct(
         self,
         _n: &'static str,
         len: usize,
-    ) -> Result<Compound<'s, 'o, 'b>, SerError> {
+    ) -> Result<Compound<'s, 'o, 'b, 'k>, SerError> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_variant(
@@ -298,7 +442,8 @@ impl<'o, 'b, 's> ser::Serializer for &'s mut Ser<'o, 'b> {
         _i: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<Compound<'s, 'o, 'b>, SerError> {
+    ) -> Result<Compound<'s, 'o, 'b, 'k>, SerError> {
+        self.not_a_struct();
         let mut c = self.open_object()?;
         c.key_str(variant)?;
         c.ser.push_depth()?;
@@ -310,14 +455,15 @@ impl<'o, 'b, 's> ser::Serializer for &'s mut Ser<'o, 'b> {
             close: if c.flat { b"]" } else { b"]}" },
         })
     }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'s, 'o, 'b>, SerError> {
+    fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'s, 'o, 'b, 'k>, SerError> {
+        self.not_a_struct();
         self.open_object()
     }
     fn serialize_struct(
         self,
         _n: &'static str,
         _len: usize,
-    ) -> Result<Compound<'s, 'o, 'b>, SerError> {
+    ) -> Result<Compound<'s, 'o, 'b, 'k>, SerError> {
         self.open_object()
     }
     fn serialize_struct_variant(
@@ -326,7 +472,8 @@ impl<'o, 'b, 's> ser::Serializer for &'s mut Ser<'o, 'b> {
         _i: u32,
         variant: &'static str,
         _len: usize,
-    ) -> Result<Compound<'s, 'o, 'b>, SerError> {
+    ) -> Result<Compound<'s, 'o, 'b, 'k>, SerError> {
+        self.not_a_struct();
         let mut c = self.open_object()?;
         c.key_str(variant)?;
         c.ser.push_depth()?;
@@ -373,15 +520,16 @@ impl fmt::Write for Escaper<'_, '_> {
 
 /// An open array or object.
 #[doc(hidden)]
-pub struct Compound<'s, 'o, 'b> {
-    ser: &'s mut Ser<'o, 'b>,
+pub struct Compound<'s, 'o, 'b, 'k> {
+    ser: &'s mut Ser<'o, 'b, 'k>,
     first: bool,
     /// Flattened metadata (no braces of its own).
     flat: bool,
     close: &'static [u8],
 }
 
-impl Compound<'_, '_, '_> {
+impl Compound<'_, '_, '_, '_> {
+    #[inline]
     fn comma(&mut self) -> Result<(), SerError> {
         if self.first {
             self.first = false;
@@ -391,13 +539,31 @@ impl Compound<'_, '_, '_> {
         Ok(())
     }
 
+    #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
     fn key_str(&mut self, k: &str) -> Result<(), SerError> {
+        let ser = &mut *self.ser;
+        match ser.find {
+            Find::Key(want) if ser.depth == 1 && k == want => ser.find = Find::Value,
+            // The field's value was not written as a string.
+            Find::Value if ser.depth == 1 => ser.find = Find::Off,
+            _ => {}
+        }
+        if json::is_plain(k.as_bytes()) {
+            // `,"key":` in one step.
+            let comma = !core::mem::take(&mut self.first);
+            return self
+                .ser
+                .out
+                .push_key(comma, k.as_bytes())
+                .map_err(SerError::from);
+        }
         self.comma()?;
         json::write_str(self.ser.out, k)?;
         self.ser.out.push_byte(b':')?;
         Ok(())
     }
 
+    #[inline]
     fn finish(self) -> Result<(), SerError> {
         // `close` holds one byte per nesting level this compound opened
         // (variants open two; flattened metadata opens none).
@@ -407,9 +573,10 @@ impl Compound<'_, '_, '_> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_, '_, '_> {
+impl ser::SerializeSeq for Compound<'_, '_, '_, '_> {
     type Ok = ();
     type Error = SerError;
+    #[inline]
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerError> {
         self.comma()?;
         value.serialize(&mut *self.ser)
@@ -419,7 +586,7 @@ impl ser::SerializeSeq for Compound<'_, '_, '_> {
     }
 }
 
-impl ser::SerializeTuple for Compound<'_, '_, '_> {
+impl ser::SerializeTuple for Compound<'_, '_, '_, '_> {
     type Ok = ();
     type Error = SerError;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerError> {
@@ -430,7 +597,7 @@ impl ser::SerializeTuple for Compound<'_, '_, '_> {
     }
 }
 
-impl ser::SerializeTupleStruct for Compound<'_, '_, '_> {
+impl ser::SerializeTupleStruct for Compound<'_, '_, '_, '_> {
     type Ok = ();
     type Error = SerError;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerError> {
@@ -441,7 +608,7 @@ impl ser::SerializeTupleStruct for Compound<'_, '_, '_> {
     }
 }
 
-impl ser::SerializeTupleVariant for Compound<'_, '_, '_> {
+impl ser::SerializeTupleVariant for Compound<'_, '_, '_, '_> {
     type Ok = ();
     type Error = SerError;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), SerError> {
@@ -452,7 +619,7 @@ impl ser::SerializeTupleVariant for Compound<'_, '_, '_> {
     }
 }
 
-impl ser::SerializeMap for Compound<'_, '_, '_> {
+impl ser::SerializeMap for Compound<'_, '_, '_, '_> {
     type Ok = ();
     type Error = SerError;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), SerError> {
@@ -471,9 +638,10 @@ impl ser::SerializeMap for Compound<'_, '_, '_> {
     }
 }
 
-impl ser::SerializeStruct for Compound<'_, '_, '_> {
+impl ser::SerializeStruct for Compound<'_, '_, '_, '_> {
     type Ok = ();
     type Error = SerError;
+    #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
     fn serialize_field<T: Serialize + ?Sized>(
         &mut self,
         key: &'static str,
@@ -482,12 +650,13 @@ impl ser::SerializeStruct for Compound<'_, '_, '_> {
         self.key_str(key)?;
         value.serialize(&mut *self.ser)
     }
+    #[inline]
     fn end(self) -> Result<(), SerError> {
         self.finish()
     }
 }
 
-impl ser::SerializeStructVariant for Compound<'_, '_, '_> {
+impl ser::SerializeStructVariant for Compound<'_, '_, '_, '_> {
     type Ok = ();
     type Error = SerError;
     fn serialize_field<T: Serialize + ?Sized>(

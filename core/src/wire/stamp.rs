@@ -13,7 +13,7 @@ impl UnixMillis {
     /// The system's wall clock (feature `std`); 0 before 1970.
     pub fn now() -> Self {
         let t = std::time::SystemTime::now().duration_since(std::time::SystemTime::UNIX_EPOCH);
-        UnixMillis(t.map_or(0, |d| d.as_millis() as u64))
+        UnixMillis(t.map_or(0, |d| d.as_secs() * 1000 + d.subsec_millis() as u64))
     }
 }
 
@@ -34,7 +34,28 @@ pub struct Stamp {
 
 /// `report_time`'s text for `t`.
 #[cfg(feature = "stamps")]
+#[inline]
 pub(crate) fn time_text(t: UnixMillis) -> [u8; 24] {
+    #[cfg(feature = "std")]
+    {
+        // The same second as this thread's last record: only the
+        // milliseconds change.
+        std::thread_local! {
+            static LAST: core::cell::Cell<(u64, [u8; 24])> =
+                const { core::cell::Cell::new((u64::MAX, [0; 24])) };
+        }
+        let secs = t.0 / 1000;
+        let (s, mut text) = LAST.get();
+        if s != secs {
+            text = iso8601(t);
+            LAST.set((secs, text));
+        }
+        let ms = (t.0 % 1000) as usize;
+        text[20..22].copy_from_slice(&DIGITS2[ms / 10]);
+        text[22] = b'0' + (ms % 10) as u8;
+        text
+    }
+    #[cfg(not(feature = "std"))]
     iso8601(t)
 }
 

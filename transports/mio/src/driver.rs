@@ -69,15 +69,15 @@ pub(crate) fn run(
     let start = std::time::Instant::now();
     let now = || Instant::from_micros(start.elapsed().as_micros() as u64);
     let scratch = vec![0u8; cfg.batch_bytes.clamp(1, 1 << 20)].into_boxed_slice();
-    let marker = sh.s.loss_markers.then(|| {
+    let marker = sh.s().loss_markers.then(|| {
         let sh = sh.clone();
         move |loss: &Loss, out: &mut Out<'_>| {
             // The marker's own stamps: the same bytes each time.
-            let stamp = loss.stamp(sh.s.report_time, sh.s.uuid);
+            let stamp = loss.stamp(sh.s().report_time, sh.s().uuid);
             sh.encoder().encode_loss(loss, &stamp, out)
         }
     });
-    let wire = sh.s.with_config(|c| c.wire());
+    let wire = sh.s().with_config(|c| c.wire());
     let mut driver = Driver::with_marker(cfg, wire, link, scratch, seed, marker);
     let mut events = Events::with_capacity(16);
     let mut notes: Notes = Vec::new();
@@ -168,7 +168,7 @@ pub(crate) fn sync_loop(sh: Weak<Shared>, every: Duration) {
             let st = sh.lock();
             (st.ring.journal_gen(), st.ring.storage().syncer())
         };
-        let closed = sh.closed.load(Ordering::Acquire);
+        let closed = sh.front.is_closed();
         drop(sh);
         if let (Some(syncer), true) = (syncer, gen != synced) {
             let _ = syncer.sync();

@@ -7,14 +7,12 @@ use crate::driver;
 use crate::file::Store;
 use crate::link::TlsConfig;
 use crate::notify::Notification;
-use crate::random::{seed, uuid_bytes};
+use crate::random::seed;
 use crate::shared::{Shared, State};
 use alooma_core::{
-    encode_record, Callback, CloseReport, ConfigError, EncodeError, Encoder, FlushError, Out,
-    Parts, Platform, ReportError, Ring, SeesAcks, SenderStats, Settings, Stamp, Stats, UnixMillis,
-    WhenFull,
+    Callback, CloseReport, ConfigError, FlushError, Parts, Platform, ReportError, Ring, SeesAcks,
+    SenderStats, Settings, Stats, UnixMillis, WhenFull,
 };
-use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -180,35 +178,35 @@ impl Platform for Native {
         crate::notify::emit(cb, n);
     }
 
-    fn push<F>(&self, loc: Option<&'static Location<'static>>, encode: F) -> Result<(), ReportError>
-    where
-        F: Fn(&Encoder<'_>, &Stamp, &mut Out<'_>) -> Result<usize, EncodeError>,
-    {
+    fn front(&self) -> &alooma_core::Front {
+        &self.h.shared.front
+    }
+
+    fn seed() -> u64 {
+        seed()
+    }
+
+    fn store(&self, record: &[u8], time: Option<UnixMillis>) -> Result<(), ReportError> {
+        self.store_record(record, time)
+    }
+
+    fn refuse_early(&self, time: Option<UnixMillis>) -> Option<ReportError> {
         let sh = &*self.h.shared;
-        if sh.closed.load(Ordering::Acquire) {
-            return Err(ReportError::Closed);
+        if sh.s().when_full != WhenFull::DropNewest {
+            return None;
         }
-        let stamp = Stamp {
-            time: sh.s.report_time.then(UnixMillis::now),
-            uuid: sh.s.uuid.then(uuid_bytes),
-            location: loc,
-        };
-        let r = encode_record(&sh.encoder(), &stamp, sh.max_event, &encode, |record| {
-            self.store(record, stamp.time)
-        });
-        // Refusals are told per episode, not per event.
-        let note = match &r {
-            Err(e) if e.is_invalid_event() => {
-                sh.rejected.fetch_add(1, Ordering::Relaxed);
-                sh.rejections.refused(e, UnixMillis::now().0)
-            }
-            Ok(()) => sh.rejections.accepted(|| UnixMillis::now().0),
-            Err(_) => None,
-        };
+        let mut st = sh.lock();
+        if let Some(t) = time {
+            st.ring.set_clock(t.0);
+        }
+        let size = st.ring.refuse_while_full()?;
+        // Told per episode: at most the episode's first refusal notifies.
+        let note = st.ring.poll_notification();
+        drop(st);
         if let Some(n) = note {
             sh.emit(n, None, None);
         }
-        r
+        Some(ReportError::BufferFull { size })
     }
 
     fn flush(&self, timeout: Duration) -> Result<(), FlushError> {
@@ -221,7 +219,7 @@ impl Platform for Native {
             let unsent = st.ring.unsent_records() as u64;
             // With RELP the collector answers without more traffic: wait
             // for its acknowledgements too.
-            let relp = sh.s.protocol == alooma_core::Protocol::Relp;
+            let relp = sh.s().protocol == alooma_core::Protocol::Relp;
             if unsent == 0 && st.ring.in_flight() == 0 && (!relp || st.ring.window_records() == 0) {
                 return Ok(());
             }
@@ -248,17 +246,13 @@ impl Platform for Native {
         Stats::new(
             st.ring.stats(),
             st.sender_stats,
-            sh.rejected.load(Ordering::Relaxed),
+            sh.front.rejected(),
             sh.wakeups.load(Ordering::Relaxed),
         )
     }
 
     fn is_connected(&self) -> bool {
         self.h.shared.connected.load(Ordering::Relaxed)
-    }
-
-    fn settings(&self) -> &Settings {
-        &self.h.shared.s
     }
 }
 
@@ -272,7 +266,7 @@ impl Native {
         ring: Ring<Store>,
         sync: Option<Duration>,
     ) -> std::io::Result<Native> {
-        let (max_event, sender_cfg) = (s.max_event(), s.with_config(|c| c.sender()));
+        let sender_cfg = s.with_config(|c| c.sender());
         let ring_syncer = ring.storage().syncer();
         let poll = mio::Poll::new()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), driver::WAKER)?);
@@ -293,18 +287,13 @@ impl Native {
                 clean: false,
                 loss_told: false,
             }),
-            s,
+            front: alooma_core::Front::new(s, notify),
             drop_timeout,
             progress: Condvar::new(),
             waiters: AtomicUsize::new(0),
             waker,
-            notify,
             connected: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            rejected: AtomicU64::new(0),
-            rejections: alooma_core::Rejections::default(),
             wakeups: AtomicU64::new(0),
-            max_event,
         });
         let sync_thread = match sync {
             Some(every) => {
@@ -332,14 +321,15 @@ impl Native {
         })
     }
 
-    fn store(&self, record: &[u8], time: Option<UnixMillis>) -> Result<(), ReportError> {
+    fn store_record(&self, record: &[u8], time: Option<UnixMillis>) -> Result<(), ReportError> {
         let sh = &*self.h.shared;
-        let drop_oldest = sh.s.when_full == WhenFull::DropOldest;
-        let deadline = match sh.s.when_full {
+        let when_full = sh.s().when_full;
+        let drop_oldest = when_full == WhenFull::DropOldest;
+        let deadline = match when_full {
             WhenFull::BlockFor(d) => Some(Instant::now() + d),
             _ => None,
         };
-        let blocking = matches!(sh.s.when_full, WhenFull::Block | WhenFull::BlockFor(_));
+        let blocking = matches!(when_full, WhenFull::Block | WhenFull::BlockFor(_));
         let mut notes: heapless::Vec<alooma_core::Notification, 4> = heapless::Vec::new();
         let mut st = sh.lock();
         if let Some(t) = time {
@@ -385,9 +375,12 @@ impl Native {
                 let _ = sh.waker.wake();
             }
         }
+        sh.front.set_full(st.ring.is_refusing());
         drop(st);
-        for n in notes {
-            sh.emit(n, None, None);
+        if !notes.is_empty() {
+            for n in notes {
+                sh.emit(n, None, None);
+            }
         }
         result
     }
@@ -404,7 +397,7 @@ fn close(
         return r;
     }
     let deadline = Instant::now() + timeout;
-    sh.closed.store(true, Ordering::Release);
+    sh.front.close();
     {
         let mut st = sh.lock();
         st.closing = true;
@@ -440,7 +433,7 @@ fn close(
     let st = sh.lock();
     let out = CloseReport::new(
         st.ring.stats(),
-        sh.rejected.load(Ordering::Relaxed),
+        sh.front.rejected(),
         st.done && st.clean,
         st.loss_told,
     );

@@ -1,8 +1,6 @@
-//! Random numbers: a seed per SDK (backoff jitter, server choice) and the 16
-//! random bytes of each `@uuid`, from a fast per-thread generator (not a
-//! system call per event).
+//! Random seeds: one per SDK (backoff jitter, server choice) and one per
+//! reporting thread's `@uuid` generator (the core's `Front`).
 
-use std::cell::RefCell;
 use std::time::SystemTime;
 
 pub(crate) fn seed() -> u64 {
@@ -14,12 +12,4 @@ pub(crate) fn seed() -> u64 {
             .map_or(0, |d| d.as_nanos()),
     );
     h.finish()
-}
-
-thread_local! {
-    static RNG: RefCell<alooma_core::Rng> = RefCell::new(alooma_core::Rng::new(seed()));
-}
-
-pub(crate) fn uuid_bytes() -> [u8; 16] {
-    RNG.with(|r| r.borrow_mut().bytes16())
 }

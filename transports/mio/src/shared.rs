@@ -1,7 +1,7 @@
 //! What the sender thread and the users' handles share: the settings, the
 //! ring and the sender's state under one lock, the waker, the counters.
 
-use crate::notify::{emit, Callback, Notification};
+use crate::notify::{emit, Notification};
 use alooma_core::{Encoder, Ring, SenderStats, Settings};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -9,7 +9,8 @@ use std::time::Duration;
 
 /// What the sender thread and the handles share.
 pub(crate) struct Shared {
-    pub s: Settings,
+    /// The callers' side: settings, refusals, whether it accepts events.
+    pub front: alooma_core::Front,
     pub drop_timeout: Duration,
     pub state: Mutex<State>,
     /// Signalled when records were sent or the sender stopped (flush,
@@ -17,14 +18,8 @@ pub(crate) struct Shared {
     pub progress: Condvar,
     pub waiters: AtomicUsize,
     pub waker: Arc<mio::Waker>,
-    pub notify: Option<Callback>,
     pub connected: AtomicBool,
-    pub closed: AtomicBool,
-    pub rejected: AtomicU64,
-    /// Episodes of refused events (told once each way).
-    pub rejections: alooma_core::Rejections,
     pub wakeups: AtomicU64,
-    pub max_event: usize,
 }
 
 /// Guarded by [`Shared::state`].
@@ -77,11 +72,16 @@ impl Shared {
     }
 
     pub fn encoder(&self) -> Encoder<'_> {
-        self.s.encoder()
+        self.front.encoder()
+    }
+
+    /// The settings.
+    pub fn s(&self) -> &Settings {
+        &self.front.s
     }
 
     pub fn server_name(&self, i: usize) -> Option<String> {
-        self.s.servers.get(i).cloned()
+        self.front.s.servers.get(i).cloned()
     }
 
     pub fn emit(
@@ -90,10 +90,10 @@ impl Shared {
         server: Option<usize>,
         detail: Option<String>,
     ) {
-        if self.notify.is_none() && !cfg!(feature = "tracing") {
+        if self.front.notify.is_none() && !cfg!(feature = "tracing") {
             return;
         }
         let n = Notification::new(event, server.and_then(|i| self.server_name(i)), detail);
-        emit(self.notify.as_ref(), &n);
+        emit(self.front.notify.as_ref(), &n);
     }
 }
