@@ -111,7 +111,8 @@ impl<'a> Encoder<'a> {
     {
         // A top-level field naming the type is noted while it is written.
         let key = match self.event_type {
-            EventType::Field(path) if !path.contains('.') => Some(path),
+            // (A byte loop: `contains` would link `memchr` on devices.)
+            EventType::Field(path) if !path.bytes().any(|b| b == b'.') => Some(path),
             _ => None,
         };
         self.encode_with(
@@ -269,7 +270,7 @@ impl<'a> Encoder<'a> {
             out.push(b",\"calling_file\":")?;
             json::write_str(out, loc.file())?;
             out.push(b",\"calling_line\":")?;
-            out.push_u64(loc.line() as u64)?;
+            out.push(itoa::Buffer::new().format(loc.line()).as_bytes())?;
         }
         if let Some(m) = meta {
             ser::to_out(m, out, Top::Flatten).map_err(EncodeError::from)?;

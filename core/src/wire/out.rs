@@ -107,6 +107,7 @@ impl<'a> Out<'a> {
 
     /// Appends `open`, `bytes` and `close` (a quoted string, a key), or
     /// fails without writing anything.
+    #[cfg_attr(any(target_family = "wasm", target_os = "none"), allow(dead_code))]
     #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
     pub(crate) fn push_wrapped(&mut self, open: u8, bytes: &[u8], close: u8) -> Result<(), Full> {
         let end = self.len + bytes.len() + 2;
@@ -123,6 +124,7 @@ impl<'a> Out<'a> {
     }
 
     /// Appends `"key":`, after a comma when `comma`.
+    #[cfg_attr(any(target_family = "wasm", target_os = "none"), allow(dead_code))]
     #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
     pub(crate) fn push_key(&mut self, comma: bool, key: &[u8]) -> Result<(), Full> {
         let c = comma as usize;
@@ -163,19 +165,15 @@ impl<'a> Out<'a> {
         }
     }
 
-    /// Appends the decimal digits of `v`: one or two digits without
-    /// `itoa` (most numbers in events are small).
+    /// Appends `v` (below 100) in decimal, without `itoa` (most numbers
+    /// in events are small).
+    #[cfg_attr(any(target_family = "wasm", target_os = "none"), allow(dead_code))]
     #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
-    pub(crate) fn push_u64(&mut self, v: u64) -> Result<(), Full> {
+    pub(crate) fn push_small(&mut self, v: u8) -> Result<(), Full> {
         if v < 10 {
-            return self.push_byte(b'0' + v as u8);
+            return self.push_byte(b'0' + v);
         }
-        if v < 100 {
-            return self.push_fixed(|d: &mut [u8; 2]| {
-                *d = [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
-            });
-        }
-        self.push(itoa::Buffer::new().format(v).as_bytes())
+        self.push_fixed(|d: &mut [u8; 2]| *d = [b'0' + v / 10, b'0' + v % 10])
     }
 
     /// Appends one byte.

@@ -278,7 +278,11 @@ fn write_decimal(out: &mut Out<'_>, neg: bool, m: u64, d: usize) -> Result<(), F
     if neg {
         out.push_byte(b'-')?;
     }
-    out.push_u64(int)?;
+    if int < 100 {
+        out.push_small(int as u8)?;
+    } else {
+        out.push(itoa::Buffer::new().format(int).as_bytes())?;
+    }
     if d == 0 {
         return out.push_fixed(|b: &mut [u8; 2]| *b = *b".0");
     }
@@ -291,20 +295,19 @@ fn write_decimal(out: &mut Out<'_>, neg: bool, m: u64, d: usize) -> Result<(), F
 }
 
 macro_rules! int {
-    ($name:ident, $t:ty, $wide:ty) => {
+    ($name:ident, $t:ty, small) => {
         #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
         fn $name(self, v: $t) -> Result<(), SerError> {
             self.enter(Kind::Number)?;
-            // Non-negative and within u64: the short path.
-            #[allow(irrefutable_let_patterns, unused_comparisons)]
-            if v >= 0 {
-                if let Ok(u) = u64::try_from(v) {
-                    self.out.push_u64(u)?;
-                    return Ok(());
-                }
+            // Hosts: 0 to 99 without itoa (guests and devices: one way,
+            // size first). The rest at the type's own width.
+            #[cfg(not(any(target_family = "wasm", target_os = "none")))]
+            if (0..100).contains(&v) {
+                self.out.push_small(v as u8)?;
+                return Ok(());
             }
             let mut b = itoa::Buffer::new();
-            self.out.push(b.format(v as $wide).as_bytes())?;
+            self.out.push(b.format(v).as_bytes())?;
             Ok(())
         }
     };
@@ -336,15 +339,15 @@ impl<'o, 'b, 'k, 's> ser::Serializer for &'s mut Ser<'o, 'b, 'k> {
         self.out.push(if v { b"true" } else { b"false" })?;
         Ok(())
     }
-    int!(serialize_i8, i8, i64);
-    int!(serialize_i16, i16, i64);
-    int!(serialize_i32, i32, i64);
-    int!(serialize_i64, i64, i64);
+    int!(serialize_i8, i8, small);
+    int!(serialize_i16, i16, small);
+    int!(serialize_i32, i32, small);
+    int!(serialize_i64, i64, small);
     int!(serialize_i128, i128);
-    int!(serialize_u8, u8, u64);
-    int!(serialize_u16, u16, u64);
-    int!(serialize_u32, u32, u64);
-    int!(serialize_u64, u64, u64);
+    int!(serialize_u8, u8, small);
+    int!(serialize_u16, u16, small);
+    int!(serialize_u32, u32, small);
+    int!(serialize_u64, u64, small);
     int!(serialize_u128, u128);
     fn serialize_f32(self, v: f32) -> Result<(), SerError> {
         self.float(v as f64, true)
@@ -548,6 +551,7 @@ impl Compound<'_, '_, '_, '_> {
             Find::Value if ser.depth == 1 => ser.find = Find::Off,
             _ => {}
         }
+        #[cfg(not(any(target_family = "wasm", target_os = "none")))]
         if json::is_plain(k.as_bytes()) {
             // `,"key":` in one step.
             let comma = !core::mem::take(&mut self.first);

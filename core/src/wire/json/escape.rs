@@ -9,8 +9,10 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
 pub fn write_str(out: &mut Out<'_>, s: &str) -> Result<(), Full> {
     let b = s.as_bytes();
+    // Hosts: most strings need no escaping: asked once, then one bounds
+    // check and one copy. Guests and devices: one loop (size first).
+    #[cfg(not(any(target_family = "wasm", target_os = "none")))]
     if is_plain(b) {
-        // Most strings need no escaping: one bounds check, one copy.
         return out.push_wrapped(b'"', b, b'"');
     }
     out.push_byte(b'"')?;
@@ -22,6 +24,7 @@ pub fn write_str(out: &mut Out<'_>, s: &str) -> Result<(), Full> {
 /// at a time, the last word overlapping the one before; a string of 1 to
 /// 7 bytes is read as one word of overlapping pieces (a byte repeated in a
 /// word changes nothing here: only "is there one" is asked).
+#[cfg_attr(any(target_family = "wasm", target_os = "none"), allow(dead_code))]
 #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
 pub(crate) fn is_plain(b: &[u8]) -> bool {
     let n = b.len();
@@ -126,14 +129,15 @@ pub(crate) fn skip_plain(b: &[u8], mut i: usize) -> usize {
 #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
 pub fn write_str_contents(out: &mut Out<'_>, s: &str) -> Result<(), Full> {
     let b = s.as_bytes();
+    #[cfg(not(any(target_family = "wasm", target_os = "none")))]
     if is_plain(b) {
         return out.push(b);
     }
     write_escaped(out, b)
 }
 
-/// Writes `bytes` escaped (at least one byte needs it).
-#[inline(never)]
+/// Writes `bytes` escaped (on hosts: at least one byte needs it).
+#[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(never))]
 fn write_escaped(out: &mut Out<'_>, bytes: &[u8]) -> Result<(), Full> {
     let mut start = 0;
     let mut i = 0;

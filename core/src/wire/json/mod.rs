@@ -10,6 +10,7 @@ mod escape;
 mod validate;
 mod view;
 
+#[cfg(not(any(target_family = "wasm", target_os = "none")))]
 pub(crate) use escape::is_plain;
 pub use escape::{write_str, write_str_contents};
 pub use validate::*;
