@@ -534,8 +534,8 @@ pub struct Relp {
 }
 
 fn write_num(out: &mut [u8], at: &mut usize, n: u32) {
-    let mut b = itoa::Buffer::new();
-    let s = b.format(n).as_bytes();
+    let mut b = [0u8; 20];
+    let s = crate::wire::num::decimal(n as u64, &mut b);
     out[*at..*at + s.len()].copy_from_slice(s);
     *at += s.len();
 }

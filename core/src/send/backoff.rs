@@ -1,6 +1,8 @@
 //! Reconnection delays: exponential, capped, with jitter.
 
 use crate::send::rng::Rng;
+use crate::send::time::{from_micros, micros};
+use crate::wire::num::div_rem;
 use core::time::Duration;
 
 /// Reconnection delays: exponential, with jitter, capped.
@@ -29,16 +31,17 @@ impl Backoff {
     /// (`rounds >= 1`): `initial * 2^(rounds-1)` plus jitter drawn from
     /// `rng`, or, past `max`, `max` minus jitter.
     pub fn delay(&self, rounds: u32, rng: &mut Rng) -> Duration {
-        let init = self.initial.as_micros().min(u64::MAX as u128) as u64;
-        let max = self.max.as_micros().min(u64::MAX as u128) as u64;
+        let init = micros(self.initial);
+        let max = micros(self.max);
         let shift = rounds.saturating_sub(1).min(63);
         let base = init
             .checked_shl(shift)
             .filter(|v| v >> shift == init)
             .unwrap_or(u64::MAX)
             .min(max);
-        let jitter = base / 100 * (rng.below(self.jitter_percent.min(100) as u64 + 1));
-        Duration::from_micros(match base.checked_add(jitter) {
+        // (Divisions by 16-bit numbers: a device has no 64-bit divide.)
+        let jitter = div_rem(base, 100).0 * (rng.below(self.jitter_percent.min(100) as u64 + 1));
+        from_micros(match base.checked_add(jitter) {
             Some(d) if d <= max => d,
             _ => base - jitter,
         })

@@ -454,7 +454,7 @@ impl Sender {
     /// The next reconnection delay (counted in the stats).
     fn backoff(&mut self) -> Duration {
         let d = self.cfg.backoff.delay(self.failed_rounds, &mut self.rng);
-        self.stats.backoff_micros += d.as_micros().min(u64::MAX as u128) as u64;
+        self.stats.backoff_micros += crate::send::time::micros(d);
         d
     }
 

@@ -64,32 +64,35 @@ impl core::fmt::Debug for Encoder<'_> {
 /// The event type of the in-band loss marker record.
 pub const LOSS_EVENT_TYPE: &str = "alooma_loss";
 
-/// The loss marker's event fields.
-struct LossEvent<'a>(&'a crate::buffer::loss::Loss);
-
-impl Serialize for LossEvent<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let l = self.0;
-        let hex = l.instance_hex();
-        let mut st = s.serialize_struct("alooma_loss", 8)?;
-        // Hex digits only: always valid UTF-8.
-        st.serialize_field("instance", core::str::from_utf8(&hex).unwrap_or(""))?;
-        st.serialize_field("seq", &l.seq)?;
-        st.serialize_field("refused", &l.refused)?;
-        st.serialize_field("dropped_oldest", &l.dropped_oldest)?;
-        st.serialize_field("unconfirmed", &l.unconfirmed)?;
-        if let (Some(a), Some(b)) = (l.first_ms, l.last_ms) {
-            st.serialize_field("first_ms", &a)?;
-            st.serialize_field("last_ms", &b)?;
+/// Writes the loss marker's event (`{"instance":"…","seq":…,…}`) without
+/// serde: ASCII keys and integers, one loop, one copy on a device.
+fn write_loss(l: &crate::buffer::loss::Loss, o: &mut Out<'_>) -> Result<(Kind, Found), EncodeError> {
+    o.push(b"{\"instance\":\"")?;
+    o.push(&l.instance_hex())?;
+    o.push_byte(b'"')?;
+    let span = l.first_ms.is_some() && l.last_ms.is_some();
+    let rec = l.any_recovery();
+    let fields: [(&[u8], u64, bool); 9] = [
+        (b"seq", l.seq, true),
+        (b"refused", l.refused, true),
+        (b"dropped_oldest", l.dropped_oldest, true),
+        (b"unconfirmed", l.unconfirmed, true),
+        (b"first_ms", l.first_ms.unwrap_or(0), span),
+        (b"last_ms", l.last_ms.unwrap_or(0), span),
+        (b"recovered", l.recovered, rec),
+        (b"damaged", l.damaged, rec),
+        (b"damaged_bytes", l.damaged_bytes, rec),
+    ];
+    for (key, value, shown) in fields {
+        if shown {
+            o.push(b",\"")?;
+            o.push(key)?;
+            o.push(b"\":")?;
+            o.push(crate::wire::num::decimal(value, &mut [0u8; 20]))?;
         }
-        if l.any_recovery() {
-            st.serialize_field("recovered", &l.recovered)?;
-            st.serialize_field("damaged", &l.damaged)?;
-            st.serialize_field("damaged_bytes", &l.damaged_bytes)?;
-        }
-        st.end()
     }
+    o.push_byte(b'}')?;
+    Ok((Kind::Object, Found::Unknown))
 }
 
 /// No caller metadata (for the `meta` argument of the encode functions).
@@ -139,7 +142,7 @@ impl<'a> Encoder<'a> {
             event_type: EventType::Fixed(LOSS_EVENT_TYPE),
             ..*self
         };
-        enc.encode_value(&LossEvent(loss), NO_META, stamp, out)
+        enc.encode_with(|o| write_loss(loss, o), NO_META, stamp, out)
     }
 
     /// Validates JSON text strictly and encodes it (compacted) as one
@@ -179,6 +182,48 @@ impl<'a> Encoder<'a> {
         M: Serialize + ?Sized,
         F: FnOnce(&mut Out<'_>) -> Result<(Kind, Found), EncodeError>,
     {
+        let write_meta = |o: &mut Out<'_>| match meta {
+            Some(m) => ser::to_out(m, o, Top::Flatten)
+                .map(|_| ())
+                .map_err(EncodeError::from),
+            None => Ok(()),
+        };
+        // Guests and devices: one copy of the envelope for every event type
+        // (called through `dyn`); hosts: one per type, inlined, for speed.
+        #[cfg(any(target_family = "wasm", target_os = "none"))]
+        {
+            let mut event = Some(event);
+            let mut write_meta = Some(write_meta);
+            let event: &mut dyn FnMut(&mut Out<'_>) -> Result<(Kind, Found), EncodeError> =
+                &mut |o| match event.take() {
+                    Some(f) => f(o),
+                    None => Err(EncodeError::Full),
+                };
+            let write_meta: &mut dyn FnMut(&mut Out<'_>) -> Result<(), EncodeError> =
+                &mut |o| match write_meta.take() {
+                    Some(f) => f(o),
+                    None => Ok(()),
+                };
+            self.envelop(event, write_meta, stamp, out)
+        }
+        #[cfg(not(any(target_family = "wasm", target_os = "none")))]
+        self.envelop(event, write_meta, stamp, out)
+    }
+
+    /// The envelope around the event `event` writes, with the caller's
+    /// metadata `write_meta` writes.
+    #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
+    fn envelop<F, W>(
+        &self,
+        event: F,
+        write_meta: W,
+        stamp: &Stamp,
+        out: &mut Out<'_>,
+    ) -> Result<usize, EncodeError>
+    where
+        F: FnOnce(&mut Out<'_>) -> Result<(Kind, Found), EncodeError>,
+        W: FnOnce(&mut Out<'_>) -> Result<(), EncodeError>,
+    {
         let start = out.len();
         match self.envelope {
             Envelope::Raw => {
@@ -189,7 +234,7 @@ impl<'a> Encoder<'a> {
                 let s = out.len();
                 let (_, found) = event(out)?;
                 let e = out.len();
-                self.metadata(out, s..e, found, stamp, meta, false)?;
+                self.metadata(out, s..e, found, stamp, write_meta, false)?;
                 out.push_byte(b'}')?;
             }
             Envelope::Metadata => {
@@ -212,7 +257,7 @@ impl<'a> Encoder<'a> {
                     out.push_byte(b',')?;
                 }
                 out.push(b"\"_metadata\":{")?;
-                self.metadata(out, s..e, found, stamp, meta, true)?;
+                self.metadata(out, s..e, found, stamp, write_meta, true)?;
                 out.push(b"}}")?;
             }
         }
@@ -221,13 +266,13 @@ impl<'a> Encoder<'a> {
     }
 
     /// Writes the metadata fields (`first`: no comma before the first one).
-    fn metadata<M: Serialize + ?Sized>(
+    fn metadata<W: FnOnce(&mut Out<'_>) -> Result<(), EncodeError>>(
         &self,
         out: &mut Out<'_>,
         event: core::ops::Range<usize>,
         found: Found,
         stamp: &Stamp,
-        meta: Option<&M>,
+        write_meta: W,
         first: bool,
     ) -> Result<(), EncodeError> {
         out.push(if first {
@@ -270,12 +315,9 @@ impl<'a> Encoder<'a> {
             out.push(b",\"calling_file\":")?;
             json::write_str(out, loc.file())?;
             out.push(b",\"calling_line\":")?;
-            out.push(itoa::Buffer::new().format(loc.line()).as_bytes())?;
+            out.push(crate::wire::num::decimal(loc.line() as u64, &mut [0u8; 20]))?;
         }
-        if let Some(m) = meta {
-            ser::to_out(m, out, Top::Flatten).map_err(EncodeError::from)?;
-        }
-        Ok(())
+        write_meta(out)
     }
 
     /// Writes the metadata every record carries the same:

@@ -5,6 +5,7 @@
 pub mod envelope;
 pub mod event_type;
 pub mod json;
+pub(crate) mod num;
 pub mod out;
 pub mod ser;
 pub mod stamp;

@@ -306,8 +306,21 @@ macro_rules! int {
                 self.out.push_small(v as u8)?;
                 return Ok(());
             }
-            let mut b = itoa::Buffer::new();
-            self.out.push(b.format(v).as_bytes())?;
+            // 32-bit ARM: no 64-bit divide, no itoa table (crate::wire::num).
+            #[cfg(target_arch = "arm")]
+            {
+                let w = v as i128;
+                if w < 0 {
+                    self.out.push_byte(b'-')?;
+                }
+                let mut b = [0u8; 20];
+                self.out.push(crate::wire::num::decimal(w.unsigned_abs() as u64, &mut b))?;
+            }
+            #[cfg(not(target_arch = "arm"))]
+            {
+                let mut b = itoa::Buffer::new();
+                self.out.push(b.format(v).as_bytes())?;
+            }
             Ok(())
         }
     };

@@ -13,12 +13,12 @@
 #![no_std]
 #![no_main]
 
+mod board;
+
 use alooma_core::{Config, Envelope, EventType, Instant, NetError, ServerAddr, Stamp, NO_META};
 use alooma_embedded_io::{Connector, Driver, IrqRing, Stream};
 use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::{entry, exception, ExceptionFrame};
-use cortex_m_semihosting::debug;
 use serde::Serialize;
 
 /// Readings reported by the main loop.
@@ -67,24 +67,6 @@ struct Door {
     tick: u32,
 }
 
-/// CMSDK APB UART0 of mps2-an386.
-struct Uart;
-const UART0: usize = 0x4000_4000;
-
-impl Uart {
-    fn enable() {
-        // SAFETY: UART0's CTRL register on this machine; bit 0 enables TX.
-        unsafe { core::ptr::write_volatile((UART0 + 0x8) as *mut u32, 1) };
-    }
-    fn put(b: u8) {
-        // SAFETY: UART0's STATE (bit 0: TX full) and DATA registers.
-        unsafe {
-            while core::ptr::read_volatile((UART0 + 0x4) as *const u32) & 1 != 0 {}
-            core::ptr::write_volatile(UART0 as *mut u32, b as u32);
-        }
-    }
-}
-
 /// The link: UART0, which fails once, at a record boundary after 1500
 /// bytes, as a dropped connection would.
 struct Link {
@@ -105,13 +87,16 @@ impl embedded_io::ErrorType for Link {
 }
 impl embedded_io::Write for Link {
     fn write(&mut self, buf: &[u8]) -> Result<usize, LinkDown> {
-        if self.written > 1500 && self.last == b'\n' && !FAILED_ONCE.swap(true, Ordering::Relaxed) {
+        // (Load and store, not swap: Cortex-M0 has no atomic swap, and
+        // only the main loop writes here.)
+        if self.written > 1500 && self.last == b'\n' && !FAILED_ONCE.load(Ordering::Relaxed) {
+            FAILED_ONCE.store(true, Ordering::Relaxed);
             return Err(LinkDown);
         }
         // Short writes, as real links make: at most 16 bytes per call.
         let n = buf.len().min(16);
         for &b in &buf[..n] {
-            Uart::put(b);
+            board::put(b);
         }
         self.written += n;
         if n > 0 {
@@ -139,32 +124,18 @@ impl Connector for Dial {
     }
 }
 
-/// Decimal digits of `v`.
-fn digits(mut v: u32, buf: &mut [u8; 10]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            return &buf[i..];
-        }
-    }
-}
-
 fn now() -> Instant {
     Instant::from_millis(TICKS.load(Ordering::Relaxed) as u64)
 }
 
 #[entry]
 fn main() -> ! {
-    Uart::enable();
-    let mut cp = cortex_m::Peripherals::take().unwrap();
-    cp.SYST.set_clock_source(SystClkSource::Core);
-    cp.SYST.set_reload(25_000 - 1); // 1 ms at 25 MHz
-    cp.SYST.clear_current();
-    cp.SYST.enable_counter();
-    cp.SYST.enable_interrupt();
+    board::paint_stack();
+    board::enable_uart();
+    let Some(mut cp) = cortex_m::Peripherals::take() else {
+        board::exit(false)
+    };
+    board::start_ticks(&mut cp.SYST);
 
     let enc = CONFIG.encoder();
     let mut driver = Driver::new(&CONFIG, Dial { written: 0 }, 0x5eed);
@@ -196,7 +167,7 @@ fn main() -> ! {
             break;
         }
         if TICKS.load(Ordering::Relaxed) > 60_000 {
-            debug::exit(debug::EXIT_FAILURE); // a minute of emulated time: stuck
+            board::exit(false); // a minute of emulated time: stuck
         }
     }
     cp.SYST.disable_interrupt();
@@ -209,37 +180,23 @@ fn main() -> ! {
         && stats.dropped_newest == IRQ_DROPPED.load(Ordering::Relaxed) as u64 + main_dropped as u64
         && stats.unsent == 0
         && d.disconnects == 1;
-    // The summary goes to the host's stderr (semihosting), apart from the
-    // records on the UART. Numbers by hand: core::fmt costs 2+ KiB of flash.
-    if let Ok(mut e) = cortex_m_semihosting::hio::hstderr() {
-        let mut line = [0u8; 96];
-        let mut n = 0;
-        for (label, v) in [
-            ("firmware: accepted ", stats.accepted as u32),
-            (" irq ", irq_sent),
-            (" irq_dropped ", IRQ_DROPPED.load(Ordering::Relaxed)),
-            (" unsent ", stats.unsent as u32),
-            (" disconnects ", d.disconnects as u32),
-        ] {
-            for &b in label.as_bytes().iter().chain(digits(v, &mut [0u8; 10])) {
-                line[n] = b;
-                n += 1;
-            }
-        }
-        line[n] = b'\n';
-        let _ = e.write_all(&line[..=n]);
-    }
-    debug::exit(if ok {
-        debug::EXIT_SUCCESS
-    } else {
-        debug::EXIT_FAILURE
-    });
-    loop {}
+    board::summary(&[
+        ("firmware: accepted ", stats.accepted as u32),
+        (" irq ", irq_sent),
+        (" irq_dropped ", IRQ_DROPPED.load(Ordering::Relaxed)),
+        (" unsent ", stats.unsent as u32),
+        (" disconnects ", d.disconnects as u32),
+        (" stack ", board::stack_used()),
+    ]);
+    board::exit(ok)
 }
 
 #[exception]
 fn SysTick() {
-    let t = TICKS.fetch_add(1, Ordering::Relaxed) + 1;
+    // Load and store, not fetch_add (absent on Cortex-M0): only this
+    // handler writes TICKS and IRQ_SENT.
+    let t = TICKS.load(Ordering::Relaxed) + 1;
+    TICKS.store(t, Ordering::Relaxed);
     let sent = IRQ_SENT.load(Ordering::Relaxed);
     if t % 20 == 0 && sent + IRQ_DROPPED.load(Ordering::Relaxed) < IRQ_EVENTS {
         let enc = CONFIG.encoder();
@@ -252,20 +209,18 @@ fn SysTick() {
         match RING.push(&CONFIG, |out| {
             enc.encode_value(&ev, NO_META, &Stamp::default(), out)
         }) {
-            Ok(_) => IRQ_SENT.fetch_add(1, Ordering::Relaxed),
-            Err(_) => IRQ_DROPPED.fetch_add(1, Ordering::Relaxed),
-        };
+            Ok(_) => IRQ_SENT.store(sent + 1, Ordering::Relaxed),
+            Err(_) => IRQ_DROPPED.store(IRQ_DROPPED.load(Ordering::Relaxed) + 1, Ordering::Relaxed),
+        }
     }
 }
 
 #[exception]
 unsafe fn HardFault(_ef: &ExceptionFrame) -> ! {
-    debug::exit(debug::EXIT_FAILURE);
-    loop {}
+    board::exit(false)
 }
 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
-    debug::exit(debug::EXIT_FAILURE);
-    loop {}
+    board::exit(false)
 }

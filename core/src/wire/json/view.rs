@@ -64,7 +64,8 @@ impl<'a> JsonView<'a> {
     /// an object.
     pub fn get(&self, path: &str) -> Option<JsonView<'a>> {
         let mut cur = self.0;
-        for seg in path.split('.') {
+        // (Split by bytes: a char pattern links a searcher on devices.)
+        for seg in path.as_bytes().split(|&b| b == b'.') {
             cur = object_get(cur, seg)?;
         }
         Some(JsonView(cur))
@@ -87,7 +88,7 @@ impl<'a> JsonView<'a> {
 }
 
 /// In compact valid JSON `obj`, the value of key `key`.
-fn object_get<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
+fn object_get<'a>(obj: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     if obj.first() != Some(&b'{') {
         return None;
     }
@@ -101,7 +102,7 @@ fn object_get<'a>(obj: &'a [u8], key: &str) -> Option<&'a [u8]> {
         let k = &obj[i + 1..kend - 1];
         let vstart = kend + 1; // after ':'
         let vend = skip_value(obj, vstart)?;
-        if unescaped_eq(k, key.as_bytes()) {
+        if unescaped_eq(k, key) {
             return Some(&obj[vstart..vend]);
         }
         match obj.get(vend) {
@@ -165,7 +166,7 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
 
 /// Compares escaped JSON string contents with plain text.
 fn unescaped_eq(esc: &[u8], plain: &[u8]) -> bool {
-    if !esc.contains(&b'\\') {
+    if !esc.iter().any(|&b| b == b'\\') {
         return esc == plain;
     }
     let mut p = 0;
