@@ -103,9 +103,48 @@ done
 # if anything needed an allocator, this link would fail.
 (cd examples/nostd-link && cargo build -q --locked --release)
 size -A examples/nostd-link/target/thumbv7em-none-eabihf/release/nostd-link | grep -E '^\.(text|rodata|data|bss) '
-echo "device firmware (flash = .text + .rodata, RAM = .data + .bss):"
-(cd examples/firmware && cargo build -q --locked --release)
-size -A examples/firmware/target/thumbv7em-none-eabihf/release/alooma-firmware | grep -E '^\.(text|rodata|data|bss) '
+
+step "device firmware: what the SDK costs (firmware minus its baseline without SDK calls)"
+# Flash = .text + .rodata + .data; static RAM = .data + .bss; stack = the
+# high-water mark each binary measures under QEMU (painted stack).
+flash() { size -A "$1" | awk '/^\.(text|rodata|data) /{f+=$2} END{print f}'; }
+sram() { size -A "$1" | awk '/^\.(data|bss) /{f+=$2} END{print f}'; }
+stack() {
+  timeout 60 qemu-system-arm -machine "$2" -nographic \
+    -semihosting-config enable=on,target=native -kernel "$1" 2>&1 >/dev/null |
+    sed -n 's/.* stack \([0-9]*\).*/\1/p'
+}
+# Budgets: issue 22 asks 10,240 (Cortex-M4) and 12,288 (Cortex-M0) bytes of
+# flash and the ring plus 1 KiB of RAM; neither is reached (README,
+# "Devices"). These hold what was reached, so that it cannot grow unseen.
+sdk_size() { # target machine flash-budget [features]
+  local t=$1 m=$2 budget=$3 feat=${4:-} dir=target args=()
+  if [ -n "$feat" ]; then dir=target/$feat; args=(--features "$feat"); fi
+  (cd examples/firmware && cargo build -q --locked --release --target "$t" \
+    --target-dir "$dir" --bin alooma-firmware --bin baseline "${args[@]}")
+  local fw=examples/firmware/$dir/$t/release/alooma-firmware
+  local base=examples/firmware/$dir/$t/release/baseline
+  local f=$(( $(flash "$fw") - $(flash "$base") ))
+  local r=$(( $(sram "$fw") - $(sram "$base") ))
+  local line="$t ${feat:-plain TCP}: SDK flash $f bytes (firmware $(flash "$fw"), baseline $(flash "$base")), static RAM $r"
+  if [ -z "$feat" ]; then
+    local s1 s0
+    s1=$(stack "$fw" "$m"); s0=$(stack "$base" "$m")
+    line="$line, stack $(( s1 - s0 )) (firmware $s1, baseline $s0)"
+  fi
+  echo "$line"
+  if [ "$budget" -gt 0 ] && [ "$f" -gt "$budget" ]; then
+    echo "the SDK's flash on $t is over its budget of $budget bytes"; exit 1
+  fi
+}
+sdk_size thumbv7em-none-eabihf mps2-an386 19500
+sdk_size thumbv6m-none-eabi microbit 20100
+# RELP on a device: stated, not budgeted.
+sdk_size thumbv7em-none-eabihf mps2-an386 0 relp
+for t in thumbv7em-none-eabihf thumbv6m-none-eabi; do
+  (cd examples/firmware && cargo clippy -q --locked --release --bins --target "$t" -- -D warnings)
+done
+echo "the firmware is clippy-clean for both targets"
 
 step "Wasm guest sizes (profile wasm: opt-level z, lto, strip)"
 cargo build -q --locked --profile wasm --target wasm32-wasip2 -p alooma-wasm --example minimal

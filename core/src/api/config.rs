@@ -79,7 +79,10 @@ pub fn parse_server(s: &str) -> Result<ServerAddr<'_>, ServerError> {
     let b = s.as_bytes();
     let colons = b.iter().filter(|&&c| c == b':').count();
     let (host, port) = if b.first() == Some(&b'[') {
-        let end = b.iter().position(|&c| c == b']').ok_or(ServerError::BadHost)?;
+        let end = b
+            .iter()
+            .position(|&c| c == b']')
+            .ok_or(ServerError::BadHost)?;
         let host = s.get(1..end).ok_or(ServerError::BadHost)?;
         match b.get(end + 1..).unwrap_or_default() {
             [] => (host, None),

@@ -52,12 +52,13 @@ pub struct Loss {
 impl Loss {
     /// True when nothing was lost.
     pub fn is_empty(&self) -> bool {
-        self.refused + self.dropped_oldest + self.unconfirmed == 0 && !self.any_recovery()
+        // (`|`, not `+`: no carries, and no 64-bit adds on a 32-bit device.)
+        (self.refused | self.dropped_oldest | self.unconfirmed) == 0 && !self.any_recovery()
     }
 
     /// True when a durable ring recovered or lost records at start.
     pub fn any_recovery(&self) -> bool {
-        self.recovered + self.damaged + self.damaged_bytes > 0
+        (self.recovered | self.damaged | self.damaged_bytes) != 0
     }
 
     /// True when both tell the same counts.

@@ -18,8 +18,9 @@ use crate::send::sender::{Action, Sender, SenderConfig, SenderStats};
 use crate::send::time::Instant;
 use crate::wire::out::Out;
 
-/// Most notifications kept for [`Driver::poll_notification`]; older ones go.
-const MAX_NOTES: usize = 16;
+/// Most notifications kept for [`Driver::poll_notification`]; older ones go
+/// (devices keep 4: each is 80 bytes of RAM there).
+const MAX_NOTES: usize = if cfg!(target_os = "none") { 4 } else { 16 };
 
 /// Bytes read from the collector per call (RELP replies are ~15 bytes
 /// each; hosts read more of them per call).

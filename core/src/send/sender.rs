@@ -23,6 +23,10 @@ pub const STABLE_AFTER: Duration = Duration::from_secs(1);
 /// see acknowledgements only).
 pub const ACK_POLL: Duration = Duration::from_millis(5);
 
+/// Notifications one step may make before the driver takes them (devices:
+/// 4, each is 80 bytes of RAM there).
+const SENDER_NOTES: usize = if cfg!(target_os = "none") { 4 } else { 8 };
+
 /// The sender's settings (see [`Config`](crate::Config) for their meaning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SenderConfig {
@@ -152,7 +156,7 @@ pub struct Sender {
     /// A loss the collector has no proof of yet (the driver's markers): a
     /// close connects to tell it even with nothing else to send.
     untold: bool,
-    notes: heapless::Deque<Notification, 8>,
+    notes: heapless::Deque<Notification, SENDER_NOTES>,
     stats: SenderStats,
 }
 

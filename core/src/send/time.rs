@@ -39,6 +39,7 @@ impl Instant {
 
 impl core::ops::Add<Duration> for Instant {
     type Output = Instant;
+    #[cfg_attr(target_os = "none", inline(never))]
     fn add(self, d: Duration) -> Instant {
         Instant(self.0.saturating_add(micros(d)))
     }
@@ -46,6 +47,7 @@ impl core::ops::Add<Duration> for Instant {
 
 /// `d` in whole microseconds, saturating (without `u128` arithmetic, which
 /// costs a device flash).
+#[cfg_attr(target_os = "none", inline(never))]
 pub(crate) fn micros(d: Duration) -> u64 {
     d.as_secs()
         .saturating_mul(1_000_000)

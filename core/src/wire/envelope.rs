@@ -66,7 +66,10 @@ pub const LOSS_EVENT_TYPE: &str = "alooma_loss";
 
 /// Writes the loss marker's event (`{"instance":"…","seq":…,…}`) without
 /// serde: ASCII keys and integers, one loop, one copy on a device.
-fn write_loss(l: &crate::buffer::loss::Loss, o: &mut Out<'_>) -> Result<(Kind, Found), EncodeError> {
+fn write_loss(
+    l: &crate::buffer::loss::Loss,
+    o: &mut Out<'_>,
+) -> Result<(Kind, Found), EncodeError> {
     o.push(b"{\"instance\":\"")?;
     o.push(&l.instance_hex())?;
     o.push_byte(b'"')?;
@@ -83,12 +86,13 @@ fn write_loss(l: &crate::buffer::loss::Loss, o: &mut Out<'_>) -> Result<(Kind, F
         (b"damaged", l.damaged, rec),
         (b"damaged_bytes", l.damaged_bytes, rec),
     ];
+    let mut digits = [0u8; 20];
     for (key, value, shown) in fields {
         if shown {
             o.push(b",\"")?;
             o.push(key)?;
             o.push(b"\":")?;
-            o.push(crate::wire::num::decimal(value, &mut [0u8; 20]))?;
+            o.push(crate::wire::num::decimal(value, &mut digits))?;
         }
     }
     o.push_byte(b'}')?;

@@ -74,18 +74,29 @@ fn decimal_loop(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::string::ToString;
     use proptest::prelude::*;
+    use std::string::ToString;
 
     #[test]
     fn edges() {
-        for v in [0, 9, 10, 4_294_967_295, 4_294_967_296, 10_000_000_000, u64::MAX] {
+        for v in [
+            0,
+            9,
+            10,
+            4_294_967_295,
+            4_294_967_296,
+            10_000_000_000,
+            u64::MAX,
+        ] {
             let (mut b, want) = ([0u8; 20], v.to_string());
             assert_eq!(decimal_loop(v, &mut b), want.as_bytes());
             assert_eq!(decimal(v, &mut [0u8; 20]), want.as_bytes());
         }
         assert_eq!(div_rem_steps(u64::MAX, 1), (u64::MAX, 0));
-        assert_eq!(div_rem_steps(u64::MAX, 65535), (u64::MAX / 65535, (u64::MAX % 65535) as u32));
+        assert_eq!(
+            div_rem_steps(u64::MAX, 65535),
+            (u64::MAX / 65535, (u64::MAX % 65535) as u32)
+        );
     }
 
     proptest! {

@@ -314,7 +314,8 @@ macro_rules! int {
                     self.out.push_byte(b'-')?;
                 }
                 let mut b = [0u8; 20];
-                self.out.push(crate::wire::num::decimal(w.unsigned_abs() as u64, &mut b))?;
+                self.out
+                    .push(crate::wire::num::decimal(w.unsigned_abs() as u64, &mut b))?;
             }
             #[cfg(not(target_arch = "arm"))]
             {

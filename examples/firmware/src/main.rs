@@ -2,14 +2,23 @@
 //!
 //! The main loop reports sensor readings; the SysTick interrupt reports
 //! door events into the same `static` ring; `alooma-embedded-io` drains
-//! it to the collector link, here UART0 of QEMU's `mps2-an386` (Cortex-M4F),
-//! which QEMU forwards to stdout. The link fails once mid-stream (a forced
-//! disconnect): the driver reconnects and nothing is lost. The exit status
-//! (through semihosting) says whether every event was delivered.
+//! it to the collector link, the board's UART (`board.rs`: QEMU's
+//! `mps2-an386`, Cortex-M4F, or `microbit`, Cortex-M0), which QEMU forwards
+//! to stdout. The link fails once mid-stream (a forced disconnect): the
+//! driver reconnects and nothing is lost. The exit status (through
+//! semihosting) says whether every event was delivered. `bin/baseline.rs`
+//! is the same program without the SDK calls: the difference of their sizes
+//! is what the SDK costs (`scripts/test.sh` prints it).
 //!
-//!     cargo build --release   (in this folder)
-//!     qemu-system-arm -machine mps2-an386 -nographic \
-//!         -semihosting-config enable=on,target=native -kernel target/thumbv7em-none-eabihf/release/alooma-firmware
+//! ```text
+//! cargo build --release   (in this folder; --target thumbv6m-none-eabi for the Cortex-M0)
+//! qemu-system-arm -machine mps2-an386 -nographic \
+//!     -semihosting-config enable=on,target=native \
+//!     -kernel target/thumbv7em-none-eabihf/release/alooma-firmware
+//! qemu-system-arm -machine microbit -nographic \
+//!     -semihosting-config enable=on,target=native \
+//!     -kernel target/thumbv6m-none-eabi/release/alooma-firmware
+//! ```
 #![no_std]
 #![no_main]
 
@@ -35,6 +44,12 @@ static CONFIG: Config<'static> = {
     c.max_event_bytes = Some(512);
     // A UART loses nothing it took: resend only a record a failure cut.
     c.replay_limit = 0;
+    // Feature `relp`: the same firmware speaking RELP (its size is stated
+    // in the README; the QEMU run is plain TCP, which the UART carries).
+    #[cfg(feature = "relp")]
+    {
+        c.protocol = alooma_core::Protocol::Relp;
+    }
     // The link comes back at once: retry quickly.
     c.backoff = alooma_core::Backoff {
         initial: core::time::Duration::from_millis(5),
@@ -198,12 +213,12 @@ fn SysTick() {
     let t = TICKS.load(Ordering::Relaxed) + 1;
     TICKS.store(t, Ordering::Relaxed);
     let sent = IRQ_SENT.load(Ordering::Relaxed);
-    if t % 20 == 0 && sent + IRQ_DROPPED.load(Ordering::Relaxed) < IRQ_EVENTS {
+    if t.is_multiple_of(20) && sent + IRQ_DROPPED.load(Ordering::Relaxed) < IRQ_EVENTS {
         let enc = CONFIG.encoder();
         let ev = Door {
             kind: "door",
             irq_seq: sent,
-            open: sent % 2 == 0,
+            open: sent.is_multiple_of(2),
             tick: t,
         };
         match RING.push(&CONFIG, |out| {

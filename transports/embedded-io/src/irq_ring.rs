@@ -35,10 +35,15 @@ impl<const N: usize> IrqRing<N> {
     /// see [`Config::push`]); callable from interrupt handlers. An interrupt
     /// cannot wait: `Block` and `BlockFor` refuse the new record here, as
     /// `DropNewest` does (counted).
-    pub fn push<F>(&self, config: &Config<'_>, encode: F) -> Result<Pushed, ReportError>
+    pub fn push<F>(&self, config: &Config<'_>, mut encode: F) -> Result<Pushed, ReportError>
     where
         F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
     {
+        self.push_dyn(config, &mut encode)
+    }
+
+    /// [`push`](Self::push), one copy for every event type (flash).
+    fn push_dyn(&self, config: &Config<'_>, encode: Encode<'_>) -> Result<Pushed, ReportError> {
         critical_section::with(|cs| match self.ring.borrow(cs).try_borrow_mut() {
             Ok(mut r) => push_as(&mut r, config, encode),
             // Only reachable by reporting from inside `with`: refuse.
@@ -49,10 +54,11 @@ impl<const N: usize> IrqRing<N> {
     /// Encodes and stores one record of at most `max` bytes, dropping the
     /// new one when full (see [`Ring::push_with`]); callable from interrupt
     /// handlers. [`push`](Self::push) takes both from the configuration.
-    pub fn push_with<F>(&self, max: usize, encode: F) -> Result<Pushed, ReportError>
+    pub fn push_with<F>(&self, max: usize, mut encode: F) -> Result<Pushed, ReportError>
     where
         F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
     {
+        let encode: Encode<'_> = &mut encode;
         critical_section::with(|cs| match self.ring.borrow(cs).try_borrow_mut() {
             Ok(mut r) => r.push_with(false, max, encode),
             // Only reachable by reporting from inside `with`: refuse.
@@ -81,14 +87,15 @@ impl<const N: usize> RingAccess for &IrqRing<N> {
 
 /// Stores one record into `r` as `config` says; an interrupt cannot wait,
 /// so `Block` and `BlockFor` refuse as `DropNewest` does.
-fn push_as<S: Storage, F>(
+/// An event's encoder, called through `dyn`: the ring's code is not
+/// repeated for each event type.
+type Encode<'e> = &'e mut dyn FnMut(&mut Out<'_>) -> Result<usize, EncodeError>;
+
+fn push_as<S: Storage>(
     r: &mut Ring<S>,
     config: &Config<'_>,
-    encode: F,
-) -> Result<Pushed, ReportError>
-where
-    F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
-{
+    encode: Encode<'_>,
+) -> Result<Pushed, ReportError> {
     match config.when_full {
         WhenFull::Block | WhenFull::BlockFor(_) => {
             r.push_with(false, config.max_event(r.capacity()), encode)
@@ -138,10 +145,15 @@ impl<S: Storage> IrqSlot<S> {
     /// [`IrqRing::push`]); callable from interrupt handlers and from a
     /// panic handler (a report from inside [`with`](Self::with), or before
     /// a ring is installed, is refused).
-    pub fn push<F>(&self, config: &Config<'_>, encode: F) -> Result<Pushed, ReportError>
+    pub fn push<F>(&self, config: &Config<'_>, mut encode: F) -> Result<Pushed, ReportError>
     where
         F: FnMut(&mut Out<'_>) -> Result<usize, EncodeError>,
     {
+        self.push_dyn(config, &mut encode)
+    }
+
+    /// [`push`](Self::push), one copy for every event type (flash).
+    fn push_dyn(&self, config: &Config<'_>, encode: Encode<'_>) -> Result<Pushed, ReportError> {
         critical_section::with(|cs| match self.ring.borrow(cs).try_borrow_mut() {
             Ok(mut r) => match r.as_mut() {
                 Some(r) => push_as(r, config, encode),

@@ -76,11 +76,11 @@ fn SysTick() {
     let t = TICKS.load(Ordering::Relaxed) + 1;
     TICKS.store(t, Ordering::Relaxed);
     let sent = IRQ_SENT.load(Ordering::Relaxed);
-    if t % 20 == 0 && sent < IRQ_EVENTS {
+    if t.is_multiple_of(20) && sent < IRQ_EVENTS {
         black_box(&Door {
             kind: "door",
             irq_seq: sent,
-            open: sent % 2 == 0,
+            open: sent.is_multiple_of(2),
             tick: t,
         });
         IRQ_SENT.store(sent + 1, Ordering::Relaxed);

@@ -10,17 +10,21 @@
 //!   loss marker first telling `recovered`; the exit status (semihosting)
 //!   says whether all 16 were recovered, undamaged, and delivered.
 //!
-//!     cargo build --release --bin warm_reset   (in this folder)
-//!     qemu-system-arm -machine mps2-an386 -nographic \
-//!         -semihosting-config enable=on,target=native \
-//!         -kernel target/thumbv7em-none-eabihf/release/warm_reset
+//! ```text
+//! cargo build --release --bin warm_reset   (in this folder)
+//! qemu-system-arm -machine mps2-an386 -nographic \
+//!     -semihosting-config enable=on,target=native \
+//!     -kernel target/thumbv7em-none-eabihf/release/warm_reset
+//! ```
 //!
 //! (Without `-no-reboot`: QEMU then resets the machine as the hardware
 //! does, keeping RAM; cortex-m-rt copies `.data` and zeroes `.bss` again.)
 #![no_std]
 #![no_main]
 
-use alooma_core::{Config, Envelope, EventType, Instant, NetError, Ring, ServerAddr, Stamp, NO_META};
+use alooma_core::{
+    Config, Envelope, EventType, Instant, NetError, Ring, ServerAddr, Stamp, NO_META,
+};
 use alooma_embedded_io::{Connector, Driver, IrqSlot, Stream};
 use core::mem::MaybeUninit;
 use core::ptr::addr_of_mut;
@@ -116,7 +120,9 @@ fn report(boot: u32, seq: u32) {
         boot,
         seq,
     };
-    let ok = RING.push(&CONFIG, |out| enc.encode_value(&r, NO_META, &Stamp::default(), out));
+    let ok = RING.push(&CONFIG, |out| {
+        enc.encode_value(&r, NO_META, &Stamp::default(), out)
+    });
     if ok.is_err() {
         heprintln!("boot {}: reading {} refused", boot, seq);
     }
@@ -157,7 +163,9 @@ fn main() -> ! {
     let Some(ring) = ring else {
         heprintln!("boot {}: no ring", boot);
         debug::exit(debug::EXIT_FAILURE);
-        loop {}
+        loop {
+            cortex_m::asm::wfi();
+        }
     };
     RING.install(ring);
     match boot {
@@ -200,7 +208,9 @@ fn main() -> ! {
     } else {
         debug::EXIT_FAILURE
     });
-    loop {}
+    loop {
+        cortex_m::asm::wfi();
+    }
 }
 
 #[panic_handler]
@@ -211,7 +221,9 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
         kind: "panic",
         boot: 2,
     };
-    let ok = RING.push(&CONFIG, |out| enc.encode_value(&ev, NO_META, &Stamp::default(), out));
+    let ok = RING.push(&CONFIG, |out| {
+        enc.encode_value(&ev, NO_META, &Stamp::default(), out)
+    });
     heprintln!("panic handler: reported {}, resetting", ok.is_ok());
     SCB::sys_reset();
 }
