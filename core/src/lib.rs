@@ -73,7 +73,7 @@ pub use wire::json;
 #[cfg(feature = "std")]
 pub use api::builder::Builder;
 pub use api::config::{
-    parse_server, Config, Protocol, ServerAddr, WhenFull, DEFAULT_INPUT_LABEL,
+    parse_ip, parse_server, Config, IpLiteral, Protocol, ServerAddr, WhenFull, DEFAULT_INPUT_LABEL,
     DEFAULT_MAX_EVENT_BYTES, DEFAULT_PEER_BUFFER, DEFAULT_PORT, DEFAULT_REPLAY_LIMIT, MAX_SERVERS,
 };
 pub use api::error::{

@@ -121,7 +121,10 @@ impl Inner {
             return;
         }
         let server = n.server().and_then(|i| f.s.servers.get(i).cloned());
-        Guest::emit(f.notify.as_ref(), &Notice::new(n, server, detail));
+        Guest::emit(
+            f.notify.as_ref(),
+            &Notice::at(n, server, detail, Guest::wall_clock()),
+        );
     }
 
     /// Stores an encoded record under the full-buffer policy. The blocking
@@ -270,6 +273,17 @@ impl Platform for Guest {
 
     fn seed() -> u64 {
         random_u64()
+    }
+
+    fn wall_clock() -> std::time::SystemTime {
+        // `wasi:clocks/wall-clock` read directly (std's `SystemTime::now`
+        // links io::Error's Debug text: 14 KB); never panics.
+        let t = wasi::clocks::wall_clock::now();
+        let epoch = std::time::SystemTime::UNIX_EPOCH;
+        epoch
+            .checked_add(Duration::from_secs(t.seconds))
+            .and_then(|s| s.checked_add(Duration::from_nanos(u64::from(t.nanoseconds))))
+            .unwrap_or(epoch)
     }
 
     fn store(&self, record: &[u8], time: Option<UnixMillis>) -> Result<(), ReportError> {

@@ -229,7 +229,8 @@ impl<P: Platform> Builder<P> {
     /// connection until its first `poll`, `flush` or blocking `report`.
     pub fn build(self) -> Result<Sdk<P>, P::BuildError> {
         if let Err(e) = self.parts.settings.validate() {
-            let n = Notice::new(Notification::ConfigFailed, None, Some(e.to_string()));
+            let detail = Some(e.to_string());
+            let n = Notice::at(Notification::ConfigFailed, None, detail, P::wall_clock());
             P::emit(self.parts.notify.as_ref(), &n);
             return Err(Box::new(e).into());
         }

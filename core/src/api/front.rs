@@ -144,7 +144,9 @@ where
     if f.is_closed() {
         return Err(ReportError::Closed);
     }
-    let time = f.s.report_time.then(UnixMillis::now);
+    let time =
+        f.s.report_time
+            .then(|| UnixMillis::from_system(P::wall_clock()));
     if f.full.load(Ordering::Relaxed) {
         if let Some(e) = p.refuse_early(time) {
             return Err(e);
@@ -160,15 +162,21 @@ where
     });
     // Refusals are told per episode, not per event.
     let note = match &r {
-        Ok(()) => f.rejections.accepted(|| UnixMillis::now().0),
+        Ok(()) => f
+            .rejections
+            .accepted(|| UnixMillis::from_system(P::wall_clock()).0),
         Err(e) if e.is_invalid_event() => {
             f.rejected.fetch_add(1, Ordering::Relaxed);
-            f.rejections.refused(e, UnixMillis::now().0)
+            f.rejections
+                .refused(e, UnixMillis::from_system(P::wall_clock()).0)
         }
         Err(_) => None,
     };
     if let Some(n) = note {
-        P::emit(f.notify.as_ref(), &Notice::new(n, None, None));
+        P::emit(
+            f.notify.as_ref(),
+            &Notice::at(n, None, None, P::wall_clock()),
+        );
     }
     r
 }

@@ -328,11 +328,21 @@ impl Notice {
         server: Option<std::string::String>,
         detail: Option<std::string::String>,
     ) -> Self {
+        Self::at(event, server, detail, std::time::SystemTime::now())
+    }
+
+    /// `event` about `server`, at `time`.
+    pub fn at(
+        event: Notification,
+        server: Option<std::string::String>,
+        detail: Option<std::string::String>,
+        time: std::time::SystemTime,
+    ) -> Self {
         Notice {
             event,
             server,
             detail,
-            time: std::time::SystemTime::now(),
+            time,
         }
     }
 

@@ -62,6 +62,13 @@ pub trait Platform: Sized {
     /// platform's random source.
     fn seed() -> u64;
 
+    /// The wall clock: `report_time`, and when a notification happened.
+    /// (A Wasm guest reads `wasi:clocks` itself: std's `SystemTime::now`
+    /// brings 14 KB of error formatting into a guest.)
+    fn wall_clock() -> std::time::SystemTime {
+        std::time::SystemTime::now()
+    }
+
     /// Stores one encoded record under the full-buffer policy, under this
     /// platform's lock, waking its sender as needed; `time` (the record's
     /// `report_time`) dates the losses it counts. A refusal for room is

@@ -12,7 +12,12 @@ pub struct UnixMillis(pub u64);
 impl UnixMillis {
     /// The system's wall clock (feature `std`); 0 before 1970.
     pub fn now() -> Self {
-        let t = std::time::SystemTime::now().duration_since(std::time::SystemTime::UNIX_EPOCH);
+        Self::from_system(std::time::SystemTime::now())
+    }
+
+    /// `t` in milliseconds since the Unix epoch (feature `std`); 0 before 1970.
+    pub fn from_system(t: std::time::SystemTime) -> Self {
+        let t = t.duration_since(std::time::SystemTime::UNIX_EPOCH);
         UnixMillis(t.map_or(0, |d| d.as_secs() * 1000 + d.subsec_millis() as u64))
     }
 }
@@ -100,8 +105,35 @@ const DIGITS2: [[u8; 2]; 100] = {
     t
 };
 
-/// Each byte as two lowercase hex digits.
+/// `byte` as two lowercase hex digits: from a 512-byte table on hosts,
+/// from nibbles in guests and devices (size first).
 #[cfg(feature = "stamps")]
+#[inline(always)]
+fn hex2(byte: u8) -> [u8; 2] {
+    #[cfg(not(any(target_family = "wasm", target_os = "none")))]
+    {
+        HEX2[byte as usize]
+    }
+    #[cfg(any(target_family = "wasm", target_os = "none"))]
+    hex2_nibbles(byte)
+}
+
+/// `byte` as two lowercase hex digits, one nibble at a time.
+#[cfg(all(
+    feature = "stamps",
+    any(test, target_family = "wasm", target_os = "none")
+))]
+#[inline(always)]
+fn hex2_nibbles(byte: u8) -> [u8; 2] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    [HEX[(byte >> 4) as usize], HEX[(byte & 15) as usize]]
+}
+
+/// Each byte as two lowercase hex digits.
+#[cfg(all(
+    feature = "stamps",
+    not(any(target_family = "wasm", target_os = "none"))
+))]
 const HEX2: [[u8; 2]; 256] = {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut t = [[0u8; 2]; 256];
@@ -137,7 +169,7 @@ fn uuid_v4(mut u: [u8; 16]) -> [u8; 36] {
     u[8] = (u[8] & 0x3f) | 0x80;
     let mut b = [b'-'; 36];
     for (byte, at) in u.iter().zip(AT) {
-        b[at..at + 2].copy_from_slice(&HEX2[*byte as usize]);
+        b[at..at + 2].copy_from_slice(&hex2(*byte));
     }
     b
 }
@@ -145,6 +177,13 @@ fn uuid_v4(mut u: [u8; 16]) -> [u8; 36] {
 #[cfg(all(test, feature = "stamps"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_digits_from_nibbles_match_the_table() {
+        for b in 0..=255u8 {
+            assert_eq!(hex2_nibbles(b), HEX2[b as usize], "{b}");
+        }
+    }
 
     #[test]
     fn time_format() {

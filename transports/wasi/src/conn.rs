@@ -2,9 +2,8 @@
 //! connect to each address in turn, then writes on the output stream and
 //! end-of-stream seen on the input stream.
 
-use alooma_core::NetError;
+use alooma_core::{parse_ip, IpLiteral, NetError};
 use std::collections::VecDeque;
-use std::net::IpAddr;
 use wasi::io::poll::Pollable;
 use wasi::io::streams::{InputStream, OutputStream, StreamError};
 use wasi::sockets::ip_name_lookup::{resolve_addresses, ResolveAddressStream};
@@ -51,10 +50,13 @@ impl Failure {
             }
             _ => "",
         };
-        Failure {
-            kind,
-            detail: format!("{what}: {}{hint}", e.name()),
+        // Pieces pushed, not `format!`: a guest's size counts.
+        let name = e.name();
+        let mut detail = String::with_capacity(what.len() + 2 + name.len() + hint.len());
+        for piece in [what, ": ", name, hint] {
+            detail.push_str(piece);
         }
+        Failure { kind, detail }
     }
 
     /// An error of kind [`NetError::Other`] with this detail.
@@ -75,8 +77,16 @@ impl Failure {
             StreamError::LastOperationFailed(err) => {
                 // The runtime's debug text; wasmtime appends a backtrace
                 // when RUST_BACKTRACE is set: the first line says it all.
-                let full = err.to_debug_string();
-                let text = full.lines().next().unwrap_or("stream error").to_string();
+                let mut text = err.to_debug_string();
+                if let Some(end) = text.bytes().position(|b| b == b'\n') {
+                    text.truncate(end);
+                }
+                if text.ends_with('\r') {
+                    text.pop();
+                }
+                if text.is_empty() {
+                    text.push_str("stream error");
+                }
                 // WASI 0.2 gives streams' errors as text only.
                 let has = |w: &str| {
                     text.as_bytes()
@@ -121,21 +131,16 @@ pub struct Conn {
     send_buffer: u64,
 }
 
-fn to_wasi(ip: IpAddr) -> IpAddress {
+fn to_wasi(ip: IpLiteral) -> IpAddress {
     match ip {
-        IpAddr::V4(a) => {
-            let [a, b, c, d] = a.octets();
-            IpAddress::Ipv4((a, b, c, d))
-        }
-        IpAddr::V6(a) => {
-            let [a, b, c, d, e, f, g, h] = a.segments();
-            IpAddress::Ipv6((a, b, c, d, e, f, g, h))
-        }
+        IpLiteral::V4([a, b, c, d]) => IpAddress::Ipv4((a, b, c, d)),
+        IpLiteral::V6([a, b, c, d, e, f, g, h]) => IpAddress::Ipv6((a, b, c, d, e, f, g, h)),
     }
 }
 
 impl Conn {
-    /// Starts connecting to `host:port`: an IP literal directly, a name
+    /// Starts connecting to `host:port` (`host` as [`parse_server`](alooma_core::parse_server)
+    /// gives it, IPv6 without brackets): an IP literal directly, a name
     /// after the runtime resolved it. `send_buffer`: the socket's send
     /// buffer size to ask for.
     pub fn start(
@@ -144,8 +149,7 @@ impl Conn {
         port: u16,
         send_buffer: u64,
     ) -> Result<Conn, Failure> {
-        let literal = host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = literal.parse::<IpAddr>() {
+        if let Some(ip) = parse_ip(host) {
             let mut c = Conn {
                 phase: Phase::Gone,
                 port,
