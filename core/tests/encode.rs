@@ -453,9 +453,9 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 512 }, ..ProptestConfig::default() })]
 
-    /// The type read from a struct's field as it is written is the one read
-    /// back from the encoded event (the map it serializes to in
-    /// serde_json, read back), for every value shape.
+    /// The type read from a struct's field as it is written is the one
+    /// found in the map it serializes to in serde_json, for every value
+    /// shape.
     #[test]
     fn struct_field_types_match_read_back(ty in short_string(), other in short_string(), shape in 0usize..4, env in 0usize..2) {
         let mut c = Config::new("tok", &[]);
@@ -499,4 +499,107 @@ proptest! {
         };
         prop_assert_eq!(t(&ours), expect);
     }
+}
+
+/// The type as a function reading the encoded event back: what
+/// `EventType::Field("type")` must find without reading back.
+fn type_read_back(v: JsonView<'_>) -> Option<TypeName<'_>> {
+    v.get_str("type").map(TypeName::Json)
+}
+
+fn json_record(enc: &Encoder<'_>, text: &str) -> Result<String, EncodeError> {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut out = Out::new(&mut buf);
+    enc.encode_json(text.as_bytes(), NO_META, &Stamp::default(), &mut out)?;
+    Ok(String::from_utf8(out.written().to_vec()).unwrap())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: if cfg!(miri) { 4 } else { 1024 }, ..ProptestConfig::default() })]
+
+    /// A top-level type field noted while a map or JSON text is written
+    /// (keys escaped, repeated, values of every kind, absent) gives the same
+    /// record, byte for byte, as reading the encoded event back.
+    #[test]
+    fn noted_types_match_read_back(
+        m in prop::collection::btree_map(short_string(), arb_value(), 0..6),
+        ty in prop_oneof![short_string().prop_map(Value::String), arb_value()],
+        put in any::<bool>(),
+        escaped in any::<bool>(),
+        dup in prop_oneof![short_string().prop_map(Value::String), arb_value()],
+        repeat in any::<bool>(),
+        env in 0usize..2,
+    ) {
+        let mut m: serde_json::Map<String, Value> = m.into_iter().collect();
+        if put {
+            m.insert("type".into(), ty);
+        }
+        let v = Value::Object(m);
+        let mut c = Config::new("tok", &[]);
+        c.input_label = "label";
+        c.envelope = [Envelope::Metadata, Envelope::Wrapped][env];
+        c.event_type = EventType::Field("type");
+        let noted = c.encoder();
+        c.event_type = EventType::With(&type_read_back);
+        let back = c.encoder();
+        // A map (serde_json's Value) through the serializer.
+        prop_assert_eq!(encode(&noted, &v).unwrap(), encode(&back, &v).unwrap());
+        // JSON text, the key perhaps escaped, perhaps repeated (the first wins).
+        let mut text = serde_json::to_string(&v).unwrap();
+        if escaped {
+            text = text.replace("\"type\":", "\"t\\u0079pe\":");
+        }
+        if repeat {
+            text.pop();
+            if text.len() > 1 {
+                text.push(',');
+            }
+            text.push_str("\"type\":");
+            text.push_str(&serde_json::to_string(&dup).unwrap());
+            text.push('}');
+        }
+        prop_assert_eq!(json_record(&noted, &text).unwrap(), json_record(&back, &text).unwrap());
+    }
+}
+
+#[test]
+fn noted_types_in_text_maps_and_variants() {
+    let mut c = Config::new("tok", &[]);
+    c.input_label = "label";
+    c.event_type = EventType::Field("type");
+    let enc = c.encoder();
+    let t = |line: &str| {
+        let v: Value = serde_json::from_str(line).unwrap();
+        v["_metadata"]["event_type"].clone()
+    };
+    for (text, want) in [
+        (r#"{"type":"a","type":"b"}"#, "a"),
+        (r#"{"type":1,"type":"b"}"#, "label"),
+        (r#"{"t\u0079pe":"c\"d"}"#, "c\"d"),
+        (r#"{"x":{"type":"nested"}}"#, "label"),
+        (r#"{"x":["type"],"type":"e"}"#, "e"),
+        (r#"{}"#, "label"),
+        (r#""just text""#, "label"),
+    ] {
+        assert_eq!(t(&json_record(&enc, text).unwrap()), json!(want), "{text}");
+    }
+    #[derive(serde::Serialize)]
+    enum E {
+        #[serde(rename = "type")]
+        Named(&'static str),
+        Other {
+            r#type: &'static str,
+        },
+    }
+    assert_eq!(
+        t(&encode(&enc, &E::Named("variant")).unwrap()),
+        json!("variant")
+    );
+    assert_eq!(
+        t(&encode(&enc, &E::Other { r#type: "inner" }).unwrap()),
+        json!("label")
+    );
+    let mut m = BTreeMap::new();
+    m.insert("type", "from a map");
+    assert_eq!(t(&encode(&enc, &m).unwrap()), json!("from a map"));
 }

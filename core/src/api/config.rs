@@ -418,6 +418,14 @@ impl<'a> Config<'a> {
                 e.push(ConfigProblem::BadEventTypeField);
             }
         }
+        #[cfg(not(feature = "read-back"))]
+        match self.event_type {
+            EventType::With(_) => e.push(ConfigProblem::EventTypeNeedsReadBack),
+            EventType::Field(p) if p.bytes().any(|b| b == b'.') => {
+                e.push(ConfigProblem::EventTypeNeedsReadBack)
+            }
+            _ => {}
+        }
         if buffer < 256 {
             e.push(ConfigProblem::BufferTooSmall(buffer));
         }

@@ -154,6 +154,10 @@ pub enum ConfigProblem {
     /// An event-type field path is empty or has an empty segment.
     #[error("event type field path is empty or has an empty segment")]
     BadEventTypeField,
+    /// A dotted event-type path or `EventType::With` without the core's
+    /// `read-back` feature (only a top-level field is noted while writing).
+    #[error("event type from a dotted path or a function needs alooma-core's `read-back` feature")]
+    EventTypeNeedsReadBack,
     /// The buffer is too small to hold even a small record.
     #[error("buffer of {0} bytes is too small (at least 256)")]
     BufferTooSmall(usize),

@@ -88,20 +88,23 @@ pub(crate) fn to_out<T: Serialize + ?Sized>(
     to_out_finding(value, out, top, None).map(|(k, _)| k)
 }
 
-/// What serializing found of the top-level field asked for (see
-/// [`to_out_finding`]).
+/// What encoding found of the top-level field asked for (see
+/// [`to_out_finding`] and [`json::compact_finding`]).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Found {
-    /// Not known: read the encoded event back.
+    /// Not looked for: read the encoded event back.
     Unknown,
+    /// The event has no such top-level field, or its first one is not a
+    /// string: what reading it back would find too.
+    Absent,
     /// The field's string value, escaped, at this range of the output.
     Str(usize, usize),
 }
 
 /// Like [`to_out`], also noting where the string value of the event's
-/// top-level field `key` was written, when it can say for sure: the event
-/// is a struct (its keys are the fields' names, each once) and the field's
-/// value was written as a string. Anything else is [`Found::Unknown`].
+/// top-level field `key` was written: the first top-level key equal to
+/// `key` (a struct's field, a map's key, an enum variant's name), as
+/// reading the event back would find it.
 pub(crate) fn to_out_finding<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Out<'_>,
@@ -118,7 +121,8 @@ pub(crate) fn to_out_finding<T: Serialize + ?Sized>(
     value.serialize(&mut s)?;
     let found = match s.find {
         Find::Found(a, b) => Found::Str(a, b),
-        _ => Found::Unknown,
+        Find::Off => Found::Unknown,
+        Find::Key(_) | Find::Value | Find::Absent => Found::Absent,
     };
     Ok((s.kind, found))
 }
@@ -126,8 +130,10 @@ pub(crate) fn to_out_finding<T: Serialize + ?Sized>(
 /// Looking for a top-level field's string value while serializing.
 #[derive(Clone, Copy)]
 enum Find<'k> {
-    /// Not asked, or given up (a map at the top, a value not a string).
+    /// Not asked.
     Off,
+    /// The first such key's value was not a string.
+    Absent,
     /// Looking for this key among the top-level struct's fields.
     Key(&'k str),
     /// The key was just written: its value comes next.
@@ -191,15 +197,6 @@ impl<'o, 'b, 'k> Ser<'o, 'b, 'k> {
             flat,
             close: if flat { b"" } else { b"}" },
         })
-    }
-
-    /// A top-level value other than a struct: its keys may repeat or be
-    /// written by other code, so the field is read back after all.
-    #[inline]
-    fn not_a_struct(&mut self) {
-        if self.depth == 0 {
-            self.find = Find::Off;
-        }
     }
 
     fn push_depth(&mut self) -> Result<(), SerError> {
@@ -425,7 +422,6 @@ impl<'o, 'b, 'k, 's> ser::Serializer for &'s mut Ser<'o, 'b, 'k> {
         variant: &'static str,
         value: &T,
     ) -> Result<(), SerError> {
-        self.not_a_struct();
         let mut c = self.open_object()?;
         c.key_str(variant)?;
         value.serialize(&mut *c.ser)?;
@@ -460,7 +456,6 @@ impl<'o, 'b, 'k, 's> ser::Serializer for &'s mut Ser<'o, 'b, 'k> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'s, 'o, 'b, 'k>, SerError> {
-        self.not_a_struct();
         let mut c = self.open_object()?;
         c.key_str(variant)?;
         c.ser.push_depth()?;
@@ -473,7 +468,6 @@ impl<'o, 'b, 'k, 's> ser::Serializer for &'s mut Ser<'o, 'b, 'k> {
         })
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'s, 'o, 'b, 'k>, SerError> {
-        self.not_a_struct();
         self.open_object()
     }
     fn serialize_struct(
@@ -490,7 +484,6 @@ impl<'o, 'b, 'k, 's> ser::Serializer for &'s mut Ser<'o, 'b, 'k> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'s, 'o, 'b, 'k>, SerError> {
-        self.not_a_struct();
         let mut c = self.open_object()?;
         c.key_str(variant)?;
         c.ser.push_depth()?;
@@ -562,7 +555,7 @@ impl Compound<'_, '_, '_, '_> {
         match ser.find {
             Find::Key(want) if ser.depth == 1 && k == want => ser.find = Find::Value,
             // The field's value was not written as a string.
-            Find::Value if ser.depth == 1 => ser.find = Find::Off,
+            Find::Value if ser.depth == 1 => ser.find = Find::Absent,
             _ => {}
         }
         #[cfg(not(any(target_family = "wasm", target_os = "none")))]
@@ -642,9 +635,25 @@ impl ser::SerializeMap for Compound<'_, '_, '_, '_> {
     type Error = SerError;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), SerError> {
         self.comma()?;
+        let start = self.ser.out.len();
         key.serialize(KeySer {
             out: &mut *self.ser.out,
         })?;
+        let ser = &mut *self.ser;
+        match ser.find {
+            // The key as written (escaped, between its quotes) against the
+            // one asked for; a counter holds no bytes (its type is counted
+            // another way).
+            Find::Key(want) if ser.depth == 1 => {
+                let end = ser.out.len().saturating_sub(1);
+                let written = ser.out.written().get(start + 1..end).unwrap_or(&[]);
+                if !ser.out.is_counter() && json::unescaped_eq(written, want.as_bytes()) {
+                    ser.find = Find::Value;
+                }
+            }
+            Find::Value if ser.depth == 1 => ser.find = Find::Absent,
+            _ => {}
+        }
         self.ser.out.push_byte(b':')?;
         Ok(())
     }

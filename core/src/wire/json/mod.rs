@@ -14,4 +14,5 @@ mod view;
 pub(crate) use escape::is_plain;
 pub use escape::{write_str, write_str_contents};
 pub use validate::*;
+pub(crate) use view::unescaped_eq;
 pub use view::{JsonStr, JsonView};

@@ -3,8 +3,10 @@
 //! without the whitespace outside strings.
 
 use super::escape::skip_plain;
+use super::view::unescaped_eq;
 
 use crate::wire::out::{Full, Out};
+use crate::wire::ser::Found;
 
 /// Deepest nesting of arrays and objects accepted: 127 levels, the most
 /// serde_json parses (its recursion limit is 128).
@@ -138,6 +140,28 @@ fn is_ws(b: u8) -> bool {
 /// Returns the kind of the top-level value. On error `out` holds garbage the
 /// caller must discard.
 pub fn compact(input: &[u8], out: &mut Out<'_>) -> Result<Kind, CompactError> {
+    compact_finding(input, out, None).map(|(k, _)| k)
+}
+
+/// Like [`compact`], also noting where the string value of the first
+/// top-level key equal to `key` was written (see `ser::to_out_finding`).
+pub(crate) fn compact_finding(
+    input: &[u8],
+    out: &mut Out<'_>,
+    key: Option<&str>,
+) -> Result<(Kind, Found), CompactError> {
+    // The search for `key`: `Key` (among the top-level keys), `Value` (the
+    // key was just read: its value decides), `Done`.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Look {
+        Key,
+        Value,
+        Done,
+    }
+    let (mut look, mut found) = match key {
+        Some(_) => (Look::Key, Found::Absent),
+        None => (Look::Done, Found::Unknown),
+    };
     if let Err(e) = core::str::from_utf8(input) {
         return Err(err(JsonErrorKind::InvalidUtf8, e.valid_up_to()));
     }
@@ -165,7 +189,9 @@ pub fn compact(input: &[u8], out: &mut Out<'_>) -> Result<Kind, CompactError> {
         }
         if i == n {
             if depth == 0 && want == Want::CommaOrEnd {
-                return top.ok_or(err(JsonErrorKind::UnexpectedEnd, i));
+                return top
+                    .map(|t| (t, found))
+                    .ok_or(err(JsonErrorKind::UnexpectedEnd, i));
             }
             return Err(err(JsonErrorKind::UnexpectedEnd, i));
         }
@@ -205,7 +231,14 @@ pub fn compact(input: &[u8], out: &mut Out<'_>) -> Result<Kind, CompactError> {
             }
             Want::Key | Want::KeyOrEnd => {
                 if b == b'"' {
+                    let start = i;
                     i = string(input, i, out)?;
+                    // (Escaped as in the input, which the output copies.)
+                    if let (Some(k), Look::Key, 1) = (key, look, depth) {
+                        if unescaped_eq(&input[start + 1..i - 1], k.as_bytes()) {
+                            look = Look::Value;
+                        }
+                    }
                     want = Want::Colon;
                 } else if b == b'}' && want == Want::KeyOrEnd {
                     out.push_byte(b'}')?;
@@ -223,6 +256,9 @@ pub fn compact(input: &[u8], out: &mut Out<'_>) -> Result<Kind, CompactError> {
                     depth -= 1;
                     want = Want::CommaOrEnd;
                     continue;
+                }
+                if look == Look::Value && depth == 1 && b != b'"' {
+                    look = Look::Done; // not a string: the type is not here
                 }
                 let kind = match b {
                     b'{' | b'[' => {
@@ -245,7 +281,12 @@ pub fn compact(input: &[u8], out: &mut Out<'_>) -> Result<Kind, CompactError> {
                         continue;
                     }
                     b'"' => {
+                        let at = out.len();
                         i = string(input, i, out)?;
+                        if look == Look::Value && depth == 1 {
+                            found = Found::Str(at + 1, out.len() - 1);
+                            look = Look::Done;
+                        }
                         Kind::String
                     }
                     b't' => {

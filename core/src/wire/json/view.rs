@@ -165,7 +165,7 @@ fn skip_value(b: &[u8], i: usize) -> Option<usize> {
 }
 
 /// Compares escaped JSON string contents with plain text.
-fn unescaped_eq(esc: &[u8], plain: &[u8]) -> bool {
+pub(crate) fn unescaped_eq(esc: &[u8], plain: &[u8]) -> bool {
     // A byte loop: `contains` links `memchr` on devices.
     #[allow(clippy::manual_contains)]
     if !esc.iter().any(|&b| b == b'\\') {
