@@ -435,7 +435,22 @@ fn count(mode: &str, n: u64) {
                 t0.elapsed().as_nanos() as f64 / n as f64
             );
         }
-        _ => panic!("--count serde_json|report|refused|encode N"),
+        "tape" => {
+            // The caller's compact copy of the event (alooma_core::Tape:
+            // values kept as they are, no JSON written): what the caller's
+            // thread would do if the encoding moved to the sender's.
+            let mut tape = alooma_core::Tape::new();
+            for i in 0..n {
+                tape.record(&event(i)).unwrap();
+                total += tape.bound();
+            }
+            eprintln!(
+                "({:.0} ns per iteration, {} bytes per tape)",
+                t0.elapsed().as_nanos() as f64 / n as f64,
+                tape.size()
+            );
+        }
+        _ => panic!("--count serde_json|report|refused|encode|tape N"),
     }
     println!("{mode}: {n} iterations ({total})");
 }

@@ -119,3 +119,5 @@ pub use wire::json::{JsonError, JsonErrorKind, JsonStr, JsonView, Kind};
 pub use wire::out::{Full, Out};
 pub use wire::ser::SerError;
 pub use wire::stamp::{Stamp, UnixMillis};
+#[cfg(feature = "alloc")]
+pub use wire::tape::{Replay, Tape};

@@ -9,3 +9,5 @@ pub(crate) mod num;
 pub mod out;
 pub mod ser;
 pub mod stamp;
+#[cfg(feature = "alloc")]
+pub mod tape;
