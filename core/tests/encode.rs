@@ -10,6 +10,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap};
 
+mod common;
+use common::{arb_value, short_string};
+
 fn encoder(envelope: Envelope) -> Encoder<'static> {
     let mut c = Config::new("tok", &[]);
     c.envelope = envelope;
@@ -23,33 +26,6 @@ fn encode<T: Serialize + ?Sized>(enc: &Encoder<'_>, v: &T) -> Result<String, Enc
     let n = enc.encode_value(v, NO_META, &Stamp::default(), &mut out)?;
     assert_eq!(n, out.len());
     Ok(String::from_utf8(out.written().to_vec()).unwrap())
-}
-
-fn arb_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| json!(n)),
-        any::<u64>().prop_map(|n| json!(n)),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(|f| json!(f)),
-        short_string().prop_map(Value::String),
-        "[\\x00-\\x1f\"\\\\/a]{0,8}".prop_map(Value::String),
-    ];
-    let (depth, size) = if cfg!(miri) { (2, 6) } else { (6, 64) };
-    leaf.prop_recursive(depth, size, 8, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            prop::collection::btree_map(short_string(), inner, 0..8)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
-
-fn short_string() -> impl Strategy<Value = String> {
-    let n = if cfg!(miri) { 4 } else { 24 };
-    prop::collection::vec(any::<char>(), 0..n).prop_map(|v| v.into_iter().collect())
 }
 
 fn arb_event() -> impl Strategy<Value = Value> {

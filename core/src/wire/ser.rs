@@ -704,6 +704,112 @@ struct KeySer<'o, 'b> {
     out: &'o mut Out<'b>,
 }
 
+/// The methods of a map key's `Serializer` that refuse: JSON keys are
+/// strings (the encoder's key serializer here, the tape's in `tape.rs`).
+macro_rules! refuse_non_string_keys {
+    () => {
+        fn serialize_bool(self, _v: bool) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_i8(self, _v: i8) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_i16(self, _v: i16) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_i32(self, _v: i32) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_i64(self, _v: i64) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_u8(self, _v: u8) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_u16(self, _v: u16) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_u32(self, _v: u32) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_u64(self, _v: u64) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_f32(self, _v: f32) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_f64(self, _v: f64) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_bytes(self, _v: &[u8]) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_none(self) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_unit(self) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_unit_struct(self, _n: &'static str) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _n: &'static str,
+            _i: u32,
+            _v: &'static str,
+            _value: &T,
+        ) -> Result<(), SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_tuple_struct(
+            self,
+            _n: &'static str,
+            _l: usize,
+        ) -> Result<Self::SerializeTupleStruct, SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_tuple_variant(
+            self,
+            _n: &'static str,
+            _i: u32,
+            _v: &'static str,
+            _l: usize,
+        ) -> Result<Self::SerializeTupleVariant, SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_struct(
+            self,
+            _n: &'static str,
+            _l: usize,
+        ) -> Result<Self::SerializeStruct, SerError> {
+            Err(SerError::NonStringKey)
+        }
+        fn serialize_struct_variant(
+            self,
+            _n: &'static str,
+            _i: u32,
+            _v: &'static str,
+            _l: usize,
+        ) -> Result<Self::SerializeStructVariant, SerError> {
+            Err(SerError::NonStringKey)
+        }
+    };
+}
+pub(crate) use refuse_non_string_keys;
+
 impl ser::Serializer for KeySer<'_, '_> {
     type Ok = ();
     type Error = SerError;
@@ -754,102 +860,5 @@ impl ser::Serializer for KeySer<'_, '_> {
         self.out.push_byte(b'"')?;
         Ok(())
     }
-    fn serialize_bool(self, _v: bool) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_i8(self, _v: i8) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_i16(self, _v: i16) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_i32(self, _v: i32) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_i64(self, _v: i64) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_u8(self, _v: u8) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_u16(self, _v: u16) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_u32(self, _v: u32) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_u64(self, _v: u64) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_f32(self, _v: f32) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_f64(self, _v: f64) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_bytes(self, _v: &[u8]) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_none(self) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_unit(self) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_unit_struct(self, _n: &'static str) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _n: &'static str,
-        _i: u32,
-        _v: &'static str,
-        _value: &T,
-    ) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_tuple_struct(
-        self,
-        _n: &'static str,
-        _l: usize,
-    ) -> Result<Self::SerializeTupleStruct, SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_tuple_variant(
-        self,
-        _n: &'static str,
-        _i: u32,
-        _v: &'static str,
-        _l: usize,
-    ) -> Result<Self::SerializeTupleVariant, SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_struct(
-        self,
-        _n: &'static str,
-        _l: usize,
-    ) -> Result<Self::SerializeStruct, SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_struct_variant(
-        self,
-        _n: &'static str,
-        _i: u32,
-        _v: &'static str,
-        _l: usize,
-    ) -> Result<Self::SerializeStructVariant, SerError> {
-        Err(SerError::NonStringKey)
-    }
+    refuse_non_string_keys!();
 }

@@ -10,7 +10,7 @@
 //! bytes more than the event's JSON needs, known without writing it.
 
 use crate::wire::json::{Kind, MAX_DEPTH};
-use crate::wire::ser::{SerError, Top};
+use crate::wire::ser::{refuse_non_string_keys, SerError, Top};
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt::{self, Write as _};
@@ -596,14 +596,6 @@ impl KeySer<'_> {
     }
 }
 
-macro_rules! not_a_key {
-    ($($m:ident($($t:ty),*)),* $(,)?) => {
-        $(fn $m(self, $(_: $t),*) -> Result<(), SerError> {
-            Err(SerError::NonStringKey)
-        })*
-    };
-}
-
 impl ser::Serializer for KeySer<'_> {
     type Ok = ();
     type Error = SerError;
@@ -644,76 +636,7 @@ impl ser::Serializer for KeySer<'_> {
         self.tape.push(Item::KeyText(at, len), 2);
         Ok(())
     }
-    not_a_key!(
-        serialize_bool(bool),
-        serialize_i8(i8),
-        serialize_i16(i16),
-        serialize_i32(i32),
-        serialize_i64(i64),
-        serialize_u8(u8),
-        serialize_u16(u16),
-        serialize_u32(u32),
-        serialize_u64(u64),
-        serialize_f32(f32),
-        serialize_f64(f64),
-        serialize_bytes(&[u8]),
-        serialize_none(),
-        serialize_unit(),
-        serialize_unit_struct(&'static str),
-    );
-    fn serialize_some<T: Serialize + ?Sized>(self, _value: &T) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _n: &'static str,
-        _i: u32,
-        _v: &'static str,
-        _value: &T,
-    ) -> Result<(), SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_tuple_struct(
-        self,
-        _n: &'static str,
-        _l: usize,
-    ) -> Result<Self::SerializeTupleStruct, SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_tuple_variant(
-        self,
-        _n: &'static str,
-        _i: u32,
-        _v: &'static str,
-        _l: usize,
-    ) -> Result<Self::SerializeTupleVariant, SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_struct(
-        self,
-        _n: &'static str,
-        _l: usize,
-    ) -> Result<Self::SerializeStruct, SerError> {
-        Err(SerError::NonStringKey)
-    }
-    fn serialize_struct_variant(
-        self,
-        _n: &'static str,
-        _i: u32,
-        _v: &'static str,
-        _l: usize,
-    ) -> Result<Self::SerializeStructVariant, SerError> {
-        Err(SerError::NonStringKey)
-    }
+    refuse_non_string_keys!();
 }
 
 /// A recorded value, to serialize (as often as asked): every object as a
