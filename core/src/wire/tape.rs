@@ -19,8 +19,11 @@ use serde::ser::{self, Serialize};
 /// One value or structure mark of a [`Tape`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Item {
-    /// An object (map, struct, or a variant's wrapper) until its `End`.
+    /// A map until its `End`.
     Obj,
+    /// A struct (or a variant's wrapper) until its `End`: its keys are all
+    /// `Key`s.
+    Struct,
     /// An array until its `End`.
     Arr,
     /// Closes the innermost `Obj` or `Arr`.
@@ -123,7 +126,10 @@ impl Tape {
 
     /// The recorded value, to serialize (`None`: nothing recorded).
     pub fn replay(&self) -> Option<Replay<'_>> {
-        self.kind.map(|_| Replay { tape: self })
+        self.kind.map(|_| Replay {
+            items: &self.items,
+            text: &self.text,
+        })
     }
 
     /// Bytes this tape holds (its items and copied text).
@@ -144,23 +150,6 @@ impl Tape {
         self.text.extend_from_slice(s);
         self.bound += str_bound(s);
         (at, s.len() as u32)
-    }
-
-    fn text(&self, at: u32, len: u32) -> &str {
-        let b = self
-            .text
-            .get(at as usize..at as usize + len as usize)
-            .unwrap_or(&[]);
-        // Copied from a `str` (or a `Display`'s `str` pieces): valid.
-        core::str::from_utf8(b).unwrap_or("")
-    }
-
-    fn wide(&self, at: u32) -> [u8; 16] {
-        let mut w = [0u8; 16];
-        if let Some(b) = self.text.get(at as usize..at as usize + 16) {
-            w.copy_from_slice(b);
-        }
-        w
     }
 }
 
@@ -225,9 +214,10 @@ impl<'t> TapeSer<'t> {
         Ok(())
     }
 
-    /// Opens an object (flattened metadata: no nesting level of its own).
+    /// Opens an object, `item` (`Obj` or `Struct`; flattened metadata: no
+    /// nesting level of its own).
     #[inline(always)]
-    fn open_object(&mut self) -> Result<TapeCompound<'_, 't>, SerError> {
+    fn open_object(&mut self, item: Item) -> Result<TapeCompound<'_, 't>, SerError> {
         self.enter(Kind::Object)?;
         let flat = self.top == Top::Flatten;
         if flat {
@@ -235,7 +225,7 @@ impl<'t> TapeSer<'t> {
         } else {
             self.push_depth()?;
         }
-        self.tape.push(Item::Obj, 2);
+        self.tape.push(item, 2);
         Ok(TapeCompound {
             ser: self,
             levels: !flat as u8,
@@ -250,7 +240,7 @@ impl<'t> TapeSer<'t> {
         variant: &'static str,
         inner: Item,
     ) -> Result<TapeCompound<'_, 't>, SerError> {
-        let c = self.open_object()?;
+        let c = self.open_object(Item::Struct)?;
         let levels = c.levels;
         c.ser.tape.push(Item::Key(variant), variant.len() * 6 + 4);
         c.ser.push_depth()?;
@@ -398,7 +388,7 @@ impl<'a, 't> ser::Serializer for &'a mut TapeSer<'t> {
         variant: &'static str,
         value: &T,
     ) -> Result<(), SerError> {
-        let c = self.open_object()?;
+        let c = self.open_object(Item::Struct)?;
         c.ser
             .tape
             .push(Item::Key(variant), str_bound(variant.as_bytes()) + 2);
@@ -436,7 +426,7 @@ impl<'a, 't> ser::Serializer for &'a mut TapeSer<'t> {
         self.open_variant(variant, Item::Arr)
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<TapeCompound<'a, 't>, SerError> {
-        self.open_object()
+        self.open_object(Item::Obj)
     }
     #[inline]
     fn serialize_struct(
@@ -444,7 +434,7 @@ impl<'a, 't> ser::Serializer for &'a mut TapeSer<'t> {
         _n: &'static str,
         _len: usize,
     ) -> Result<TapeCompound<'a, 't>, SerError> {
-        self.open_object()
+        self.open_object(Item::Struct)
     }
     fn serialize_struct_variant(
         self,
@@ -453,7 +443,7 @@ impl<'a, 't> ser::Serializer for &'a mut TapeSer<'t> {
         variant: &'static str,
         _len: usize,
     ) -> Result<TapeCompound<'a, 't>, SerError> {
-        self.open_variant(variant, Item::Obj)
+        self.open_variant(variant, Item::Struct)
     }
     fn collect_str<T: fmt::Display + ?Sized>(self, value: &T) -> Result<(), SerError> {
         self.enter(Kind::String)?;
@@ -644,67 +634,76 @@ impl ser::Serializer for KeySer<'_> {
 /// and notes exactly as it does a struct's), every array as a sequence.
 #[derive(Clone, Copy)]
 pub struct Replay<'t> {
-    tape: &'t Tape,
+    items: &'t [Item],
+    text: &'t [u8],
+}
+
+impl core::fmt::Debug for Replay<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Replay")
+            .field("items", &self.items.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Serialize for Replay<'_> {
     fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         Cursor {
-            tape: self.tape,
+            r: *self,
             at: Cell::new(0),
         }
         .serialize(s)
     }
 }
 
+impl<'t> Replay<'t> {
+    fn text(&self, at: u32, len: u32) -> &'t str {
+        let b = self
+            .text
+            .get(at as usize..at as usize + len as usize)
+            .unwrap_or(&[]);
+        // Copied from a `str` (or a `Display`'s `str` pieces): valid.
+        core::str::from_utf8(b).unwrap_or("")
+    }
+
+    fn wide(&self, at: u32) -> [u8; 16] {
+        let mut w = [0u8; 16];
+        if let Some(b) = self.text.get(at as usize..at as usize + 16) {
+            w.copy_from_slice(b);
+        }
+        w
+    }
+}
+
 /// Where a replay is in its tape.
 struct Cursor<'t> {
-    tape: &'t Tape,
+    r: Replay<'t>,
     at: Cell<usize>,
 }
 
 impl Cursor<'_> {
     fn next(&self) -> Option<Item> {
         let i = self.at.get();
-        let item = self.tape.items.get(i).copied();
+        let item = self.r.items.get(i).copied();
         self.at.set(i + 1);
         item
     }
 
     fn peek(&self) -> Option<Item> {
-        self.tape.items.get(self.at.get()).copied()
+        self.r.items.get(self.at.get()).copied()
     }
 }
 
 impl Serialize for Cursor<'_> {
     fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use ser::{Error as _, SerializeMap as _, SerializeSeq as _};
-        let t = self.tape;
+        use ser::Error as _;
+        let t = self.r;
+        // (Each compound in a function of its own: a nesting level's stack
+        // frame holds one, so 127 levels fit a thread's stack.)
         match self.next() {
-            Some(Item::Obj) => {
-                let mut m = s.serialize_map(None)?;
-                loop {
-                    match self.next() {
-                        Some(Item::End) => break,
-                        Some(Item::Key(k)) => m.serialize_key(k)?,
-                        Some(Item::KeyText(a, n)) => m.serialize_key(t.text(a, n))?,
-                        _ => return Err(S::Error::custom("tape: a key was expected")),
-                    }
-                    m.serialize_value(self)?;
-                }
-                m.end()
-            }
-            Some(Item::Arr) => {
-                let mut q = s.serialize_seq(None)?;
-                while self.peek() != Some(Item::End) {
-                    if self.peek().is_none() {
-                        return Err(S::Error::custom("tape: an array was cut"));
-                    }
-                    q.serialize_element(self)?;
-                }
-                self.next();
-                q.end()
-            }
+            Some(Item::Obj) => self.map(s),
+            Some(Item::Struct) => self.fields(s),
+            Some(Item::Arr) => self.seq(s),
             Some(Item::Static(v)) => s.serialize_str(v),
             Some(Item::Text(a, n)) => s.serialize_str(t.text(a, n)),
             Some(Item::U64(v)) => s.serialize_u64(v),
@@ -717,5 +716,51 @@ impl Serialize for Cursor<'_> {
             Some(Item::Null) => s.serialize_unit(),
             _ => Err(S::Error::custom("tape: a value was expected")),
         }
+    }
+}
+
+impl Cursor<'_> {
+    #[inline(never)]
+    fn map<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use ser::{Error as _, SerializeMap as _};
+        let mut m = s.serialize_map(None)?;
+        loop {
+            match self.next() {
+                Some(Item::End) => break,
+                Some(Item::Key(k)) => m.serialize_key(k)?,
+                Some(Item::KeyText(a, n)) => m.serialize_key(self.r.text(a, n))?,
+                _ => return Err(S::Error::custom("tape: a key was expected")),
+            }
+            m.serialize_value(self)?;
+        }
+        m.end()
+    }
+
+    #[inline(never)]
+    fn fields<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use ser::{Error as _, SerializeStruct as _};
+        let mut m = s.serialize_struct("", 0)?;
+        loop {
+            match self.next() {
+                Some(Item::End) => break,
+                Some(Item::Key(k)) => m.serialize_field(k, self)?,
+                _ => return Err(S::Error::custom("tape: a field was expected")),
+            }
+        }
+        m.end()
+    }
+
+    #[inline(never)]
+    fn seq<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use ser::{Error as _, SerializeSeq as _};
+        let mut q = s.serialize_seq(None)?;
+        while self.peek() != Some(Item::End) {
+            if self.peek().is_none() {
+                return Err(S::Error::custom("tape: an array was cut"));
+            }
+            q.serialize_element(self)?;
+        }
+        self.next();
+        q.end()
     }
 }
