@@ -113,9 +113,7 @@ pub(crate) fn to_out_finding<T: Serialize + ?Sized>(
 ) -> Result<(Kind, Found), SerError> {
     let mut s = Ser {
         out,
-        depth: 0,
-        top,
-        kind: Kind::Null,
+        r: Rules::new(top),
         find: key.map_or(Find::Off, Find::Key),
     };
     value.serialize(&mut s)?;
@@ -124,7 +122,7 @@ pub(crate) fn to_out_finding<T: Serialize + ?Sized>(
         Find::Off => Found::Unknown,
         Find::Key(_) | Find::Value | Find::Absent => Found::Absent,
     };
-    Ok((s.kind, found))
+    Ok((s.r.kind, found))
 }
 
 /// Looking for a top-level field's string value while serializing.
@@ -142,18 +140,32 @@ enum Find<'k> {
     Found(usize, usize),
 }
 
-struct Ser<'o, 'b, 'k> {
-    out: &'o mut Out<'b>,
-    depth: usize,
-    top: Top,
-    kind: Kind,
-    find: Find<'k>,
+/// The rules a serializer applies as it goes: what the top-level value
+/// may be, how deep values nest. One copy for the encoder's serializer and
+/// the tape's (`tape.rs`), so both refuse the same values at the same point.
+#[derive(Clone, Copy)]
+pub(crate) struct Rules {
+    /// Nesting levels open.
+    pub depth: usize,
+    /// What the next value may be.
+    pub top: Top,
+    /// What the top-level event was.
+    pub kind: Kind,
 }
 
-impl<'o, 'b, 'k> Ser<'o, 'b, 'k> {
+impl Rules {
+    /// Before the top-level value, which must be `top`.
+    pub(crate) fn new(top: Top) -> Self {
+        Rules {
+            depth: 0,
+            top,
+            kind: Kind::Null,
+        }
+    }
+
     /// Called by every scalar/compound entry point: checks the top-level rule.
     #[inline(always)]
-    fn enter(&mut self, kind: Kind) -> Result<(), SerError> {
+    pub(crate) fn enter(&mut self, kind: Kind) -> Result<(), SerError> {
         if self.top == Top::Any {
             return Ok(());
         }
@@ -180,14 +192,46 @@ impl<'o, 'b, 'k> Ser<'o, 'b, 'k> {
         }
     }
 
-    /// Opens an object; in flatten mode writes no brace.
-    fn open_object(&mut self) -> Result<Compound<'_, 'o, 'b, 'k>, SerError> {
+    /// Opens an object: `true` when it is the flattened metadata (no level
+    /// of its own, no braces), else one level deeper.
+    #[inline(always)]
+    pub(crate) fn open_object(&mut self) -> Result<bool, SerError> {
         self.enter(Kind::Object)?;
         let flat = self.top == Top::Flatten;
         if flat {
             self.top = Top::Any;
         } else {
             self.push_depth()?;
+        }
+        Ok(flat)
+    }
+
+    /// One level deeper, refused beyond [`MAX_DEPTH`].
+    pub(crate) fn push_depth(&mut self) -> Result<(), SerError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(SerError::TooDeep);
+        }
+        self.depth += 1;
+        Ok(())
+    }
+}
+
+struct Ser<'o, 'b, 'k> {
+    out: &'o mut Out<'b>,
+    r: Rules,
+    find: Find<'k>,
+}
+
+impl<'o, 'b, 'k> Ser<'o, 'b, 'k> {
+    #[inline(always)]
+    fn enter(&mut self, kind: Kind) -> Result<(), SerError> {
+        self.r.enter(kind)
+    }
+
+    /// Opens an object; in flatten mode writes no brace.
+    fn open_object(&mut self) -> Result<Compound<'_, 'o, 'b, 'k>, SerError> {
+        let flat = self.r.open_object()?;
+        if !flat {
             self.out.push_byte(b'{')?;
         }
         // Flattened: no braces, and every entry (the first too) gets a comma.
@@ -200,11 +244,7 @@ impl<'o, 'b, 'k> Ser<'o, 'b, 'k> {
     }
 
     fn push_depth(&mut self) -> Result<(), SerError> {
-        if self.depth >= MAX_DEPTH {
-            return Err(SerError::TooDeep);
-        }
-        self.depth += 1;
-        Ok(())
+        self.r.push_depth()
     }
 
     #[inline]
@@ -376,7 +416,7 @@ impl<'o, 'b, 'k, 's> ser::Serializer for &'s mut Ser<'o, 'b, 'k> {
         self.enter(Kind::String)?;
         let start = self.out.len();
         json::write_str(self.out, v)?;
-        if let (Find::Value, 1) = (self.find, self.depth) {
+        if let (Find::Value, 1) = (self.find, self.r.depth) {
             self.find = Find::Found(start + 1, self.out.len() - 1);
         }
         Ok(())
@@ -553,9 +593,9 @@ impl Compound<'_, '_, '_, '_> {
     fn key_str(&mut self, k: &str) -> Result<(), SerError> {
         let ser = &mut *self.ser;
         match ser.find {
-            Find::Key(want) if ser.depth == 1 && k == want => ser.find = Find::Value,
+            Find::Key(want) if ser.r.depth == 1 && k == want => ser.find = Find::Value,
             // The field's value was not written as a string.
-            Find::Value if ser.depth == 1 => ser.find = Find::Absent,
+            Find::Value if ser.r.depth == 1 => ser.find = Find::Absent,
             _ => {}
         }
         #[cfg(not(any(target_family = "wasm", target_os = "none")))]
@@ -579,7 +619,7 @@ impl Compound<'_, '_, '_, '_> {
         // `close` holds one byte per nesting level this compound opened
         // (variants open two; flattened metadata opens none).
         self.ser.out.push(self.close)?;
-        self.ser.depth -= self.close.len();
+        self.ser.r.depth -= self.close.len();
         Ok(())
     }
 }
@@ -644,14 +684,14 @@ impl ser::SerializeMap for Compound<'_, '_, '_, '_> {
             // The key as written (escaped, between its quotes) against the
             // one asked for; a counter holds no bytes (its type is counted
             // another way).
-            Find::Key(want) if ser.depth == 1 => {
+            Find::Key(want) if ser.r.depth == 1 => {
                 let end = ser.out.len().saturating_sub(1);
                 let written = ser.out.written().get(start + 1..end).unwrap_or(&[]);
                 if !ser.out.is_counter() && json::unescaped_eq(written, want.as_bytes()) {
                     ser.find = Find::Value;
                 }
             }
-            Find::Value if ser.depth == 1 => ser.find = Find::Absent,
+            Find::Value if ser.r.depth == 1 => ser.find = Find::Absent,
             _ => {}
         }
         self.ser.out.push_byte(b':')?;

@@ -9,8 +9,8 @@
 //! against it, `core/tests/tape.rs`). [`Tape::bound`] is at most that many
 //! bytes more than the event's JSON needs, known without writing it.
 
-use crate::wire::json::{Kind, MAX_DEPTH};
-use crate::wire::ser::{refuse_non_string_keys, SerError, Top};
+use crate::wire::json::Kind;
+use crate::wire::ser::{refuse_non_string_keys, Rules, SerError, Top};
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt::{self, Write as _};
@@ -86,12 +86,10 @@ impl Tape {
         self.clear();
         let mut t = TapeSer {
             tape: self,
-            depth: 0,
-            top,
-            kind: Kind::Null,
+            r: Rules::new(top),
         };
         let r = v.serialize(&mut t);
-        let kind = t.kind;
+        let kind = t.r.kind;
         match r {
             Ok(()) => {
                 self.kind = Some(kind);
@@ -169,68 +167,39 @@ const WIDE_BOUND: usize = 40;
 /// The serializer filling a tape, with the encoder's rules.
 struct TapeSer<'t> {
     tape: &'t mut Tape,
-    depth: usize,
-    top: Top,
-    kind: Kind,
+    r: Rules,
 }
 
 impl<'t> TapeSer<'t> {
-    /// The top-level rule, as the encoder applies it (the same errors).
     #[inline(always)]
     fn enter(&mut self, kind: Kind) -> Result<(), SerError> {
-        if self.top == Top::Any {
-            return Ok(());
-        }
-        self.enter_top(kind)
-    }
-
-    #[inline(never)]
-    fn enter_top(&mut self, kind: Kind) -> Result<(), SerError> {
-        match self.top {
-            Top::Any => Ok(()),
-            Top::Event => {
-                self.top = Top::Any;
-                self.kind = kind;
-                match kind {
-                    Kind::Object | Kind::String => Ok(()),
-                    k => Err(SerError::NotObjectOrString(k)),
-                }
-            }
-            Top::Flatten => match kind {
-                Kind::Object => {
-                    self.kind = kind;
-                    Ok(())
-                }
-                k => Err(SerError::MetadataNotObject(k)),
-            },
-        }
+        self.r.enter(kind)
     }
 
     fn push_depth(&mut self) -> Result<(), SerError> {
-        if self.depth >= MAX_DEPTH {
-            return Err(SerError::TooDeep);
-        }
-        self.depth += 1;
-        Ok(())
+        self.r.push_depth()
     }
 
     /// Opens an object, `item` (`Obj` or `Struct`; flattened metadata: no
     /// nesting level of its own).
     #[inline(always)]
     fn open_object(&mut self, item: Item) -> Result<TapeCompound<'_, 't>, SerError> {
-        self.enter(Kind::Object)?;
-        let flat = self.top == Top::Flatten;
-        if flat {
-            self.top = Top::Any;
-        } else {
-            self.push_depth()?;
-        }
+        let flat = self.r.open_object()?;
         self.tape.push(item, 2);
         Ok(TapeCompound {
             ser: self,
             levels: !flat as u8,
             ends: 1,
         })
+    }
+
+    /// A 128-bit number: its 16 bytes in the text, `item` says where.
+    fn wide(&mut self, bytes: [u8; 16], item: fn(u32) -> Item) -> Result<(), SerError> {
+        self.enter(Kind::Number)?;
+        let at = self.tape.text.len() as u32;
+        self.tape.text.extend_from_slice(&bytes);
+        self.tape.push(item(at), WIDE_BOUND);
+        Ok(())
     }
 
     /// A variant's wrapper object holding `variant`, then an inner array
@@ -287,11 +256,7 @@ impl<'a, 't> ser::Serializer for &'a mut TapeSer<'t> {
         Ok(())
     }
     fn serialize_i128(self, v: i128) -> Result<(), SerError> {
-        self.enter(Kind::Number)?;
-        let at = self.tape.text.len() as u32;
-        self.tape.text.extend_from_slice(&v.to_le_bytes());
-        self.tape.push(Item::I128(at), WIDE_BOUND);
-        Ok(())
+        self.wide(v.to_le_bytes(), Item::I128)
     }
     fn serialize_u8(self, v: u8) -> Result<(), SerError> {
         self.serialize_u64(v as u64)
@@ -310,11 +275,7 @@ impl<'a, 't> ser::Serializer for &'a mut TapeSer<'t> {
         Ok(())
     }
     fn serialize_u128(self, v: u128) -> Result<(), SerError> {
-        self.enter(Kind::Number)?;
-        let at = self.tape.text.len() as u32;
-        self.tape.text.extend_from_slice(&v.to_le_bytes());
-        self.tape.push(Item::U128(at), WIDE_BOUND);
-        Ok(())
+        self.wide(v.to_le_bytes(), Item::U128)
     }
     fn serialize_f32(self, v: f32) -> Result<(), SerError> {
         self.enter(Kind::Number)?;
@@ -490,7 +451,7 @@ impl TapeCompound<'_, '_> {
         for _ in 0..self.ends {
             self.ser.tape.items.push(Item::End);
         }
-        self.ser.depth -= self.levels as usize;
+        self.ser.r.depth -= self.levels as usize;
         Ok(())
     }
 
