@@ -26,6 +26,8 @@ pub enum EncodeError {
 }
 
 impl From<SerError> for EncodeError {
+    // One copy for every event type on guests and devices.
+    #[cfg_attr(any(target_family = "wasm", target_os = "none"), inline(never))]
     fn from(e: SerError) -> Self {
         match e {
             SerError::Full => EncodeError::Full,

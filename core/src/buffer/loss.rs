@@ -126,8 +126,9 @@ pub(crate) enum Proof {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Told {
     instance: u64,
-    /// The newest marker made (its `seq` is the instance's count).
-    newest: Option<Loss>,
+    /// The newest marker made (its `seq` is the instance's count; 0: none
+    /// made yet). Kept in place: the driver encodes it from here.
+    newest: Loss,
     /// The highest `seq` the collector proved it has (0: none).
     confirmed: u64,
     /// The newest marker written on this connection, and what proves it.
@@ -138,7 +139,7 @@ impl Told {
     pub(crate) fn new(instance: u64) -> Self {
         Told {
             instance,
-            newest: None,
+            newest: Loss::default(),
             confirmed: 0,
             written: None,
         }
@@ -147,22 +148,20 @@ impl Told {
     /// The marker to write now, if one is due: a new one when the ring's
     /// totals changed since the newest, or the newest again when this
     /// connection has not carried it and the collector has not proved it.
-    pub(crate) fn due(&mut self, ring: Loss) -> Option<Loss> {
-        let changed = match &self.newest {
-            Some(n) => !n.same_counts(&ring),
-            None => !ring.is_empty(),
+    pub(crate) fn due(&mut self, ring: &Loss) -> Option<&Loss> {
+        let changed = match self.newest.seq {
+            0 => !ring.is_empty(),
+            _ => !self.newest.same_counts(ring),
         };
         if changed {
-            let seq = self.newest.map_or(0, |n| n.seq) + 1;
-            self.newest = Some(Loss {
-                instance: self.instance,
-                seq,
-                ..ring
-            });
+            let seq = self.newest.seq + 1;
+            self.newest = *ring;
+            self.newest.instance = self.instance;
+            self.newest.seq = seq;
         }
-        let newest = self.newest?;
-        let carried = self.written.is_some_and(|(s, _)| s == newest.seq);
-        (newest.seq > self.confirmed && !carried).then_some(newest)
+        let seq = self.newest.seq;
+        let carried = self.written.is_some_and(|(s, _)| s == seq);
+        (seq > self.confirmed && !carried).then_some(&self.newest)
     }
 
     /// Marker `seq` was put on this connection; `proof` will prove it.
@@ -209,9 +208,9 @@ impl Told {
     /// True when the collector has proof of totals equal to `ring`'s (or
     /// nothing was ever lost).
     pub(crate) fn all_told(&self, ring: &Loss) -> bool {
-        match &self.newest {
-            None => ring.is_empty(),
-            Some(n) => n.same_counts(ring) && self.confirmed == n.seq,
+        match self.newest.seq {
+            0 => ring.is_empty(),
+            seq => self.newest.same_counts(ring) && self.confirmed == seq,
         }
     }
 
@@ -222,7 +221,7 @@ impl Told {
 
     /// Markers made so far.
     pub(crate) fn made(&self) -> u64 {
-        self.newest.map_or(0, |n| n.seq)
+        self.newest.seq
     }
 }
 
@@ -240,26 +239,26 @@ mod tests {
     #[test]
     fn newest_supersedes_and_repeats_until_proved() {
         let mut t = Told::new(7);
-        assert_eq!(t.due(ring(0)), None);
-        let m1 = t.due(ring(3)).unwrap();
+        assert_eq!(t.due(&ring(0)), None);
+        let m1 = *t.due(&ring(3)).unwrap();
         assert_eq!((m1.seq, m1.refused, m1.instance), (1, 3, 7));
         t.wrote(1, Proof::Bytes(100));
         // Carried by this connection: not due again.
-        assert_eq!(t.due(ring(3)), None);
+        assert_eq!(t.due(&ring(3)), None);
         // More loss: a new marker with the new totals.
-        let m2 = t.due(ring(5)).unwrap();
+        let m2 = *t.due(&ring(5)).unwrap();
         assert_eq!((m2.seq, m2.refused), (2, 5));
         t.wrote(2, Proof::Bytes(200));
         t.proved_bytes(150);
         assert!(!t.all_told(&ring(5)));
         // Lost connection: the newest goes again, identical.
         t.lost();
-        assert_eq!(t.due(ring(5)), Some(m2));
-        assert_eq!(m2.uuid(), t.due(ring(5)).unwrap().uuid());
+        assert_eq!(t.due(&ring(5)), Some(&m2));
+        assert_eq!(m2.uuid(), t.due(&ring(5)).unwrap().uuid());
         t.wrote(2, Proof::Answer(4));
         t.proved_answer(4);
         assert!(t.all_told(&ring(5)));
-        assert_eq!(t.due(ring(5)), None);
+        assert_eq!(t.due(&ring(5)), None);
         assert_ne!(m1.uuid(), m2.uuid());
     }
 }

@@ -608,36 +608,35 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         Ok(false)
     }
 
-    /// The loss marker due now, if any: only right at a record boundary
-    /// (a marker never tears a record).
-    fn take_loss<R: RingAccess>(&mut self, ring: &mut R) -> Option<Loss> {
-        self.marker.as_ref()?;
-        let loss = ring
+    /// Encodes the loss marker due now, if any, into `scratch` from `at`:
+    /// only right at a record boundary (a marker never tears a record).
+    /// Returns its `seq` and length. One that does not fit (a device's
+    /// small scratch, a huge token) ends markers on this driver; the loss
+    /// stays counted in the ring.
+    fn encode_due_marker<R: RingAccess>(
+        &mut self,
+        ring: &mut R,
+        at: usize,
+    ) -> Option<(u64, usize)> {
+        let marker = self.marker.as_mut()?;
+        let totals = ring
             .with(|r| r.at_record_boundary().then(|| r.loss()))
             .flatten()?;
-        self.told.due(loss)
-    }
-
-    /// Encodes loss marker `loss` into `scratch` from `at`; returns its
-    /// length (0: it does not fit, and this driver writes no more markers;
-    /// the loss stays counted in the ring).
-    fn encode_marker_at(&mut self, loss: &Loss, at: usize) -> usize {
-        let Some(marker) = self.marker.as_mut() else {
-            return 0;
-        };
+        // Encoded where it is kept (no copy of it).
+        let loss = self.told.due(&totals)?;
         let buf = self.scratch.bytes_mut();
         // It may fill the buffer: the records it precedes go next.
-        let n = if buf.len() <= at {
-            Err(EncodeError::Full)
-        } else {
-            marker.encode(loss, &mut Out::new(&mut buf[at..]))
+        let n = match buf.get_mut(at..) {
+            Some(b) if !b.is_empty() => marker.encode(loss, &mut Out::new(b)),
+            _ => Err(EncodeError::Full),
         };
-        // Too large (a device's small scratch, a huge token): no markers
-        // on this driver.
-        n.unwrap_or_else(|_| {
-            self.marker = None;
-            0
-        })
+        match n {
+            Ok(n) => (n > 0).then_some((loss.seq, n)),
+            Err(_) => {
+                self.marker = None;
+                None
+            }
+        }
     }
 
     /// Frames a loss marker (when one is due) at the start of `scratch`
@@ -649,14 +648,10 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         now: Instant,
         ring: &mut R,
     ) -> core::ops::Range<usize> {
-        let Some(loss) = self.take_loss(ring) else {
+        let room = self.wire.header_max().min(MAX_HEADER);
+        let Some((seq, n)) = self.encode_due_marker(ring, room) else {
             return 0..0;
         };
-        let room = self.wire.header_max().min(MAX_HEADER);
-        let n = self.encode_marker_at(&loss, room);
-        if n == 0 {
-            return 0..0;
-        }
         let mut h = [0u8; MAX_HEADER];
         // No room for the frame now: the marker stays due.
         let Some(header) = self.wire.frame(now, Frame::Marker, n, &mut h[..room]) else {
@@ -675,7 +670,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
                 Proof::Bytes(self.conn_written + (room + n - start) as u64)
             }
         };
-        self.told.wrote(loss.seq, proof);
+        self.told.wrote(seq, proof);
         start..room + n
     }
 

@@ -76,30 +76,50 @@ fn write_loss(
     o.push(&l.instance_hex())?;
     o.push_byte(b'"')?;
     let span = l.first_ms.is_some() && l.last_ms.is_some();
-    let rec = l.any_recovery();
-    let fields: [(&[u8], u64, bool); 9] = [
-        (b"seq", l.seq, true),
-        (b"refused", l.refused, true),
-        (b"dropped_oldest", l.dropped_oldest, true),
-        (b"unconfirmed", l.unconfirmed, true),
-        (b"first_ms", l.first_ms.unwrap_or(0), span),
-        (b"last_ms", l.last_ms.unwrap_or(0), span),
-        (b"recovered", l.recovered, rec),
-        (b"damaged", l.damaged, rec),
-        (b"damaged_bytes", l.damaged_bytes, rec),
+    // The keys in order, each ended by a space; `shown`: one bit per key.
+    const KEYS: &[u8] =
+        b"seq refused dropped_oldest unconfirmed first_ms last_ms recovered damaged damaged_bytes ";
+    let values = [
+        l.seq,
+        l.refused,
+        l.dropped_oldest,
+        l.unconfirmed,
+        l.first_ms.unwrap_or(0),
+        l.last_ms.unwrap_or(0),
+        l.recovered,
+        l.damaged,
+        l.damaged_bytes,
     ];
+    let shown = 0b1111 | (span as u32 * 0b11) << 4 | (l.any_recovery() as u32 * 0b111) << 6;
     let mut digits = [0u8; 20];
-    for (key, value, shown) in fields {
-        if shown {
-            o.push(b",\"")?;
-            o.push(key)?;
-            o.push(b"\":")?;
-            o.push(crate::wire::num::decimal(value, &mut digits))?;
+    let (mut start, mut i) = (0, 0);
+    for (at, &b) in KEYS.iter().enumerate() {
+        if b != b' ' {
+            continue;
         }
+        if shown >> i & 1 != 0 {
+            o.push(b",\"")?;
+            o.push(KEYS.get(start..at).unwrap_or_default())?;
+            o.push(b"\":")?;
+            o.push(crate::wire::num::decimal(
+                values.get(i).copied().unwrap_or(0),
+                &mut digits,
+            ))?;
+        }
+        start = at + 1;
+        i += 1;
     }
     o.push_byte(b'}')?;
     Ok((Kind::Object, Found::Unknown))
 }
+
+/// What writes an event in the envelope: its kind, and the type field
+/// found (called through `dyn` on guests and devices).
+#[cfg(any(target_family = "wasm", target_os = "none"))]
+type WriteEvent<'f> = dyn FnMut(&mut Out<'_>) -> Result<(Kind, Found), EncodeError> + 'f;
+/// What writes the caller's metadata in the envelope.
+#[cfg(any(target_family = "wasm", target_os = "none"))]
+type WriteMeta<'f> = dyn FnMut(&mut Out<'_>) -> Result<(), EncodeError> + 'f;
 
 /// No caller metadata (for the `meta` argument of the encode functions).
 pub const NO_META: Option<&()> = None;
@@ -192,7 +212,7 @@ impl<'a> Encoder<'a> {
     ) -> Result<usize, EncodeError>
     where
         M: Serialize + ?Sized,
-        F: FnOnce(&mut Out<'_>) -> Result<(Kind, Found), EncodeError>,
+        F: FnMut(&mut Out<'_>) -> Result<(Kind, Found), EncodeError>,
     {
         let write_meta = |o: &mut Out<'_>| match meta {
             Some(m) => ser::to_out(m, o, Top::Flatten)
@@ -204,18 +224,9 @@ impl<'a> Encoder<'a> {
         // (called through `dyn`); hosts: one per type, inlined, for speed.
         #[cfg(any(target_family = "wasm", target_os = "none"))]
         {
-            let mut event = Some(event);
-            let mut write_meta = Some(write_meta);
-            let event: &mut dyn FnMut(&mut Out<'_>) -> Result<(Kind, Found), EncodeError> =
-                &mut |o| match event.take() {
-                    Some(f) => f(o),
-                    None => Err(EncodeError::Full),
-                };
-            let write_meta: &mut dyn FnMut(&mut Out<'_>) -> Result<(), EncodeError> =
-                &mut |o| match write_meta.take() {
-                    Some(f) => f(o),
-                    None => Ok(()),
-                };
+            let (mut event, mut write_meta) = (event, write_meta);
+            let event: &mut WriteEvent<'_> = &mut event;
+            let write_meta: &mut WriteMeta<'_> = &mut write_meta;
             self.envelop(event, write_meta, stamp, out)
         }
         #[cfg(not(any(target_family = "wasm", target_os = "none")))]
@@ -227,14 +238,14 @@ impl<'a> Encoder<'a> {
     #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
     fn envelop<F, W>(
         &self,
-        event: F,
+        mut event: F,
         write_meta: W,
         stamp: &Stamp,
         out: &mut Out<'_>,
     ) -> Result<usize, EncodeError>
     where
-        F: FnOnce(&mut Out<'_>) -> Result<(Kind, Found), EncodeError>,
-        W: FnOnce(&mut Out<'_>) -> Result<(), EncodeError>,
+        F: FnMut(&mut Out<'_>) -> Result<(Kind, Found), EncodeError>,
+        W: FnMut(&mut Out<'_>) -> Result<(), EncodeError>,
     {
         let start = out.len();
         match self.envelope {
@@ -278,13 +289,13 @@ impl<'a> Encoder<'a> {
     }
 
     /// Writes the metadata fields (`first`: no comma before the first one).
-    fn metadata<W: FnOnce(&mut Out<'_>) -> Result<(), EncodeError>>(
+    fn metadata<W: FnMut(&mut Out<'_>) -> Result<(), EncodeError>>(
         &self,
         out: &mut Out<'_>,
         event: core::ops::Range<usize>,
         found: Found,
         stamp: &Stamp,
-        write_meta: W,
+        mut write_meta: W,
         first: bool,
     ) -> Result<(), EncodeError> {
         out.push(if first {

@@ -117,12 +117,21 @@ pub(crate) fn to_out_finding<T: Serialize + ?Sized>(
         find: key.map_or(Find::Off, Find::Key),
     };
     value.serialize(&mut s)?;
-    let found = match s.find {
-        Find::Found(a, b) => Found::Str(a, b),
-        Find::Off => Found::Unknown,
-        Find::Key(_) | Find::Value | Find::Absent => Found::Absent,
-    };
-    Ok((s.r.kind, found))
+    Ok(s.outcome())
+}
+
+impl Ser<'_, '_, '_> {
+    /// The kind written and what was found of the field looked for (one
+    /// copy for every event type on guests and devices).
+    #[cfg_attr(any(target_family = "wasm", target_os = "none"), inline(never))]
+    fn outcome(&self) -> (Kind, Found) {
+        let found = match self.find {
+            Find::Found(a, b) => Found::Str(a, b),
+            Find::Off => Found::Unknown,
+            Find::Key(_) | Find::Value | Find::Absent => Found::Absent,
+        };
+        (self.r.kind, found)
+    }
 }
 
 /// Looking for a top-level field's string value while serializing.
@@ -223,6 +232,24 @@ struct Ser<'o, 'b, 'k> {
 }
 
 impl<'o, 'b, 'k> Ser<'o, 'b, 'k> {
+    /// An integer of any width (`neg`: minus `abs`): one copy on guests
+    /// and devices (32-bit ARM: no 64-bit divide, no itoa table, see
+    /// `crate::wire::num`).
+    #[cfg(any(target_family = "wasm", target_os = "none"))]
+    #[inline(never)]
+    fn int(&mut self, neg: bool, abs: u64) -> Result<(), SerError> {
+        self.enter(Kind::Number)?;
+        if neg {
+            self.out.push_byte(b'-')?;
+        }
+        #[cfg(target_arch = "arm")]
+        self.out
+            .push(crate::wire::num::decimal(abs, &mut [0u8; 20]))?;
+        #[cfg(not(target_arch = "arm"))]
+        self.out.push(itoa::Buffer::new().format(abs).as_bytes())?;
+        Ok(())
+    }
+
     #[inline(always)]
     fn enter(&mut self, kind: Kind) -> Result<(), SerError> {
         self.r.enter(kind)
@@ -335,31 +362,30 @@ macro_rules! int {
     ($name:ident, $t:ty, small) => {
         #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
         fn $name(self, v: $t) -> Result<(), SerError> {
-            self.enter(Kind::Number)?;
-            // Hosts: 0 to 99 without itoa (guests and devices: one way,
-            // size first). The rest at the type's own width.
+            // Guests and devices: every width through one function, size
+            // first.
+            #[cfg(any(target_family = "wasm", target_os = "none"))]
+            {
+                let neg = (v as i128) < 0;
+                let abs = if neg {
+                    (v as i64).unsigned_abs()
+                } else {
+                    v as u64
+                };
+                self.int(neg, abs)
+            }
+            // Hosts: 0 to 99 without itoa, the rest at the type's own width.
             #[cfg(not(any(target_family = "wasm", target_os = "none")))]
-            if (0..100).contains(&v) {
-                self.out.push_small(v as u8)?;
-                return Ok(());
-            }
-            // 32-bit ARM: no 64-bit divide, no itoa table (crate::wire::num).
-            #[cfg(target_arch = "arm")]
             {
-                let w = v as i128;
-                if w < 0 {
-                    self.out.push_byte(b'-')?;
+                self.enter(Kind::Number)?;
+                if (0..100).contains(&v) {
+                    self.out.push_small(v as u8)?;
+                    return Ok(());
                 }
-                let mut b = [0u8; 20];
-                self.out
-                    .push(crate::wire::num::decimal(w.unsigned_abs() as u64, &mut b))?;
-            }
-            #[cfg(not(target_arch = "arm"))]
-            {
                 let mut b = itoa::Buffer::new();
                 self.out.push(b.format(v).as_bytes())?;
+                Ok(())
             }
-            Ok(())
         }
     };
     ($name:ident, $t:ty) => {
@@ -848,6 +874,7 @@ macro_rules! refuse_non_string_keys {
         }
     };
 }
+#[cfg(feature = "alloc")]
 pub(crate) use refuse_non_string_keys;
 
 impl ser::Serializer for KeySer<'_, '_> {
