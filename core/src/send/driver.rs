@@ -20,6 +20,7 @@ use crate::wire::out::Out;
 
 /// Most notifications kept for [`Driver::poll_notification`]; older ones go
 /// (devices keep 4: each is 80 bytes of RAM there).
+#[cfg(feature = "notify")]
 const MAX_NOTES: usize = if cfg!(target_os = "none") { 4 } else { 16 };
 
 /// Bytes read from the collector per call (RELP replies are ~15 bytes
@@ -121,6 +122,7 @@ pub struct Driver<L: Link, B: Storage, M: Marker = NoMarker> {
     blocked: bool,
     /// Bytes were written since the link last reported itself flushed.
     dirty: bool,
+    #[cfg(feature = "notify")]
     notes: heapless::Deque<(Notification, Option<L::Detail>), MAX_NOTES>,
     busy_polls: u64,
 }
@@ -176,6 +178,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
             shut: Shut::No,
             blocked: false,
             dirty: false,
+            #[cfg(feature = "notify")]
             notes: heapless::Deque::new(),
             busy_polls: 0,
         }
@@ -266,20 +269,37 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     }
 
     /// The next notification with the transport's detail, oldest first
-    /// (buffer notifications come from the ring).
+    /// (buffer notifications come from the ring). Always `None` without
+    /// feature `notify`.
     pub fn poll_notification(&mut self) -> Option<(Notification, Option<L::Detail>)> {
-        self.notes.pop_front()
+        #[cfg(feature = "notify")]
+        return self.notes.pop_front();
+        #[cfg(not(feature = "notify"))]
+        None
     }
 
+    /// Keeps `n` (the oldest goes when full); without feature `notify`,
+    /// nothing is kept.
     fn note(&mut self, n: Notification, detail: Option<L::Detail>) {
-        if self.notes.is_full() {
-            self.notes.pop_front();
+        #[cfg(feature = "notify")]
+        {
+            if self.notes.is_full() {
+                self.notes.pop_front();
+            }
+            let _ = self.notes.push_back((n, detail));
         }
-        let _ = self.notes.push_back((n, detail));
+        #[cfg(not(feature = "notify"))]
+        let _ = (n, detail);
     }
 
     /// Moves the sender's notifications out; `detail` goes with each
     /// failure it explains.
+    #[cfg(not(feature = "notify"))]
+    fn take_notes(&mut self, _detail: Option<L::Detail>) {}
+
+    /// Moves the sender's notifications out; `detail` goes with each
+    /// failure it explains.
+    #[cfg(feature = "notify")]
     fn take_notes(&mut self, detail: Option<L::Detail>) {
         while let Some(n) = self.sender.poll_notification() {
             let d = match n {

@@ -33,11 +33,36 @@ impl Rng {
         u
     }
 
-    /// A number in `0..n` (`n > 0`).
+    /// A number in `0..n` (`n > 0`; an `n` above 2^32 - 1 is taken as
+    /// 2^32 - 1:
+    /// the core asks for jitter percentages and server indexes). The top
+    /// 32 bits scaled by `n`: a 32-bit multiply, no 128-bit arithmetic on a
+    /// device.
     pub fn below(&mut self, n: u64) -> u64 {
         if n <= 1 {
             return 0;
         }
-        ((self.next_u64() as u128 * n as u128) >> 64) as u64
+        let n = n.min(u32::MAX as u64) as u32;
+        ((self.next_u64() >> 32) * n as u64) >> 32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rng;
+
+    #[test]
+    fn below_stays_below_and_covers() {
+        let mut r = Rng::new(5);
+        for n in [1u64, 2, 3, 7, 64, 101, 1 << 20, u32::MAX as u64, u64::MAX] {
+            let mut seen_top = false;
+            for _ in 0..2000 {
+                let v = r.below(n);
+                assert!(v < n.max(1));
+                seen_top |= n <= 101 && v == n - 1;
+            }
+            // Small ranges are covered to their last value.
+            assert!(seen_top || n > 101, "n = {n}");
+        }
     }
 }

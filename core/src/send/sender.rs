@@ -25,6 +25,7 @@ pub const ACK_POLL: Duration = Duration::from_millis(5);
 
 /// Notifications one step may make before the driver takes them (devices:
 /// 4, each is 80 bytes of RAM there).
+#[cfg(feature = "notify")]
 const SENDER_NOTES: usize = if cfg!(target_os = "none") { 4 } else { 8 };
 
 /// The sender's settings (see [`Config`](crate::Config) for their meaning).
@@ -156,6 +157,7 @@ pub struct Sender {
     /// A loss the collector has no proof of yet (the driver's markers): a
     /// close connects to tell it even with nothing else to send.
     untold: bool,
+    #[cfg(feature = "notify")]
     notes: heapless::Deque<Notification, SENDER_NOTES>,
     stats: SenderStats,
 }
@@ -182,6 +184,7 @@ impl Sender {
             progress: false,
             closing: false,
             untold: false,
+            #[cfg(feature = "notify")]
             notes: heapless::Deque::new(),
             stats: SenderStats::default(),
         }
@@ -281,11 +284,18 @@ impl Sender {
         self.untold = untold;
     }
 
+    /// Keeps `n` for [`poll_notification`](Self::poll_notification) (the
+    /// oldest goes when full). Without feature `notify`, nothing is kept.
     fn note(&mut self, n: Notification) {
-        if self.notes.is_full() {
-            self.notes.pop_front();
+        #[cfg(feature = "notify")]
+        {
+            if self.notes.is_full() {
+                self.notes.pop_front();
+            }
+            let _ = self.notes.push_back(n);
         }
-        let _ = self.notes.push_back(n);
+        #[cfg(not(feature = "notify"))]
+        let _ = n;
     }
 
     /// Tells the user that TLS with `server` failed (the driver knows why a
@@ -294,9 +304,13 @@ impl Sender {
         self.note(Notification::TlsFailed { server });
     }
 
-    /// The next notification, oldest first.
+    /// The next notification, oldest first (always `None` without feature
+    /// `notify`).
     pub fn poll_notification(&mut self) -> Option<Notification> {
-        self.notes.pop_front()
+        #[cfg(feature = "notify")]
+        return self.notes.pop_front();
+        #[cfg(not(feature = "notify"))]
+        None
     }
 
     fn all_mask(&self) -> u64 {

@@ -154,7 +154,8 @@ impl<'a, C: Connector> Driver<'a, C> {
     }
 
     /// The next connection notification, oldest first (buffer notifications
-    /// come from the ring's own `poll_notification`).
+    /// come from the ring's own `poll_notification`). Always `None` without
+    /// feature `notify` (on by default).
     pub fn poll_notification(&mut self) -> Option<Notification> {
         self.inner.poll_notification().map(|(n, _)| n)
     }
