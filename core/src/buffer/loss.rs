@@ -95,8 +95,11 @@ impl Loss {
     /// The instance id as the marker writes it: 16 hex digits.
     pub fn instance_hex(&self) -> [u8; 16] {
         let mut b = [0u8; 16];
+        // (32-bit halves: no 64-bit shifts on a 32-bit device.)
+        let (hi, lo) = ((self.instance >> 32) as u32, self.instance as u32);
         for (i, c) in b.iter_mut().enumerate() {
-            *c = b"0123456789abcdef"[((self.instance >> (60 - 4 * i)) & 0xf) as usize];
+            let w = if i < 8 { hi } else { lo };
+            *c = b"0123456789abcdef"[(w >> (28 - 4 * (i & 7)) & 0xf) as usize];
         }
         b
     }
@@ -228,6 +231,18 @@ impl Told {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instance_as_16_hex_digits() {
+        for instance in [0, 1, 0xfedc_ba98_7654_3210, u64::MAX, 0x0000_0001_0000_0000] {
+            let l = Loss {
+                instance,
+                ..Loss::default()
+            };
+            let want = std::format!("{instance:016x}");
+            assert_eq!(&l.instance_hex()[..], want.as_bytes());
+        }
+    }
 
     fn ring(refused: u64) -> Loss {
         Loss {

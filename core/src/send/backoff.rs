@@ -33,12 +33,16 @@ impl Backoff {
     pub fn delay(&self, rounds: u32, rng: &mut Rng) -> Duration {
         let init = micros(self.initial);
         let max = micros(self.max);
-        let shift = rounds.saturating_sub(1).min(63);
-        let base = init
-            .checked_shl(shift)
-            .filter(|v| v >> shift == init)
-            .unwrap_or(u64::MAX)
-            .min(max);
+        // `init << (rounds - 1)`, capped: doubled step by step (no 64-bit
+        // shift on a 32-bit device), stopping once above the cap.
+        let mut base = init;
+        for _ in 1..rounds.min(64) {
+            if base > max {
+                break;
+            }
+            base = base.saturating_add(base);
+        }
+        let base = base.min(max);
         // (Divisions by 16-bit numbers: a device has no 64-bit divide.)
         let jitter = div_rem(base, 100).0 * (rng.below(self.jitter_percent.min(100) as u64 + 1));
         from_micros(match base.checked_add(jitter) {
@@ -71,5 +75,25 @@ mod tests {
         assert_eq!(b.delay(4, &mut r), Duration::from_millis(800));
         assert_eq!(b.delay(5, &mut r), Duration::from_secs(1));
         assert_eq!(b.delay(500, &mut r), Duration::from_secs(1));
+    }
+
+    proptest::proptest! {
+        /// The base delay doubled step by step is `initial << (rounds - 1)`
+        /// capped, as a 64-bit shift computes it.
+        #[test]
+        fn doubling_is_the_shift(init in 0u64..1 << 40, max in 0u64..1 << 45, rounds in 0u32..200) {
+            let b = Backoff {
+                initial: Duration::from_micros(init),
+                max: Duration::from_micros(max),
+                jitter_percent: 0,
+            };
+            let shift = rounds.saturating_sub(1).min(63);
+            let want = init
+                .checked_shl(shift)
+                .filter(|v| v >> shift == init)
+                .unwrap_or(u64::MAX)
+                .min(max);
+            proptest::prop_assert_eq!(b.delay(rounds, &mut Rng::new(1)), Duration::from_micros(want));
+        }
     }
 }

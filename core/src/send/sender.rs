@@ -28,6 +28,17 @@ pub const ACK_POLL: Duration = Duration::from_millis(5);
 #[cfg(feature = "notify")]
 const SENDER_NOTES: usize = if cfg!(target_os = "none") { 4 } else { 8 };
 
+/// Server `i`'s bit in a 64-bit set (`i` above 63: the last), without a
+/// 64-bit shift (32-bit devices have none).
+fn bit(i: usize) -> u64 {
+    let b = (1u32 << (i.min(63) & 31)) as u64;
+    if i < 32 {
+        b
+    } else {
+        b << 32
+    }
+}
+
 /// The sender's settings (see [`Config`](crate::Config) for their meaning).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SenderConfig {
@@ -314,10 +325,11 @@ impl Sender {
     }
 
     fn all_mask(&self) -> u64 {
-        if self.cfg.servers >= 64 {
-            u64::MAX
-        } else {
-            (1u64 << self.cfg.servers) - 1
+        // (32-bit halves: no 64-bit shifts on a 32-bit device.)
+        match self.cfg.servers {
+            n @ 0..32 => ((1u32 << n) - 1) as u64,
+            n @ 32..64 => (((1u32 << (n - 32)) - 1) as u64) << 32 | u32::MAX as u64,
+            _ => u64::MAX,
         }
     }
 
@@ -456,7 +468,7 @@ impl Sender {
     fn failed(&mut self, now: Instant, server: usize, error: NetError) {
         self.stats.connect_failures += 1;
         self.note(Notification::ConnectFailed { server, error });
-        self.tried |= 1 << server.min(63);
+        self.tried |= bit(server);
         let all = self.all_mask();
         let retry_at = if self.tried & all == all {
             // Every server failed this round: back off.
@@ -700,11 +712,7 @@ impl Sender {
             now + self.backoff()
         };
         // Start a new round, trying another server first when there is one.
-        self.tried = if self.cfg.servers > 1 {
-            1 << server.min(63)
-        } else {
-            0
-        };
+        self.tried = if self.cfg.servers > 1 { bit(server) } else { 0 };
         self.state = State::Disconnected { retry_at };
     }
 }

@@ -21,8 +21,10 @@ pub(crate) fn div_rem(n: u64, d: u16) -> (u64, u32) {
 fn div_rem_steps(n: u64, d: u16) -> (u64, u32) {
     let d = d.max(1) as u32;
     let (mut q, mut r) = (0u64, 0u32);
-    for shift in [48u32, 32, 16, 0] {
-        let cur = (r << 16) | ((n >> shift) as u32 & 0xffff);
+    // (Its 16-bit digits by constant shifts: no 64-bit shift call.)
+    let (hi, lo) = ((n >> 32) as u32, n as u32);
+    for digit in [hi >> 16, hi & 0xffff, lo >> 16, lo & 0xffff] {
+        let cur = (r << 16) | digit;
         q = (q << 16) | (cur / d) as u64;
         r = cur % d;
     }

@@ -134,6 +134,20 @@ impl Ser<'_, '_, '_> {
     }
 }
 
+/// `a == b`; on a device a byte loop (`==` links `memcmp`: 116 bytes of
+/// flash for the few short keys compared).
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    #[cfg(target_os = "none")]
+    {
+        a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| x == y)
+    }
+    #[cfg(not(target_os = "none"))]
+    {
+        a == b
+    }
+}
+
 /// Looking for a top-level field's string value while serializing.
 #[derive(Clone, Copy)]
 enum Find<'k> {
@@ -619,7 +633,7 @@ impl Compound<'_, '_, '_, '_> {
     fn key_str(&mut self, k: &str) -> Result<(), SerError> {
         let ser = &mut *self.ser;
         match ser.find {
-            Find::Key(want) if ser.r.depth == 1 && k == want => ser.find = Find::Value,
+            Find::Key(want) if ser.r.depth == 1 && same(k, want) => ser.find = Find::Value,
             // The field's value was not written as a string.
             Find::Value if ser.r.depth == 1 => ser.find = Find::Absent,
             _ => {}

@@ -92,6 +92,7 @@ fn word(b: &[u8], at: usize) -> u64 {
 /// 8 bytes at a time (SWAR: a few integer operations per word, no
 /// `unsafe`), the last word overlapping the one before, so a string of 8
 /// bytes or more has no byte-by-byte tail.
+#[cfg(not(target_os = "none"))]
 #[inline]
 pub(crate) fn skip_plain(b: &[u8], mut i: usize) -> usize {
     let n = b.len();
@@ -120,6 +121,17 @@ pub(crate) fn skip_plain(b: &[u8], mut i: usize) -> usize {
         };
     }
     while i < n && !special(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// Index of the first special byte at or after `i`, or `b.len()`: on a
+/// device a byte at a time (its 32-bit core has no 64-bit words to gain
+/// from; size first).
+#[cfg(target_os = "none")]
+pub(crate) fn skip_plain(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && !special(b[i]) {
         i += 1;
     }
     i
