@@ -117,7 +117,7 @@ pub use wire::envelope::{Encoder, Envelope, INPUT_TYPE, LOSS_EVENT_TYPE, NO_META
 pub use wire::event_type::{EventType, TypeFn, TypeName, MAX_TYPE_BYTES};
 pub use wire::json::{JsonError, JsonErrorKind, JsonStr, JsonView, Kind};
 pub use wire::out::{Full, Out};
-pub use wire::ser::SerError;
+pub use wire::ser::{SerError, CUSTOM_TEXT};
 pub use wire::stamp::{Stamp, UnixMillis};
 #[cfg(feature = "alloc")]
 pub use wire::tape::{Replay, Tape};
