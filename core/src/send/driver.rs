@@ -293,13 +293,7 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
     }
 
     /// Moves the sender's notifications out; `detail` goes with each
-    /// failure it explains.
-    #[cfg(not(feature = "notify"))]
-    fn take_notes(&mut self, _detail: Option<L::Detail>) {}
-
-    /// Moves the sender's notifications out; `detail` goes with each
-    /// failure it explains.
-    #[cfg(feature = "notify")]
+    /// failure it explains (without feature `notify` there are none).
     fn take_notes(&mut self, detail: Option<L::Detail>) {
         while let Some(n) = self.sender.poll_notification() {
             let d = match n {

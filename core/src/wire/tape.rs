@@ -193,6 +193,18 @@ impl<'t> TapeSer<'t> {
         })
     }
 
+    /// A float (`item`), refused when not `finite` as the encoder refuses
+    /// it.
+    #[inline(always)]
+    fn float(&mut self, finite: bool, item: Item) -> Result<(), SerError> {
+        self.enter(Kind::Number)?;
+        if !finite {
+            return Err(SerError::NonFiniteFloat);
+        }
+        self.tape.push(item, NUM_BOUND);
+        Ok(())
+    }
+
     /// A 128-bit number: its 16 bytes in the text, `item` says where.
     fn wide(&mut self, bytes: [u8; 16], item: fn(u32) -> Item) -> Result<(), SerError> {
         self.enter(Kind::Number)?;
@@ -278,21 +290,11 @@ impl<'a, 't> ser::Serializer for &'a mut TapeSer<'t> {
         self.wide(v.to_le_bytes(), Item::U128)
     }
     fn serialize_f32(self, v: f32) -> Result<(), SerError> {
-        self.enter(Kind::Number)?;
-        if !v.is_finite() {
-            return Err(SerError::NonFiniteFloat);
-        }
-        self.tape.push(Item::F32(v), NUM_BOUND);
-        Ok(())
+        self.float(v.is_finite(), Item::F32(v))
     }
     #[inline(always)]
     fn serialize_f64(self, v: f64) -> Result<(), SerError> {
-        self.enter(Kind::Number)?;
-        if !v.is_finite() {
-            return Err(SerError::NonFiniteFloat);
-        }
-        self.tape.push(Item::F64(v), NUM_BOUND);
-        Ok(())
+        self.float(v.is_finite(), Item::F64(v))
     }
     fn serialize_char(self, v: char) -> Result<(), SerError> {
         let mut b = [0u8; 4];
