@@ -167,6 +167,11 @@ impl Told {
         (seq > self.confirmed && !carried).then_some(&self.newest)
     }
 
+    /// The newest marker made (the one [`due`](Self::due) said is due).
+    pub(crate) fn newest(&self) -> &Loss {
+        &self.newest
+    }
+
     /// Marker `seq` was put on this connection; `proof` will prove it.
     pub(crate) fn wrote(&mut self, seq: u64, proof: Proof) {
         self.written = Some((seq, proof));

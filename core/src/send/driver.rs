@@ -633,11 +633,13 @@ impl<L: Link, B: Storage, M: Marker> Driver<L, B, M> {
         at: usize,
     ) -> Option<(u64, usize)> {
         let marker = self.marker.as_mut()?;
-        let totals = ring
-            .with(|r| r.at_record_boundary().then(|| r.loss()))
-            .flatten()?;
-        // Encoded where it is kept (no copy of it).
-        let loss = self.told.due(&totals)?;
+        // Asked under the ring's access, and encoded where it is kept: the
+        // ring's totals are not copied out.
+        let told = &mut self.told;
+        ring.with(|r| r.at_record_boundary() && told.due(&r.loss()).is_some())
+            .unwrap_or(false)
+            .then_some(())?;
+        let loss = self.told.newest();
         let buf = self.scratch.bytes_mut();
         // It may fill the buffer: the records it precedes go next.
         let n = match buf.get_mut(at..) {
