@@ -24,8 +24,18 @@ pub struct Failure {
     pub detail: String,
 }
 
+/// What failed, as the detail names it (an enum, not text: the hints
+/// below match on it without comparing strings).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Lookup,
+    Socket,
+    Connect,
+    Shutdown,
+}
+
 impl Failure {
-    fn code(e: ErrorCode, what: &str) -> Self {
+    fn code(e: ErrorCode, op: Op) -> Self {
         let kind = match e {
             ErrorCode::AccessDenied => NetError::Denied,
             ErrorCode::ConnectionRefused => NetError::Refused,
@@ -37,8 +47,8 @@ impl Failure {
             | ErrorCode::PermanentResolverFailure => NetError::NameLookup,
             _ => NetError::Other,
         };
-        let hint = match (e, what) {
-            (ErrorCode::AccessDenied, "name lookup") => {
+        let hint = match (e, op) {
+            (ErrorCode::AccessDenied, Op::Lookup) => {
                 " (the runtime denies name lookup: wasmtime needs -S allow-ip-name-lookup=y)"
             }
             // wasmtime answers a lookup it does not allow this way.
@@ -49,6 +59,12 @@ impl Failure {
                 " (the runtime denies sockets: wasmtime needs -S inherit-network=y)"
             }
             _ => "",
+        };
+        let what = match op {
+            Op::Lookup => "name lookup",
+            Op::Socket => "socket",
+            Op::Connect => "connect",
+            Op::Shutdown => "shutdown",
         };
         // Pieces pushed, not `format!`: a guest's size counts.
         let name = e.name();
@@ -160,8 +176,7 @@ impl Conn {
             c.connect_next(network)?;
             return Ok(c);
         }
-        let lookup =
-            resolve_addresses(network, host).map_err(|e| Failure::code(e, "name lookup"))?;
+        let lookup = resolve_addresses(network, host).map_err(|e| Failure::code(e, Op::Lookup))?;
         Ok(Conn {
             phase: Phase::Resolving(lookup),
             port,
@@ -194,7 +209,7 @@ impl Conn {
             let socket = match create_tcp_socket(family) {
                 Ok(s) => s,
                 Err(e) => {
-                    self.last = Some(Failure::code(e, "socket"));
+                    self.last = Some(Failure::code(e, Op::Socket));
                     continue;
                 }
             };
@@ -207,7 +222,7 @@ impl Conn {
                     self.phase = Phase::Connecting(socket);
                     return Ok(());
                 }
-                Err(e) => self.last = Some(Failure::code(e, "connect")),
+                Err(e) => self.last = Some(Failure::code(e, Op::Connect)),
             }
         }
         self.phase = Phase::Gone;
@@ -232,7 +247,7 @@ impl Conn {
                         self.connect_next(network)?;
                     }
                     Err(ErrorCode::WouldBlock) => return Ok(false),
-                    Err(e) => return Err(Failure::code(e, "name lookup")),
+                    Err(e) => return Err(Failure::code(e, Op::Lookup)),
                 },
                 Phase::Connecting(socket) => match socket.finish_connect() {
                     Ok((input, output)) => {
@@ -249,7 +264,7 @@ impl Conn {
                     }
                     Err(ErrorCode::WouldBlock) => return Ok(false),
                     Err(e) => {
-                        self.last = Some(Failure::code(e, "connect"));
+                        self.last = Some(Failure::code(e, Op::Connect));
                         self.connect_next(network)?;
                     }
                 },
@@ -338,7 +353,7 @@ impl Conn {
         match &self.phase {
             Phase::Open { socket, .. } => socket
                 .shutdown(ShutdownType::Send)
-                .map_err(|e| Failure::code(e, "shutdown")),
+                .map_err(|e| Failure::code(e, Op::Shutdown)),
             _ => Err(Failure::other("not connected")),
         }
     }
