@@ -3,7 +3,7 @@
 
 use alooma::{EventType, Sdk, Tls, WhenFull};
 use alooma_tests::syslog::{Certs, SyslogNg};
-use alooma_tests::{rich_event, split_record, temp_dir, wait_until};
+use alooma_tests::{now_ms, report_time_ms, rich_event, split_record, temp_dir, wait_until};
 use std::time::Duration;
 
 const N: u64 = 100_000;
@@ -22,9 +22,11 @@ fn run(name: &str, tls: bool) {
         b = b.tls(Tls::ca_file(&c.ca).unwrap());
     }
     let sdk = b.build().unwrap();
+    let started = now_ms();
     for i in 0..N {
         sdk.report(&rich_event(i)).unwrap();
     }
+    let ended = now_ms();
     sdk.flush(Duration::from_secs(120)).unwrap();
     let report = sdk.close(Duration::from_secs(30));
     assert_eq!(report.delivered, N);
@@ -49,9 +51,8 @@ fn run(name: &str, tls: bool) {
         assert_eq!(meta["input_type"], "Rust SDK");
         assert_eq!(meta["token"], "secret-token");
         assert!(meta["@uuid"].as_str().is_some_and(|u| u.len() == 36));
-        assert!(meta["report_time"]
-            .as_str()
-            .is_some_and(|t| t.ends_with('Z')));
+        let t = meta["report_time"].as_str().and_then(report_time_ms);
+        assert!(t.is_some_and(|t| started <= t && t <= ended), "{meta}");
         assert_eq!(meta["calling_file"], file!());
     }
 }

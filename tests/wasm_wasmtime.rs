@@ -11,7 +11,9 @@ use alooma_tests::sustained::{
     self, check, killed_five_times, resets, resets_and_down, ten_resets, three_resets, Arrived,
     Causes, Counts, Schedule, PAD, RING,
 };
-use alooma_tests::{check_all_arrived, closed_port, require_tool, split_record, wait_until};
+use alooma_tests::{
+    check_all_arrived, closed_port, now_ms, report_time_ms, require_tool, split_record, wait_until,
+};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -224,6 +226,7 @@ fn guest_delivers_10000_events_in_order() {
 fn guest_front_doors_tracing_and_log() {
     let c = Collector::start();
     let n = 20_000u64;
+    let started = now_ms();
     let (ok, out) = run_guest(
         &guests().join("examples/front_doors.wasm"),
         &["-S", "inherit-network=y"],
@@ -249,6 +252,14 @@ fn guest_front_doors_tracing_and_log() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(records.len() as u64, accepted);
+    // `report_time` from the guest's wall clock (`wasi:clocks`): the
+    // host's time while it ran, to the millisecond.
+    let ended = now_ms();
+    for r in &records {
+        let t = r["_metadata"]["report_time"].as_str().unwrap_or("");
+        let ms = report_time_ms(t).unwrap_or_else(|| panic!("report_time {t:?}"));
+        assert!(started <= ms && ms <= ended, "{t} outside the run");
+    }
     let of_type = |t: &str| -> Vec<&serde_json::Value> {
         records
             .iter()

@@ -66,6 +66,44 @@ pub fn split_record(line: &str) -> (serde_json::Value, serde_json::Value) {
     (v, meta)
 }
 
+/// A record's `report_time` (`YYYY-MM-DDTHH:MM:SS.mmmZ`) in Unix
+/// milliseconds; `None` if it is not in that form.
+pub fn report_time_ms(t: &str) -> Option<u64> {
+    let b = t.as_bytes();
+    let shape = b"0000-00-00T00:00:00.000Z";
+    if b.len() != shape.len()
+        || !b.iter().zip(shape).all(|(c, s)| match s {
+            b'0' => c.is_ascii_digit(),
+            _ => c == s,
+        })
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| t[r].parse::<i64>().ok();
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from the civil date (proleptic Gregorian), Howard Hinnant's
+    // `days_from_civil`: the inverse of what the SDK formats with.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + num(11..13)? * 3600 + num(14..16)? * 60 + num(17..19)?;
+    Some((secs * 1000 + num(20..23)?) as u64)
+}
+
+/// The wall clock now, in Unix milliseconds.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// The lines of a collector's output file so far (none if it does not
 /// exist yet).
 pub fn file_lines(path: &std::path::Path) -> Vec<String> {
@@ -177,4 +215,30 @@ pub fn notes() -> (Seen, impl Fn(&alooma::Notification) + Send + Sync + 'static)
     (v, move |n: &alooma::Notification| {
         v2.lock().unwrap().push(n.clone())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report_time_ms;
+
+    #[test]
+    fn report_time_parses_to_unix_millis() {
+        assert_eq!(report_time_ms("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(
+            report_time_ms("2026-11-26T23:56:15.123Z"),
+            Some(1_795_737_375_123)
+        );
+        assert_eq!(
+            report_time_ms("2000-02-29T00:00:00.000Z"),
+            Some(951_782_400_000)
+        );
+        for bad in [
+            "",
+            "2026-11-26T23:56:15Z",
+            "2026-13-01T00:00:00.000Z",
+            "2026-11-26 23:56:15.123Z",
+        ] {
+            assert_eq!(report_time_ms(bad), None, "{bad}");
+        }
+    }
 }

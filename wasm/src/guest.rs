@@ -286,6 +286,16 @@ impl Platform for Guest {
             .unwrap_or(epoch)
     }
 
+    fn wall_ms() -> UnixMillis {
+        // The same clock, without `SystemTime` in between.
+        let t = wasi::clocks::wall_clock::now();
+        UnixMillis(
+            t.seconds
+                .saturating_mul(1000)
+                .saturating_add(u64::from(t.nanoseconds / 1_000_000)),
+        )
+    }
+
     fn store(&self, record: &[u8], time: Option<UnixMillis>) -> Result<(), ReportError> {
         self.inner.store(record, time)
     }

@@ -12,7 +12,7 @@ use crate::api::settings::Settings;
 use crate::send::rng::Rng;
 use crate::wire::envelope::Encoder;
 use crate::wire::out::Out;
-use crate::wire::stamp::{Stamp, UnixMillis};
+use crate::wire::stamp::Stamp;
 use core::cell::{Cell, RefCell};
 use core::panic::Location;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -144,9 +144,7 @@ where
     if f.is_closed() {
         return Err(ReportError::Closed);
     }
-    let time =
-        f.s.report_time
-            .then(|| UnixMillis::from_system(P::wall_clock()));
+    let time = f.s.report_time.then(P::wall_ms);
     if f.full.load(Ordering::Relaxed) {
         if let Some(e) = p.refuse_early(time) {
             return Err(e);
@@ -162,13 +160,10 @@ where
     });
     // Refusals are told per episode, not per event.
     let note = match &r {
-        Ok(()) => f
-            .rejections
-            .accepted(|| UnixMillis::from_system(P::wall_clock()).0),
+        Ok(()) => f.rejections.accepted(|| P::wall_ms().0),
         Err(e) if e.is_invalid_event() => {
             f.rejected.fetch_add(1, Ordering::Relaxed);
-            f.rejections
-                .refused(e, UnixMillis::from_system(P::wall_clock()).0)
+            f.rejections.refused(e, P::wall_ms().0)
         }
         Err(_) => None,
     };

@@ -69,6 +69,14 @@ pub trait Platform: Sized {
         std::time::SystemTime::now()
     }
 
+    /// The wall clock in Unix milliseconds: a record's `report_time`, read
+    /// once per `report`. By default from [`wall_clock`](Self::wall_clock);
+    /// a platform that reads its clock more cheaply says so here.
+    #[inline]
+    fn wall_ms() -> UnixMillis {
+        UnixMillis::from_system(Self::wall_clock())
+    }
+
     /// Stores one encoded record under the full-buffer policy, under this
     /// platform's lock, waking its sender as needed; `time` (the record's
     /// `report_time`) dates the losses it counts. A refusal for room is

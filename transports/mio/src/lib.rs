@@ -26,7 +26,8 @@
 //! happens on the sender thread, which sleeps when there is nothing to do.
 #![deny(missing_docs)]
 // `unsafe` only at the OS: the `SIOCOUTQ` ioctl in `conn.rs` (acknowledged
-// bytes), and the buffer file's mapping, lock and allocation in `file.rs`.
+// bytes), the buffer file's mapping, lock and allocation in `file.rs`, and
+// `clock_gettime` for `report_time` in `native.rs`.
 #![deny(unsafe_code)]
 
 mod conn;
