@@ -64,6 +64,18 @@
 //! addresses. Denied, every attempt is notified as a connect failure with
 //! [`NetError::Denied`] and a detail naming the flag; events stay buffered
 //! (and are counted unsent by `close`). Nothing traps or panics.
+//!
+//! # Features
+//!
+//! Off by default, so that a guest pays only for what it uses:
+//! - `relp`: [`Protocol::Relp`] (about 11 KB of a guest).
+//! - `read-back`: the event type read back from the encoded event, a
+//!   dotted [`EventType::field`] path (`"user.kind"`) or
+//!   [`EventType::With`] (about 1 KB). Without it the builder refuses both
+//!   (`ConfigProblem::EventTypeNeedsReadBack`); a top-level field
+//!   (`EventType::field("kind")`, noted while the event is written) works
+//!   either way.
+//! - `tracing`, `log`: [`TracingLayer`] and [`Logger`] as front doors.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

@@ -158,7 +158,7 @@ pub enum ConfigProblem {
     BadEventTypeField,
     /// A dotted event-type path or `EventType::With` without the core's
     /// `read-back` feature (only a top-level field is noted while writing).
-    #[error("event type from a dotted path or a function needs alooma-core's `read-back` feature")]
+    #[error("event type from a dotted path or a function needs the SDK's `read-back` feature (alooma-core's; alooma-wasm forwards it)")]
     EventTypeNeedsReadBack,
     /// The buffer is too small to hold even a small record.
     #[error("buffer of {0} bytes is too small (at least 256)")]
