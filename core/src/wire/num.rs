@@ -3,8 +3,9 @@
 //! A Cortex-M has no 64-bit divide: `u64 / u64` links about 900 bytes of
 //! `compiler_builtins`, and `itoa` a 200-byte table. On `arm` the SDK
 //! divides a `u64` by a 16-bit number in 16-bit steps with 32-bit
-//! divisions and writes digits with a plain loop; elsewhere (where the
-//! hardware divides and speed counts) it uses `/` and `itoa`.
+//! divisions and writes digits with a plain loop; a Wasm guest divides
+//! natively, one digit at a time (size first); hosts (where speed counts)
+//! use `/` and `itoa`.
 
 /// `(n / d, n % d)` for `d > 0`.
 #[inline]
@@ -34,7 +35,7 @@ fn div_rem_steps(n: u64, d: u16) -> (u64, u32) {
 /// The decimal digits of `v` (at most 20), at the end of `buf`.
 #[cfg_attr(not(any(target_family = "wasm", target_os = "none")), inline(always))]
 pub(crate) fn decimal(v: u64, buf: &mut [u8; 20]) -> &[u8] {
-    #[cfg(not(target_arch = "arm"))]
+    #[cfg(not(any(target_arch = "arm", target_family = "wasm")))]
     {
         let mut b = itoa::Buffer::new();
         let s = b.format(v).as_bytes();
@@ -46,6 +47,26 @@ pub(crate) fn decimal(v: u64, buf: &mut [u8; 20]) -> &[u8] {
     {
         decimal_loop(v, buf)
     }
+    #[cfg(target_family = "wasm")]
+    {
+        digits(v, buf)
+    }
+}
+
+/// The decimal digits of `v` by 64-bit division, one at a time: a Wasm
+/// guest divides natively and puts size first (no `itoa` code or table).
+#[cfg_attr(not(target_family = "wasm"), allow(dead_code))]
+fn digits(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    while i > 0 {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    &buf[i..]
 }
 
 #[cfg_attr(not(target_arch = "arm"), allow(dead_code))]
@@ -92,6 +113,7 @@ mod tests {
         ] {
             let (mut b, want) = ([0u8; 20], v.to_string());
             assert_eq!(decimal_loop(v, &mut b), want.as_bytes());
+            assert_eq!(digits(v, &mut [0u8; 20]), want.as_bytes());
             assert_eq!(decimal(v, &mut [0u8; 20]), want.as_bytes());
         }
         assert_eq!(div_rem_steps(u64::MAX, 1), (u64::MAX, 0));
@@ -112,6 +134,8 @@ mod tests {
         fn digits_like_std(v in any::<u64>()) {
             let (mut b, want) = ([0u8; 20], v.to_string());
             prop_assert_eq!(decimal_loop(v, &mut b), want.as_bytes());
+            let mut d = [0u8; 20];
+            prop_assert_eq!(digits(v, &mut d), want.as_bytes());
         }
     }
 }

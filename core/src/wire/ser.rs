@@ -263,11 +263,8 @@ impl<'o, 'b, 'k> Ser<'o, 'b, 'k> {
         if neg {
             self.out.push_byte(b'-')?;
         }
-        #[cfg(target_arch = "arm")]
         self.out
             .push(crate::wire::num::decimal(abs, &mut [0u8; 20]))?;
-        #[cfg(not(target_arch = "arm"))]
-        self.out.push(itoa::Buffer::new().format(abs).as_bytes())?;
         Ok(())
     }
 
