@@ -397,36 +397,36 @@ const F64_OVERFLOW: &[u8] = b"17976931348623158079372897140530341507993413271003
 /// (kilobytes of code on small targets).
 fn overflows_f64(num: &[u8]) -> bool {
     let num = num.strip_prefix(b"-").unwrap_or(num);
-    let (mant, exp) = match num.iter().position(|&b| b == b'e' || b == b'E') {
-        Some(p) => (&num[..p], &num[p + 1..]),
-        None => (num, &b""[..]),
-    };
-    let (int, frac) = match mant.iter().position(|&b| b == b'.') {
-        Some(p) => (&mant[..p], &mant[p + 1..]),
-        None => (mant, &b""[..]),
-    };
-    let (neg, exp) = match exp.first() {
-        Some(b'-') => (true, &exp[1..]),
-        Some(b'+') => (false, &exp[1..]),
-        _ => (false, exp),
-    };
-    let e = exp.iter().fold(0i64, |a, &d| {
-        a.saturating_mul(10).saturating_add(i64::from(d - b'0'))
-    });
-    let e = if neg { -e } else { e };
-    // The digits without leading zeros: the value is 0.DIGITS x 10^scale.
-    let digits = || int.iter().chain(frac).copied().skip_while(|&d| d == b'0');
-    let leading = int.len() + frac.len() - digits().count();
-    if digits().all(|d| d == b'0') {
-        return false;
+    let m = num
+        .iter()
+        .position(|&b| b == b'e' || b == b'E')
+        .unwrap_or(num.len());
+    let (mant, mut exp) = (&num[..m], num.get(m + 1..).unwrap_or(&[]));
+    let neg = exp.first() == Some(&b'-');
+    if let Some(b'-' | b'+') = exp.first() {
+        exp = &exp[1..];
     }
-    let scale = (int.len() as i64 - leading as i64).saturating_add(e);
+    let mut e: i64 = 0;
+    for &d in exp {
+        e = e.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+    }
+    if neg {
+        e = -e;
+    }
+    // The value is 0.DIGITS x 10^scale, DIGITS from the first nonzero one.
+    let dot = mant.iter().position(|&b| b == b'.').unwrap_or(mant.len());
+    let Some(first) = mant.iter().position(|&b| b != b'0' && b != b'.') else {
+        return false;
+    };
+    // The zeros before it, the point not counted.
+    let leading = first - usize::from(dot < first);
+    let scale = (dot as i64 - leading as i64).saturating_add(e);
     match scale.cmp(&(F64_OVERFLOW.len() as i64)) {
         core::cmp::Ordering::Less => false,
         core::cmp::Ordering::Greater => true,
         core::cmp::Ordering::Equal => {
             // Compare digit by digit, the shorter padded with zeros.
-            let mut ds = digits();
+            let mut ds = mant[first..].iter().copied().filter(|&b| b != b'.');
             for &t in F64_OVERFLOW {
                 let d = ds.next().unwrap_or(b'0');
                 if d != t {
@@ -569,6 +569,43 @@ mod tests {
     use super::*;
     use crate::wire::json::JsonView;
     use crate::wire::out::Out;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: if cfg!(miri) { 8 } else { 2000 },
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        /// Random spellings near f64's limit: the digit check agrees with
+        /// the float parser.
+        #[test]
+        fn overflow_check_agrees_near_the_limit(
+            lead in "0{0,3}",
+            digits in "[1-9][0-9]{0,40}",
+            point in 0usize..45,
+            zeros in "0{0,3}",
+            e in 260i64..330,
+            sign in proptest::option::of(proptest::bool::ANY),
+            neg in proptest::bool::ANY,
+        ) {
+            use std::format;
+            let mant = format!("{lead}{digits}{zeros}");
+            let p = point.min(mant.len());
+            let mant = if p == mant.len() {
+                mant
+            } else {
+                format!("{}.{}", &mant[..p.max(1)], &mant[p.max(1)..])
+            };
+            let mant = mant.trim_end_matches('.');
+            let exp = match sign {
+                Some(true) => format!("e+{e}"),
+                Some(false) => format!("E{e}"),
+                None => format!("e{}", e - 300),
+            };
+            let n = format!("{}{mant}{exp}", if neg { "-" } else { "" });
+            let want = n.parse::<f64>().unwrap().is_infinite();
+            proptest::prop_assert_eq!(overflows_f64(n.as_bytes()), want, "{}", n);
+        }
+    }
 
     fn c(s: &str) -> Result<(Kind, std::string::String), CompactError> {
         extern crate std;
