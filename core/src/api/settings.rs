@@ -162,7 +162,15 @@ impl Settings {
     /// Runs `f` with the core's borrowed view of these settings.
     pub fn with_config<R>(&self, f: impl FnOnce(&Config<'_>) -> R) -> R {
         let servers: Vec<&str> = self.servers.iter().map(String::as_str).collect();
-        let mut c = Config::new(&self.token, &servers);
+        f(&self.config(&servers))
+    }
+
+    /// The core's view over `servers` (these settings' servers): one copy
+    /// of the field list for every caller of `with_config` (a guest's size
+    /// counts).
+    #[cfg_attr(target_family = "wasm", inline(never))]
+    fn config<'a>(&'a self, servers: &'a [&'a str]) -> Config<'a> {
+        let mut c = Config::new(&self.token, servers);
         c.input_label = &self.input_label;
         c.event_type = self.event_type.as_ref();
         c.envelope = self.envelope;
@@ -180,7 +188,7 @@ impl Settings {
         c.protocol = self.protocol;
         c.relp_window = self.relp_window;
         c.ack_timeout = self.ack_timeout;
-        f(&c)
+        c
     }
 
     /// Checks every setting for this buffer size (see [`Config::validate`]).
