@@ -75,7 +75,7 @@
 //!   (`ConfigProblem::EventTypeNeedsReadBack`); a top-level field
 //!   (`EventType::field("kind")`, noted while the event is written) works
 //!   either way.
-//! - `tracing`, `log`: [`TracingLayer`] and [`Logger`] as front doors.
+//! - `tracing`, `log`: `TracingLayer` and `Logger` as front doors.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
