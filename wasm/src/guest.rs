@@ -87,6 +87,7 @@ enum Step {
 }
 
 impl Inner {
+    #[inline(never)]
     fn lock(&self) -> MutexGuard<'_, State> {
         // Nothing of the caller's runs under the lock; if something of ours
         // ever panicked there, every update is a single step.
@@ -96,20 +97,19 @@ impl Inner {
     /// Runs `f` under the lock, then hands out what it notified.
     fn run<R>(&self, f: impl FnOnce(&mut State, &mut Notes) -> R) -> R {
         let mut notes = Notes::new();
-        let r = {
-            let mut st = self.lock();
-            let r = f(&mut st, &mut notes);
-            st.take_notes(&mut notes);
-            r
-        };
-        self.hand_out(notes);
+        let mut st = self.lock();
+        let r = f(&mut st, &mut notes);
+        self.leave(st, notes);
         r
     }
 
-    /// Hands notifications to the callback (one copy of this loop, not one
-    /// per caller of `run`: a guest's size counts).
+    /// The end of every `run` (one copy, not one per caller: a guest's size
+    /// counts): the notifications gathered under the lock, the lock
+    /// released, the notifications handed to the callback.
     #[inline(never)]
-    fn hand_out(&self, notes: Notes) {
+    fn leave(&self, mut st: MutexGuard<'_, State>, mut notes: Notes) {
+        st.take_notes(&mut notes);
+        drop(st);
         for (n, d) in notes {
             self.note(n, d);
         }
