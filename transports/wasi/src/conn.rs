@@ -15,14 +15,9 @@ use wasi::sockets::tcp::{ShutdownType, TcpSocket};
 use wasi::sockets::tcp_create_socket::create_tcp_socket;
 
 /// Why a connection failed: the kind the sender understands, and the
-/// runtime's own words for the user.
-#[derive(Debug, Clone)]
-pub struct Failure {
-    /// The kind.
-    pub kind: NetError,
-    /// What the runtime said, with a hint where one helps.
-    pub detail: String,
-}
+/// runtime's own words for the user (with a hint where one helps). The
+/// core's failure as it is: handed to the sender without a conversion.
+pub type Failure = alooma_core::Failure<String>;
 
 /// What failed, as the detail names it (an enum, not text: the hints
 /// below match on it without comparing strings).
@@ -34,90 +29,89 @@ enum Op {
     Shutdown,
 }
 
-impl Failure {
-    fn code(e: ErrorCode, op: Op) -> Self {
-        let kind = match e {
-            ErrorCode::AccessDenied => NetError::Denied,
-            ErrorCode::ConnectionRefused => NetError::Refused,
-            ErrorCode::ConnectionReset | ErrorCode::ConnectionAborted => NetError::Reset,
-            ErrorCode::Timeout => NetError::TimedOut,
-            ErrorCode::RemoteUnreachable => NetError::Unreachable,
-            ErrorCode::NameUnresolvable
-            | ErrorCode::TemporaryResolverFailure
-            | ErrorCode::PermanentResolverFailure => NetError::NameLookup,
-            _ => NetError::Other,
-        };
-        let hint = match (e, op) {
-            (ErrorCode::AccessDenied, Op::Lookup) => {
-                " (the runtime denies name lookup: wasmtime needs -S allow-ip-name-lookup=y)"
-            }
-            // wasmtime answers a lookup it does not allow this way.
-            (ErrorCode::PermanentResolverFailure, _) => {
-                " (wasmtime reports a denied lookup this way: it needs -S allow-ip-name-lookup=y)"
-            }
-            (ErrorCode::AccessDenied, _) => {
-                " (the runtime denies sockets: wasmtime needs -S inherit-network=y)"
-            }
-            _ => "",
-        };
-        let what = match op {
-            Op::Lookup => "name lookup",
-            Op::Socket => "socket",
-            Op::Connect => "connect",
-            Op::Shutdown => "shutdown",
-        };
-        // Pieces pushed, not `format!`: a guest's size counts.
-        let name = e.name();
-        let mut detail = String::with_capacity(what.len() + 2 + name.len() + hint.len());
-        for piece in [what, ": ", name, hint] {
-            detail.push_str(piece);
+/// A socket error code of operation `op`.
+fn code(e: ErrorCode, op: Op) -> Failure {
+    let kind = match e {
+        ErrorCode::AccessDenied => NetError::Denied,
+        ErrorCode::ConnectionRefused => NetError::Refused,
+        ErrorCode::ConnectionReset | ErrorCode::ConnectionAborted => NetError::Reset,
+        ErrorCode::Timeout => NetError::TimedOut,
+        ErrorCode::RemoteUnreachable => NetError::Unreachable,
+        ErrorCode::NameUnresolvable
+        | ErrorCode::TemporaryResolverFailure
+        | ErrorCode::PermanentResolverFailure => NetError::NameLookup,
+        _ => NetError::Other,
+    };
+    let hint = match (e, op) {
+        (ErrorCode::AccessDenied, Op::Lookup) => {
+            " (the runtime denies name lookup: wasmtime needs -S allow-ip-name-lookup=y)"
         }
-        Failure { kind, detail }
-    }
-
-    /// An error of kind [`NetError::Other`] with this detail.
-    pub fn other(detail: &str) -> Self {
-        Failure {
-            kind: NetError::Other,
-            detail: detail.into(),
+        // wasmtime answers a lookup it does not allow this way.
+        (ErrorCode::PermanentResolverFailure, _) => {
+            " (wasmtime reports a denied lookup this way: it needs -S allow-ip-name-lookup=y)"
         }
+        (ErrorCode::AccessDenied, _) => {
+            " (the runtime denies sockets: wasmtime needs -S inherit-network=y)"
+        }
+        _ => "",
+    };
+    let what = match op {
+        Op::Lookup => "name lookup",
+        Op::Socket => "socket",
+        Op::Connect => "connect",
+        Op::Shutdown => "shutdown",
+    };
+    // Pieces pushed, not `format!`: a guest's size counts.
+    let name = e.name();
+    let mut detail = String::with_capacity(what.len() + 2 + name.len() + hint.len());
+    for piece in [what, ": ", name, hint] {
+        detail.push_str(piece);
     }
+    Failure { kind, detail }
+}
 
-    /// A stream error (end of stream included).
-    pub fn stream(e: StreamError) -> Self {
-        match e {
-            StreamError::Closed => Failure {
-                kind: NetError::PeerClosed,
-                detail: "closed by the peer".into(),
-            },
-            StreamError::LastOperationFailed(err) => {
-                // The runtime's debug text; wasmtime appends a backtrace
-                // when RUST_BACKTRACE is set: the first line says it all.
-                let mut text = err.to_debug_string();
-                if let Some(end) = text.bytes().position(|b| b == b'\n') {
-                    text.truncate(end);
-                }
-                if text.ends_with('\r') {
-                    text.pop();
-                }
-                if text.is_empty() {
-                    text.push_str("stream error");
-                }
-                // WASI 0.2 gives streams' errors as text only.
-                let has = |w: &str| {
-                    text.as_bytes()
-                        .windows(w.len())
-                        .any(|x| x.eq_ignore_ascii_case(w.as_bytes()))
-                };
-                let kind = if has("reset") || has("broken pipe") {
-                    NetError::Reset
-                } else if has("timed out") {
-                    NetError::TimedOut
-                } else {
-                    NetError::Other
-                };
-                Failure { kind, detail: text }
+/// An error of kind [`NetError::Other`] with this detail.
+pub(crate) fn other(detail: &str) -> Failure {
+    Failure {
+        kind: NetError::Other,
+        detail: detail.into(),
+    }
+}
+
+/// A stream error (end of stream included).
+fn stream_failure(e: StreamError) -> Failure {
+    match e {
+        StreamError::Closed => Failure {
+            kind: NetError::PeerClosed,
+            detail: "closed by the peer".into(),
+        },
+        StreamError::LastOperationFailed(err) => {
+            // The runtime's debug text; wasmtime appends a backtrace
+            // when RUST_BACKTRACE is set: the first line says it all.
+            let mut text = err.to_debug_string();
+            if let Some(end) = text.bytes().position(|b| b == b'\n') {
+                text.truncate(end);
             }
+            if text.ends_with('\r') {
+                text.pop();
+            }
+            if text.is_empty() {
+                text.push_str("stream error");
+            }
+            // WASI 0.2 gives streams' errors as text only.
+            let has = |w: &str| {
+                text.as_bytes()
+                    .windows(w.len())
+                    .any(|x| x.eq_ignore_ascii_case(w.as_bytes()))
+            };
+            let kind = if has("reset") || has("broken pipe") {
+                NetError::Reset
+            } else if has("timed out") {
+                NetError::TimedOut
+            } else {
+                NetError::Other
+            };
+            Failure { kind, detail: text }
         }
     }
 }
@@ -176,7 +170,7 @@ impl Conn {
             c.connect_next(network)?;
             return Ok(c);
         }
-        let lookup = resolve_addresses(network, host).map_err(|e| Failure::code(e, Op::Lookup))?;
+        let lookup = resolve_addresses(network, host).map_err(|e| code(e, Op::Lookup))?;
         Ok(Conn {
             phase: Phase::Resolving(lookup),
             port,
@@ -209,7 +203,7 @@ impl Conn {
             let socket = match create_tcp_socket(family) {
                 Ok(s) => s,
                 Err(e) => {
-                    self.last = Some(Failure::code(e, Op::Socket));
+                    self.last = Some(code(e, Op::Socket));
                     continue;
                 }
             };
@@ -222,7 +216,7 @@ impl Conn {
                     self.phase = Phase::Connecting(socket);
                     return Ok(());
                 }
-                Err(e) => self.last = Some(Failure::code(e, Op::Connect)),
+                Err(e) => self.last = Some(code(e, Op::Connect)),
             }
         }
         self.phase = Phase::Gone;
@@ -238,16 +232,14 @@ impl Conn {
         loop {
             match &self.phase {
                 Phase::Open { .. } => return Ok(true),
-                Phase::Gone => {
-                    return Err(self.last.clone().unwrap_or(Failure::other("no connection")))
-                }
+                Phase::Gone => return Err(self.last.clone().unwrap_or(other("no connection"))),
                 Phase::Resolving(lookup) => match lookup.resolve_next_address() {
                     Ok(Some(ip)) => self.addrs.push_back(ip),
                     Ok(None) => {
                         self.connect_next(network)?;
                     }
                     Err(ErrorCode::WouldBlock) => return Ok(false),
-                    Err(e) => return Err(Failure::code(e, Op::Lookup)),
+                    Err(e) => return Err(code(e, Op::Lookup)),
                 },
                 Phase::Connecting(socket) => match socket.finish_connect() {
                     Ok((input, output)) => {
@@ -264,7 +256,7 @@ impl Conn {
                     }
                     Err(ErrorCode::WouldBlock) => return Ok(false),
                     Err(e) => {
-                        self.last = Some(Failure::code(e, Op::Connect));
+                        self.last = Some(code(e, Op::Connect));
                         self.connect_next(network)?;
                     }
                 },
@@ -277,7 +269,7 @@ impl Conn {
     fn open(&self) -> Result<(&InputStream, &OutputStream), Failure> {
         match &self.phase {
             Phase::Open { input, output, .. } => Ok((input, output)),
-            _ => Err(Failure::other("not connected")),
+            _ => Err(other("not connected")),
         }
     }
 
@@ -312,7 +304,7 @@ impl Conn {
                 Ok(Some(n))
             }
             Err(StreamError::Closed) => Ok(None),
-            Err(e) => Err(Failure::stream(e)),
+            Err(e) => Err(stream_failure(e)),
         }
     }
 
@@ -320,15 +312,15 @@ impl Conn {
     /// without blocking; returns how much (0: no room now).
     pub fn write(&self, first: &[u8], second: &[u8]) -> Result<usize, Failure> {
         let (_, output) = self.open()?;
-        let room = output.check_write().map_err(Failure::stream)?;
+        let room = output.check_write().map_err(stream_failure)?;
         let room = usize::try_from(room).unwrap_or(usize::MAX);
         let a = first.len().min(room);
         if a > 0 {
-            output.write(&first[..a]).map_err(Failure::stream)?;
+            output.write(&first[..a]).map_err(stream_failure)?;
         }
         let b = second.len().min(room - a);
         if b > 0 {
-            output.write(&second[..b]).map_err(Failure::stream)?;
+            output.write(&second[..b]).map_err(stream_failure)?;
         }
         Ok(a + b)
     }
@@ -337,14 +329,14 @@ impl Conn {
     /// for has completed).
     pub fn writable(&self) -> Result<bool, Failure> {
         let (_, output) = self.open()?;
-        output.check_write().map(|n| n > 0).map_err(Failure::stream)
+        output.check_write().map(|n| n > 0).map_err(stream_failure)
     }
 
     /// Asks the runtime to hand everything written to the OS; done when
     /// [`writable`](Self::writable) says so.
     pub fn start_flush(&self) -> Result<(), Failure> {
         let (_, output) = self.open()?;
-        output.flush().map_err(Failure::stream)
+        output.flush().map_err(stream_failure)
     }
 
     /// Ends our side for writing (the peer reads end of stream); reading
@@ -353,8 +345,8 @@ impl Conn {
         match &self.phase {
             Phase::Open { socket, .. } => socket
                 .shutdown(ShutdownType::Send)
-                .map_err(|e| Failure::code(e, Op::Shutdown)),
-            _ => Err(Failure::other("not connected")),
+                .map_err(|e| code(e, Op::Shutdown)),
+            _ => Err(other("not connected")),
         }
     }
 }

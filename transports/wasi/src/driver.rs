@@ -3,7 +3,7 @@
 //! [`Driver::poll`]; [`Driver::wait`] blocks on the connection's pollables
 //! and a clock until something can move.
 
-use crate::conn::{Conn, Failure};
+use crate::conn::{other, Conn, Failure};
 use alooma_core::{
     parse_server, Config, Instant, Link, Loss, NetError, Notification, Out, Received, Ring,
     RingAccess, SenderStats, Storage,
@@ -15,12 +15,6 @@ use wasi::sockets::network::Network;
 /// The monotonic clock as the core's [`Instant`].
 pub fn now() -> Instant {
     Instant::from_micros(monotonic_clock::now() / 1000)
-}
-
-type CoreFailure = alooma_core::Failure<String>;
-
-fn core_failure(f: Failure) -> CoreFailure {
-    CoreFailure::new(f.kind, f.detail)
 }
 
 /// WASI Preview 2 sockets as the core's [`Link`]: one connection at a
@@ -42,37 +36,35 @@ impl WasiLink {
             .get_or_insert_with(wasi::sockets::instance_network::instance_network)
     }
 
-    fn conn(&self) -> Result<&Conn, CoreFailure> {
-        self.conn
-            .as_ref()
-            .ok_or_else(|| core_failure(Failure::other("no connection")))
+    fn conn(&self) -> Result<&Conn, Failure> {
+        self.conn.as_ref().ok_or_else(|| other("no connection"))
     }
 }
 
 impl Link for WasiLink {
     type Detail = String;
 
-    fn connect(&mut self, server: usize) -> Result<(), CoreFailure> {
+    fn connect(&mut self, server: usize) -> Result<(), Failure> {
         let server = self.servers.get(server).cloned().unwrap_or_default();
-        let addr = parse_server(&server)
-            .map_err(|e| CoreFailure::new(NetError::NameLookup, e.to_string()))?;
+        let addr =
+            parse_server(&server).map_err(|e| Failure::new(NetError::NameLookup, e.to_string()))?;
         let send_buffer = self.send_buffer;
         let network = self.network();
-        let c = Conn::start(network, addr.host, addr.port, send_buffer).map_err(core_failure)?;
+        let c = Conn::start(network, addr.host, addr.port, send_buffer)?;
         self.conn = Some(c);
         Ok(())
     }
 
-    fn poll_connect(&mut self) -> Result<bool, CoreFailure> {
+    fn poll_connect(&mut self) -> Result<bool, Failure> {
         self.network();
         match (&mut self.conn, &self.network) {
-            (Some(c), Some(n)) => c.advance(n).map_err(core_failure),
-            _ => Err(core_failure(Failure::other("no connection"))),
+            (Some(c), Some(n)) => c.advance(n),
+            _ => Err(other("no connection")),
         }
     }
 
-    fn write(&mut self, bytes: &[u8]) -> Result<usize, CoreFailure> {
-        let n = self.conn()?.write(bytes, &[]).map_err(core_failure)?;
+    fn write(&mut self, bytes: &[u8]) -> Result<usize, Failure> {
+        let n = self.conn()?.write(bytes, &[])?;
         if n > 0 {
             // A flush asked for earlier does not cover these bytes.
             self.flushing = false;
@@ -80,36 +72,36 @@ impl Link for WasiLink {
         Ok(n)
     }
 
-    fn writable(&mut self) -> Result<bool, CoreFailure> {
-        self.conn()?.writable().map_err(core_failure)
+    fn writable(&mut self) -> Result<bool, Failure> {
+        self.conn()?.writable()
     }
 
-    fn flush(&mut self) -> Result<bool, CoreFailure> {
+    fn flush(&mut self) -> Result<bool, Failure> {
         if !self.flushing {
-            self.conn()?.start_flush().map_err(core_failure)?;
+            self.conn()?.start_flush()?;
             self.flushing = true;
         }
         // The stream takes bytes again once the flush has completed.
-        if self.conn()?.writable().map_err(core_failure)? {
+        if self.conn()?.writable()? {
             self.flushing = false;
             return Ok(true);
         }
         Ok(false)
     }
 
-    fn read(&mut self, buf: &mut [u8]) -> Result<Received, CoreFailure> {
-        Ok(match self.conn()?.read(buf).map_err(core_failure)? {
+    fn read(&mut self, buf: &mut [u8]) -> Result<Received, Failure> {
+        Ok(match self.conn()?.read(buf)? {
             None => Received::End,
             Some(0) => Received::Nothing,
             Some(n) => Received::Data(n),
         })
     }
 
-    fn shutdown(&mut self) -> Result<bool, CoreFailure> {
+    fn shutdown(&mut self) -> Result<bool, Failure> {
         if !self.flush()? {
             return Ok(false);
         }
-        self.conn()?.shutdown_send().map_err(core_failure)?;
+        self.conn()?.shutdown_send()?;
         Ok(true)
     }
 
