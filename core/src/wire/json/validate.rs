@@ -165,8 +165,9 @@ pub(crate) fn compact_finding(
     if let Err(e) = core::str::from_utf8(input) {
         return Err(err(JsonErrorKind::InvalidUtf8, e.valid_up_to()));
     }
-    // Container stack as bits: 1 = object, 0 = array.
-    let mut stack: u128 = 0;
+    // Container stack as bits: 1 = object, 0 = array (two words, not a
+    // u128: no 128-bit shifts linked on guests and devices).
+    let mut stack = [0u64; 2];
     let mut depth: usize = 0;
     let mut top: Option<Kind> = None;
     let n = input.len();
@@ -201,7 +202,8 @@ pub(crate) fn compact_finding(
                 if depth == 0 {
                     return Err(err(JsonErrorKind::TrailingCharacters, i));
                 }
-                let in_object = stack >> (depth - 1) & 1 == 1;
+                let at = depth - 1;
+                let in_object = stack[at / 64 % 2] >> (at % 64) & 1 == 1;
                 match b {
                     b',' => {
                         out.push_byte(b',')?;
@@ -268,10 +270,10 @@ pub(crate) fn compact_finding(
                         out.push_byte(b)?;
                         i += 1;
                         if b == b'{' {
-                            stack |= 1 << depth;
+                            stack[depth / 64 % 2] |= 1 << (depth % 64);
                             want = Want::KeyOrEnd;
                         } else {
-                            stack &= !(1 << depth);
+                            stack[depth / 64 % 2] &= !(1 << (depth % 64));
                             want = Want::ValueOrEnd;
                         }
                         depth += 1;
