@@ -579,3 +579,39 @@ fn noted_types_in_text_maps_and_variants() {
     m.insert("type", "from a map");
     assert_eq!(t(&encode(&enc, &m).unwrap()), json!("from a map"));
 }
+
+/// A fixed type name is written as it is while its escaped text fits
+/// `MAX_TYPE_BYTES`, the input label beyond; a record measured without
+/// room (a counter) has the very size the record is written with.
+#[test]
+fn fixed_type_names_up_to_the_limit() {
+    let max = alooma_core::MAX_TYPE_BYTES;
+    for (name, fits) in [
+        ("a".repeat(max), true),
+        ("a".repeat(max + 1), false),
+        (format!("{}\"", "a".repeat(max - 2)), true), // `\"`: two bytes
+        (format!("{}\"", "a".repeat(max - 1)), false),
+        (format!("{}\u{1}", "a".repeat(max - 6)), true), // `\u0001`: six
+        (format!("{}\u{1}", "a".repeat(max - 5)), false),
+    ] {
+        for env in [Envelope::Metadata, Envelope::Wrapped] {
+            let mut c = Config::new("tok", &[]);
+            c.envelope = env;
+            c.input_label = "label";
+            c.event_type = EventType::Fixed(&name);
+            let enc = c.encoder();
+            let line = encode(&enc, &json!({"x": 1})).unwrap();
+            let v: Value = serde_json::from_str(&line).unwrap();
+            let t = match env {
+                Envelope::Metadata => &v["_metadata"]["event_type"],
+                _ => &v["event_type"],
+            };
+            let want = if fits { name.as_str() } else { "label" };
+            assert_eq!(t, want, "{} bytes", name.len());
+            let mut counter = Out::counter(usize::MAX);
+            enc.encode_value(&json!({"x": 1}), NO_META, &Stamp::default(), &mut counter)
+                .unwrap();
+            assert_eq!(counter.len(), line.len());
+        }
+    }
+}

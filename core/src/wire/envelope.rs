@@ -11,7 +11,9 @@
 //! comes first so its type can be read back from it without a second pass.
 
 use crate::api::error::EncodeError;
-use crate::wire::event_type::{EventType, TypeName, MAX_TYPE_BYTES};
+#[cfg(feature = "read-back")]
+use crate::wire::event_type::TypeName;
+use crate::wire::event_type::{EventType, MAX_TYPE_BYTES};
 #[cfg(feature = "read-back")]
 use crate::wire::json::JsonView;
 use crate::wire::json::{self, Kind};
@@ -374,6 +376,38 @@ impl<'a> Encoder<'a> {
             out.push(b"\"\"")?;
             return Ok(());
         }
+        // A name that is not the event's: written in place, the input label
+        // instead when it is too long.
+        let other = match self.event_type {
+            EventType::Fixed(s) => Some(s),
+            // Without `read-back` nothing else is known here: the label.
+            #[cfg(not(feature = "read-back"))]
+            _ => None,
+            #[cfg(feature = "read-back")]
+            EventType::InputLabel => None,
+            #[cfg(feature = "read-back")]
+            _ => return self.read_back_type(out, event),
+        };
+        let _ = event;
+        let mut c = Out::counter(MAX_TYPE_BYTES);
+        let name = match other {
+            Some(s) if json::write_str_contents(&mut c, s).is_ok() => s,
+            _ => self.input_label,
+        };
+        out.push_byte(b'"')?;
+        json::write_str_contents(out, name)?;
+        out.push_byte(b'"')?;
+        Ok(())
+    }
+
+    /// The event type read back from the encoded event (a dotted path, a
+    /// type function).
+    #[cfg(feature = "read-back")]
+    fn read_back_type(
+        &self,
+        out: &mut Out<'_>,
+        event: core::ops::Range<usize>,
+    ) -> Result<(), EncodeError> {
         // A name read from the event is already in `out`: copied from there
         // (no temporary); a name from elsewhere is escaped aside first.
         let mut name = [0u8; MAX_TYPE_BYTES];
@@ -382,16 +416,7 @@ impl<'a> Encoder<'a> {
         let ev0 = event.start;
         let written = out.written().get(event).unwrap_or(&[]);
         let base = written.as_ptr() as usize;
-        // Feature `read-back`: a dotted path or a function reads the
-        // encoded event; without it validation refuses both, and a
-        // top-level field was noted while the event was written.
-        #[cfg(feature = "read-back")]
         let typ = self.event_type.resolve(JsonView::new(written));
-        #[cfg(not(feature = "read-back"))]
-        let typ = match self.event_type {
-            EventType::Fixed(s) => Some(TypeName::Text(s)),
-            _ => None,
-        };
         let resolved = match typ {
             Some(TypeName::Text(s)) => json::write_str_contents(&mut n, s).is_ok().then_some(None),
             Some(TypeName::Json(s)) => {
