@@ -120,7 +120,9 @@ stack() {
 }
 # Budgets: issue 22 asks 10,240 (Cortex-M4) and 12,288 (Cortex-M0) bytes of
 # flash and the ring plus 1 KiB of RAM; neither is reached (README,
-# "Devices"). These hold what was reached (15,152 and 16,232 bytes; 18,132
+# "Devices"). These hold what was reached (15,084 and 16,168 bytes; 15,152
+# and 16,232 before the loss marker was asked due in place and a fixed event
+# type written without a temporary; 18,132
 # and 18,852 before the firmware left out connection notifications, feature
 # `notify`, and the device code lost its 64-bit word scans and shifts), so
 # that it cannot grow unseen.
@@ -144,8 +146,8 @@ sdk_size() { # target machine flash-budget [features]
     echo "the SDK's flash on $t is over its budget of $budget bytes"; exit 1
   fi
 }
-sdk_size thumbv7em-none-eabihf mps2-an386 15300
-sdk_size thumbv6m-none-eabi microbit 16400
+sdk_size thumbv7em-none-eabihf mps2-an386 15200
+sdk_size thumbv6m-none-eabi microbit 16300
 # RELP on a device: stated, not budgeted.
 sdk_size thumbv7em-none-eabihf mps2-an386 0 relp
 for t in thumbv7em-none-eabihf thumbv6m-none-eabi; do
@@ -163,14 +165,15 @@ echo "minimal guest with RELP: $(stat -c %s target/wasm32-wasip2/wasm/examples/m
 cargo build -q --locked --profile wasm --target wasm32-wasip2 -p alooma-wasm --example minimal
 n=$(stat -c %s target/wasm32-wasip2/wasm/examples/minimal.wasm)
 echo "minimal guest: $n bytes"
-# 134,500: what was reached (134,413; 134,876 before the loss marker was
+# 130,400: what was reached (130,292; 134,413 before read-back left the
+# guest's defaults and the cuts of 2026-12-04, README "Wasm"; 134,876 before the loss marker was
 # encoded in place and the envelope's writers called without wrappers). It was 152,484 before the guest read
 # the wall clock from wasi:clocks itself (std's SystemTime::now links
 # io::Error's Debug text: 12.7 KB), parsed IP literals by bytes (core::net's
 # parser: 3.3 KB), built its error texts without format! and checked its
 # settings by bytes (2.1 KB), and wrote hex from nibbles (0.5 KB). Issue
 # 21's goal of 120,000 is not reached (README, "Wasm").
-[ "$n" -lt 134500 ] || { echo "the minimal guest is over its 134.5 KB budget"; exit 1; }
+[ "$n" -lt 130400 ] || { echo "the minimal guest is over its 130.4 KB budget"; exit 1; }
 
 step "report() instructions (callgrind: a count, not a time)"
 cargo build -q --locked --release -p alooma-examples --bin throughput
@@ -186,10 +189,11 @@ ours=$(per_event report)
 refused=$(per_event refused)
 theirs=$(per_event serde_json)
 echo "report(): $ours instructions per event; refused for a full buffer: $refused; serde_json, the same record: $theirs"
-# 3,100: what report() costs now (2,942 to 2,976 in the last runs, the
-# README's split), with room for the digits of the clock and the random
-# bytes; issue 21's goal of 1,500 is not reached (README, "Performance").
-[ "$ours" -le 3100 ] || { echo "report() costs more than 3,100 instructions"; exit 1; }
+# 3,000: what report() costs now (2,904 in the last runs; 2,984 before the
+# clock was read with clock_gettime), with room for the digits of the clock
+# and the random bytes; issue 21's goal of 1,500 is not reached (README,
+# "Performance").
+[ "$ours" -le 3000 ] || { echo "report() costs more than 3,000 instructions"; exit 1; }
 [ $(( refused * 4 )) -le "$ours" ] ||
   { echo "a refused report() costs more than a quarter of an accepted one"; exit 1; }
 
