@@ -276,20 +276,14 @@ impl Conn {
     /// The pollables worth waiting on: the resolver or the connect while
     /// opening; once open, the input stream (data, end of stream) and, when
     /// `output` is asked for, the output stream (room to write, flush done).
-    pub fn pollables(&self, output: bool) -> Vec<Pollable> {
+    pub fn pollables(&self, output: bool) -> [Option<Pollable>; 2] {
         match &self.phase {
-            Phase::Resolving(lookup) => vec![lookup.subscribe()],
-            Phase::Connecting(socket) => vec![socket.subscribe()],
+            Phase::Resolving(lookup) => [Some(lookup.subscribe()), None],
+            Phase::Connecting(socket) => [Some(socket.subscribe()), None],
             Phase::Open {
                 input, output: out, ..
-            } => {
-                let mut v = vec![input.subscribe()];
-                if output {
-                    v.push(out.subscribe());
-                }
-                v
-            }
-            Phase::Gone => Vec::new(),
+            } => [Some(input.subscribe()), output.then(|| out.subscribe())],
+            Phase::Gone => [None, None],
         }
     }
 

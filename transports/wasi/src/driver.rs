@@ -9,7 +9,7 @@ use alooma_core::{
     RingAccess, SenderStats, Storage,
 };
 use wasi::clocks::monotonic_clock;
-use wasi::io::poll::{poll, Pollable};
+use wasi::io::poll::poll;
 use wasi::sockets::network::Network;
 
 /// The monotonic clock as the core's [`Instant`].
@@ -219,14 +219,18 @@ impl Driver {
     /// reaches `until`.
     pub fn wait(&self, until: Instant) {
         let want_output = self.inner.wants_writable();
-        let mut ps: Vec<Pollable> = match &self.inner.link().conn {
+        let ps = match &self.inner.link().conn {
             Some(c) => c.pollables(want_output),
-            None => Vec::new(),
+            None => [None, None],
         };
-        ps.push(monotonic_clock::subscribe_instant(
-            until.as_micros().saturating_mul(1000),
-        ));
-        let refs: Vec<&Pollable> = ps.iter().collect();
-        poll(&refs);
+        let timer = monotonic_clock::subscribe_instant(until.as_micros().saturating_mul(1000));
+        // No allocation per wait: at most the connection's two and the timer.
+        let mut refs = [&timer; 3];
+        let mut n = 1;
+        for p in ps.iter().flatten() {
+            refs[n] = p;
+            n += 1;
+        }
+        poll(&refs[..n]);
     }
 }
