@@ -95,11 +95,10 @@ impl Inner {
     }
 
     /// Runs `f` under the lock, then hands out what it notified.
-    fn run<R>(&self, f: impl FnOnce(&mut State, &mut Notes) -> R) -> R {
-        let mut notes = Notes::new();
+    fn run<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         let mut st = self.lock();
-        let r = f(&mut st, &mut notes);
-        self.leave(st, notes);
+        let r = f(&mut st);
+        self.leave(st);
         r
     }
 
@@ -107,7 +106,8 @@ impl Inner {
     /// counts): the notifications gathered under the lock, the lock
     /// released, the notifications handed to the callback.
     #[inline(never)]
-    fn leave(&self, mut st: MutexGuard<'_, State>, mut notes: Notes) {
+    fn leave(&self, mut st: MutexGuard<'_, State>) {
+        let mut notes = Notes::new();
         st.take_notes(&mut notes);
         drop(st);
         for (n, d) in notes {
@@ -137,7 +137,7 @@ impl Inner {
             _ => None,
         };
         loop {
-            let step = self.run(|st, _| {
+            let step = self.run(|st| {
                 if self.front.is_closed() {
                     return Step::Done(Err(ReportError::Closed));
                 }
@@ -172,7 +172,7 @@ impl Inner {
             });
             match step {
                 Step::Done(r) => return r,
-                Step::Wait(until) => self.run(|st, _| st.driver.wait(until)),
+                Step::Wait(until) => self.run(|st| st.driver.wait(until)),
             }
         }
     }
@@ -180,7 +180,7 @@ impl Inner {
     /// Polls and waits until `done` or `deadline`; returns `done`.
     fn drive(&self, deadline: Instant, done: fn(&Driver, &Ring<Box<[u8]>>) -> bool) -> bool {
         loop {
-            let (finished, next, t) = self.run(|st, _| {
+            let (finished, next, t) = self.run(|st| {
                 let t = now();
                 let next = st.driver.poll(t, &mut st.ring);
                 (done(&st.driver, &st.ring), next, t)
@@ -192,12 +192,12 @@ impl Inner {
                 return false;
             }
             let until = next.map_or(deadline, |n| n.min(deadline));
-            self.run(|st, _| st.driver.wait(until));
+            self.run(|st| st.driver.wait(until));
         }
     }
 
     fn close(&self, timeout: Duration) -> CloseReport {
-        let done = self.run(|st, _| {
+        let done = self.run(|st| {
             self.front.close();
             if st.closed.is_none() {
                 st.driver.close();
@@ -208,7 +208,7 @@ impl Inner {
             return r;
         }
         self.drive(now() + timeout, |d, _| d.is_closed());
-        self.run(|st, _| {
+        self.run(|st| {
             // A close from a callback during this one may have finished first.
             if let Some(r) = st.closed {
                 return r;
@@ -245,11 +245,20 @@ impl Platform for Guest {
     fn start(parts: Parts<Self>) -> Result<Self, BuildError> {
         let s = parts.settings;
         let marker: Option<alooma_wasi::BoxMarker> = s.loss_markers.then(|| {
-            let s = s.clone();
+            // What a marker's encoding reads, not a copy of every setting.
+            let (token, label) = (s.token.clone(), s.input_label.clone());
+            let (envelope, time, uuid) = (s.envelope, s.report_time, s.uuid);
             Box::new(move |loss: &alooma_core::Loss, out: &mut Out<'_>| {
+                let enc = alooma_core::Encoder {
+                    envelope,
+                    token: &token,
+                    input_label: &label,
+                    // (`encode_loss` writes the marker's own type.)
+                    event_type: alooma_core::EventType::InputLabel,
+                    fixed: None,
+                };
                 // The marker's own stamps: the same bytes each time.
-                s.encoder()
-                    .encode_loss(loss, &loss.stamp(s.report_time, s.uuid), out)
+                enc.encode_loss(loss, &loss.stamp(time, uuid), out)
             }) as alooma_wasi::BoxMarker
         });
         let driver = s.with_config(|c| Driver::new(c, random_u64(), marker));
@@ -305,7 +314,7 @@ impl Platform for Guest {
         if i.front.s.when_full != WhenFull::DropNewest {
             return None;
         }
-        i.run(|st, _| {
+        i.run(|st| {
             if let Some(t) = time {
                 st.ring.set_clock(t.0);
             }
@@ -324,7 +333,7 @@ impl Platform for Guest {
             Ok(())
         } else {
             Err(FlushError::Timeout {
-                unsent: i.run(|st, _| st.ring.unsent_records() as u64),
+                unsent: i.run(|st| st.ring.unsent_records() as u64),
             })
         }
     }
@@ -334,7 +343,7 @@ impl Platform for Guest {
     }
 
     fn stats(&self) -> Stats {
-        self.inner.run(|st, _| {
+        self.inner.run(|st| {
             Stats::new(
                 st.ring.stats(),
                 st.driver.stats(),
@@ -345,13 +354,13 @@ impl Platform for Guest {
     }
 
     fn is_connected(&self) -> bool {
-        self.inner.run(|st, _| st.driver.is_connected())
+        self.inner.run(|st| st.driver.is_connected())
     }
 }
 
 impl Polled for Guest {
     fn poll(&self) -> Option<Duration> {
-        self.inner.run(|st, _| {
+        self.inner.run(|st| {
             let t = now();
             let next = st.driver.poll(t, &mut st.ring);
             next.map(|n| n.saturating_since(t))
