@@ -62,9 +62,10 @@ pub trait Platform: Sized {
     /// platform's random source.
     fn seed() -> u64;
 
-    /// The wall clock: `report_time`, and when a notification happened.
-    /// (A Wasm guest reads `wasi:clocks` itself: std's `SystemTime::now`
-    /// brings 14 KB of error formatting into a guest.)
+    /// The wall clock: when a notification happened, and `report_time`
+    /// through the default [`wall_ms`](Self::wall_ms). (A Wasm guest reads
+    /// `wasi:clocks` itself: std's `SystemTime::now` brings 14 KB of error
+    /// formatting into a guest.)
     fn wall_clock() -> std::time::SystemTime {
         std::time::SystemTime::now()
     }

@@ -462,14 +462,16 @@ fn time_left(deadline: Instant) -> Option<Duration> {
 #[allow(unsafe_code)]
 #[inline]
 fn wall_ms() -> UnixMillis {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
+    // SAFETY: `timespec` is plain integers (and, on the 32-bit targets
+    // with 64-bit time, private integer padding), for which all-zero bytes
+    // are a valid value; `ts` is then a live, aligned `timespec` that
+    // `clock_gettime` writes through the pointer during the call and no
+    // longer after. `r` says whether it did (CLOCK_REALTIME always exists
+    // on Linux).
+    let (r, ts) = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        (libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts), ts)
     };
-    // SAFETY: `ts` is a live, aligned `timespec` that `clock_gettime`
-    // writes through the pointer during the call and no longer after;
-    // CLOCK_REALTIME always exists on Linux (on an error `ts` stays 0).
-    let r = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
     if r != 0 || ts.tv_sec < 0 {
         return UnixMillis(0);
     }
